@@ -1,0 +1,15 @@
+//! Instructions signed by the exchange admin (a governance key).
+
+pub mod add_market;
+pub mod initialize_exchange;
+pub mod set_pause;
+pub mod transfer_admin;
+pub mod update_exchange;
+pub mod update_market;
+
+pub use add_market::*;
+pub use initialize_exchange::*;
+pub use set_pause::*;
+pub use transfer_admin::*;
+pub use update_exchange::*;
+pub use update_market::*;

@@ -1,0 +1,69 @@
+use anchor_lang::prelude::*;
+
+use crate::error::MicroliqError;
+use crate::events::PauseChanged;
+use crate::state::{pause, Exchange, Market};
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
+pub struct SetPauseArgs {
+    /// The new set of paused action classes (bits of [`crate::state::pause`]).
+    pub paused: u16,
+}
+
+/// Sets the exchange-wide pause flags.
+#[derive(Accounts)]
+pub struct SetExchangePause<'info> {
+    pub admin: Signer<'info>,
+    #[account(mut, has_one = admin @ MicroliqError::NotAdmin)]
+    pub exchange: AccountLoader<'info, Exchange>,
+}
+
+impl SetExchangePause<'_> {
+    pub fn validate(&self, args: &SetPauseArgs) -> Result<()> {
+        require!(args.paused & !pause::ALL == 0, MicroliqError::ParameterOutOfBounds);
+        Ok(())
+    }
+
+    #[access_control(ctx.accounts.validate(&args))]
+    pub fn handle(ctx: Context<Self>, args: SetPauseArgs) -> Result<()> {
+        let mut exchange = ctx.accounts.exchange.load_mut()?;
+        exchange.paused = args.paused;
+        exchange.invariant()?;
+        emit!(PauseChanged {
+            exchange: ctx.accounts.exchange.key(),
+            market_index: None,
+            paused: args.paused,
+        });
+        Ok(())
+    }
+}
+
+/// Sets one market's pause flags (trading and liquidation classes apply per market).
+#[derive(Accounts)]
+pub struct SetMarketPause<'info> {
+    pub admin: Signer<'info>,
+    #[account(has_one = admin @ MicroliqError::NotAdmin)]
+    pub exchange: AccountLoader<'info, Exchange>,
+    #[account(mut, has_one = exchange @ MicroliqError::WrongExchange)]
+    pub market: AccountLoader<'info, Market>,
+}
+
+impl SetMarketPause<'_> {
+    pub fn validate(&self, args: &SetPauseArgs) -> Result<()> {
+        require!(args.paused & !pause::ALL == 0, MicroliqError::ParameterOutOfBounds);
+        Ok(())
+    }
+
+    #[access_control(ctx.accounts.validate(&args))]
+    pub fn handle(ctx: Context<Self>, args: SetPauseArgs) -> Result<()> {
+        let mut market = ctx.accounts.market.load_mut()?;
+        market.paused = args.paused;
+        market.invariant()?;
+        emit!(PauseChanged {
+            exchange: ctx.accounts.exchange.key(),
+            market_index: Some(market.market_index),
+            paused: args.paused,
+        });
+        Ok(())
+    }
+}

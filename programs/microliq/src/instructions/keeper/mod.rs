@@ -1,0 +1,1 @@
+//! Permissionless instructions a keeper calls (liquidation lands here).

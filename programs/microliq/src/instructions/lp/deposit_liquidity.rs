@@ -1,0 +1,91 @@
+use anchor_lang::prelude::*;
+use anchor_spl::token::{Mint, Token, TokenAccount};
+
+use crate::error::MicroliqError;
+use crate::events::LiquidityDeposited;
+use crate::instructions::lp::pool_nav::pool_nav;
+use crate::math::{self, Checked, Rounding};
+use crate::state::{pause, Exchange};
+use crate::token_ops::{transfer_from_user, ExchangeSigner};
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
+pub struct DepositLiquidityArgs {
+    /// Quote atoms.
+    pub amount: u64,
+}
+
+/// Deposits quote into the pool and mints shares at NAV: `shares = amount · supply / NAV`,
+/// rounded down (the first deposit mints 1:1).
+///
+/// Remaining accounts: `(market, oracle)` for **every** market of the exchange, ascending index.
+#[derive(Accounts)]
+pub struct DepositLiquidity<'info> {
+    pub provider: Signer<'info>,
+    #[account(mut)]
+    pub exchange: AccountLoader<'info, Exchange>,
+    #[account(
+        mut,
+        constraint = provider_token.mint == exchange.load()?.quote_mint @ MicroliqError::WrongMint,
+        constraint = provider_token.owner == provider.key() @ MicroliqError::WrongTokenOwner,
+    )]
+    pub provider_token: Account<'info, TokenAccount>,
+    #[account(mut, constraint = provider_shares.mint == lp_mint.key() @ MicroliqError::WrongLpMint)]
+    pub provider_shares: Account<'info, TokenAccount>,
+    #[account(mut, address = exchange.load()?.lp_mint @ MicroliqError::WrongLpMint)]
+    pub lp_mint: Account<'info, Mint>,
+    #[account(mut, address = exchange.load()?.quote_vault @ MicroliqError::WrongVault)]
+    pub quote_vault: Account<'info, TokenAccount>,
+    pub token_program: Program<'info, Token>,
+}
+
+impl DepositLiquidity<'_> {
+    pub fn validate(&self, args: &DepositLiquidityArgs) -> Result<()> {
+        require!(args.amount > 0, MicroliqError::ZeroAmount);
+        require!(args.amount <= self.provider_token.amount, MicroliqError::InsufficientCollateral);
+        self.exchange.load()?.require_not_paused(pause::LP_DEPOSIT)
+    }
+
+    #[access_control(ctx.accounts.validate(&args))]
+    pub fn handle<'info>(ctx: Context<'_, '_, 'info, 'info, Self>, args: DepositLiquidityArgs) -> Result<()> {
+        let accounts = ctx.accounts;
+        let now = Clock::get()?.unix_timestamp;
+        let supply = accounts.lp_mint.supply;
+        let (shares, nav, bump, quote_mint) = {
+            let mut exchange = accounts.exchange.load_mut()?;
+            let nav = pool_nav(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, Rounding::Down, now)?;
+            let shares = if supply == 0 {
+                args.amount
+            } else {
+                require!(nav > 0, MicroliqError::PoolNavNonPositive);
+                math::to_u64(math::mul_div_u128(args.amount as u128, supply as u128, nav as u128, Rounding::Down)?)?
+            };
+            require!(shares > 0, MicroliqError::TooSmallForOneShare);
+            let amount = i64::try_from(args.amount).map_err(|_| error!(MicroliqError::MathOverflow))?;
+            exchange.pool_balance = exchange.pool_balance.add_or_err(amount)?;
+            exchange.invariant()?;
+            (shares, nav, exchange.bump, exchange.quote_mint)
+        };
+        let token_program = accounts.token_program.to_account_info();
+        transfer_from_user(
+            &token_program,
+            &accounts.provider_token.to_account_info(),
+            &accounts.quote_vault.to_account_info(),
+            &accounts.provider.to_account_info(),
+            args.amount,
+        )?;
+        let exchange_info = accounts.exchange.to_account_info();
+        ExchangeSigner { exchange: &exchange_info, quote_mint, bump }.mint_to(
+            &token_program,
+            &accounts.lp_mint.to_account_info(),
+            &accounts.provider_shares.to_account_info(),
+            shares,
+        )?;
+        emit!(LiquidityDeposited {
+            provider: accounts.provider.key(),
+            amount: args.amount,
+            shares,
+            pool_nav_before: math::to_i64(nav)?,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,87 @@
+use anchor_lang::prelude::*;
+use anchor_spl::token::{Mint, Token, TokenAccount};
+
+use crate::error::MicroliqError;
+use crate::events::LiquidityWithdrawn;
+use crate::instructions::lp::pool_nav::pool_nav;
+use crate::math::{self, Checked, Rounding};
+use crate::state::{pause, Exchange};
+use crate::token_ops::{burn_from_user, ExchangeSigner};
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
+pub struct WithdrawLiquidityArgs {
+    /// Pool shares to burn.
+    pub shares: u64,
+}
+
+/// Burns shares and pays `amount = shares · NAV / supply`, rounded down, from the pool.
+///
+/// Remaining accounts: `(market, oracle)` for **every** market of the exchange, ascending index.
+#[derive(Accounts)]
+pub struct WithdrawLiquidity<'info> {
+    pub provider: Signer<'info>,
+    #[account(mut)]
+    pub exchange: AccountLoader<'info, Exchange>,
+    #[account(mut, constraint = provider_token.mint == exchange.load()?.quote_mint @ MicroliqError::WrongMint)]
+    pub provider_token: Account<'info, TokenAccount>,
+    #[account(
+        mut,
+        constraint = provider_shares.mint == lp_mint.key() @ MicroliqError::WrongLpMint,
+        constraint = provider_shares.owner == provider.key() @ MicroliqError::WrongTokenOwner,
+    )]
+    pub provider_shares: Account<'info, TokenAccount>,
+    #[account(mut, address = exchange.load()?.lp_mint @ MicroliqError::WrongLpMint)]
+    pub lp_mint: Account<'info, Mint>,
+    #[account(mut, address = exchange.load()?.quote_vault @ MicroliqError::WrongVault)]
+    pub quote_vault: Account<'info, TokenAccount>,
+    pub token_program: Program<'info, Token>,
+}
+
+impl WithdrawLiquidity<'_> {
+    pub fn validate(&self, args: &WithdrawLiquidityArgs) -> Result<()> {
+        require!(args.shares > 0, MicroliqError::ZeroAmount);
+        require!(args.shares <= self.provider_shares.amount, MicroliqError::InsufficientShares);
+        self.exchange.load()?.require_not_paused(pause::LP_WITHDRAW)
+    }
+
+    #[access_control(ctx.accounts.validate(&args))]
+    pub fn handle<'info>(ctx: Context<'_, '_, 'info, 'info, Self>, args: WithdrawLiquidityArgs) -> Result<()> {
+        let accounts = ctx.accounts;
+        let now = Clock::get()?.unix_timestamp;
+        let supply = accounts.lp_mint.supply;
+        let (amount, nav, bump, quote_mint) = {
+            let mut exchange = accounts.exchange.load_mut()?;
+            let nav = pool_nav(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, Rounding::Up, now)?;
+            require!(nav > 0, MicroliqError::PoolNavNonPositive);
+            let amount = math::to_u64(math::mul_div_u128(args.shares as u128, nav as u128, supply as u128, Rounding::Down)?)?;
+            require!(amount > 0, MicroliqError::ZeroAmount);
+            let signed = i64::try_from(amount).map_err(|_| error!(MicroliqError::MathOverflow))?;
+            exchange.pool_balance = exchange.pool_balance.sub_or_err(signed)?;
+            require!(exchange.pool_balance >= 0, MicroliqError::PoolInsufficient);
+            exchange.invariant()?;
+            (amount, nav, exchange.bump, exchange.quote_mint)
+        };
+        let token_program = accounts.token_program.to_account_info();
+        burn_from_user(
+            &token_program,
+            &accounts.lp_mint.to_account_info(),
+            &accounts.provider_shares.to_account_info(),
+            &accounts.provider.to_account_info(),
+            args.shares,
+        )?;
+        let exchange_info = accounts.exchange.to_account_info();
+        ExchangeSigner { exchange: &exchange_info, quote_mint, bump }.transfer(
+            &token_program,
+            &accounts.quote_vault.to_account_info(),
+            &accounts.provider_token.to_account_info(),
+            amount,
+        )?;
+        emit!(LiquidityWithdrawn {
+            provider: accounts.provider.key(),
+            amount,
+            shares: args.shares,
+            pool_nav_before: math::to_i64(nav)?,
+        });
+        Ok(())
+    }
+}

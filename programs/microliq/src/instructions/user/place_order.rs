@@ -1,0 +1,132 @@
+use anchor_lang::prelude::*;
+
+use crate::error::MicroliqError;
+use crate::events::OrderFilled;
+use crate::health_accounts::{HealthMarkets, MarketSnapshot};
+use crate::math::{self, apply_rate, Checked, Rounding};
+use crate::oracle::read_oracle;
+use crate::state::{pause, Exchange, MarginAccount, Market};
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
+pub struct PlaceOrderArgs {
+    /// Signed base atoms: buy (> 0) or sell (< 0); a multiple of the market's base lot. An order
+    /// larger than the position on the other side closes it and opens the rest the other way.
+    pub base_delta: i64,
+    /// Worst acceptable fill price, fixed point (quote atoms per base atom × 1e12): the most a
+    /// buy pays, the least a sell receives.
+    pub limit_price: u64,
+}
+
+/// A market order against the pool at the oracle price, with a taker fee to the pool.
+///
+/// Reducing is always allowed (only oracle validity and the pause flag apply). An order that
+/// adds risk (opens, increases, or flips) must pass the EMA circuit breaker, the open-interest
+/// cap, and leave `E' − I ≥ 0` at conservative prices.
+///
+/// Remaining accounts (only read when the order adds risk): `(market, oracle)` for every *other*
+/// market the account holds a position in, ascending market index.
+#[derive(Accounts)]
+pub struct PlaceOrder<'info> {
+    pub trader: Signer<'info>,
+    #[account(mut)]
+    pub exchange: AccountLoader<'info, Exchange>,
+    #[account(mut, has_one = exchange @ MicroliqError::WrongExchange)]
+    pub margin_account: AccountLoader<'info, MarginAccount>,
+    #[account(mut, has_one = exchange @ MicroliqError::WrongExchange)]
+    pub market: AccountLoader<'info, Market>,
+    /// CHECK: the market's Pyth price account; validated by `read_oracle`.
+    pub oracle: UncheckedAccount<'info>,
+}
+
+impl PlaceOrder<'_> {
+    pub fn validate(&self, args: &PlaceOrderArgs) -> Result<()> {
+        require!(
+            self.margin_account.load()?.is_owner_or_delegate(&self.trader.key()),
+            MicroliqError::NotOwnerOrDelegate
+        );
+        require!(args.base_delta != 0, MicroliqError::ZeroAmount);
+        let lot = self.market.load()?.params.base_lot_size;
+        require!(args.base_delta.unsigned_abs() % lot == 0, MicroliqError::NotLotMultiple);
+        Ok(())
+    }
+
+    #[access_control(ctx.accounts.validate(&args))]
+    pub fn handle<'info>(ctx: Context<'_, '_, 'info, 'info, Self>, args: PlaceOrderArgs) -> Result<()> {
+        let accounts = ctx.accounts;
+        let now = Clock::get()?.unix_timestamp;
+        let mut exchange = accounts.exchange.load_mut()?;
+        let mut account = accounts.margin_account.load_mut()?;
+        let mut market = accounts.market.load_mut()?;
+        let market_index = market.market_index;
+        let oracle = read_oracle(&accounts.oracle, &market, &exchange.pyth_program, exchange.quote_decimals, now)?;
+
+        let slot = account.position_slot_for(market_index)?;
+        let old = account.positions[slot];
+        let (old_base, old_entry) = if old.is_open() { (old.base, old.entry_quote) } else { (0, 0) };
+        let outcome = math::apply_trade(old_base, old_entry, args.base_delta, &oracle.price)?;
+
+        let action = if outcome.adds_risk() { pause::INCREASE } else { pause::REDUCE };
+        exchange.require_not_paused(action)?;
+        market.require_not_paused(action)?;
+        if outcome.adds_risk() {
+            oracle.require_no_divergence()?;
+        }
+        let fill_price = if args.base_delta > 0 { oracle.price.oracle_high } else { oracle.price.oracle_low };
+        let within_limit = if args.base_delta > 0 {
+            fill_price <= args.limit_price as u128
+        } else {
+            fill_price >= args.limit_price as u128
+        };
+        require!(within_limit, MicroliqError::SlippageExceeded);
+
+        // Open interest: replace the old contribution with the new one.
+        market.apply_open_interest(old_base, old_entry, false)?;
+        market.apply_open_interest(outcome.new_base, outcome.new_entry_quote, true)?;
+        if outcome.adds_risk() {
+            let side_base = if outcome.new_base > 0 { market.long_base } else { market.short_base };
+            require!(side_base <= market.params.max_open_interest, MicroliqError::OpenInterestCap);
+        }
+
+        // Fee on the whole traded notional, rounded up (the trader pays).
+        let fee = math::to_u64(apply_rate(outcome.traded_notional as u128, market.params.taker_fee_rate, Rounding::Up)?)?;
+        let fee_signed = i64::try_from(fee).map_err(|_| error!(MicroliqError::MathOverflow))?;
+        let collateral_change = outcome.realized_pnl.sub_or_err(fee_signed)?;
+        account.collateral = account.collateral.add_or_err(collateral_change)?;
+        exchange.total_collateral = exchange.total_collateral.add_or_err(collateral_change)?;
+        // The pool is the counterparty: it pays the trader's profit (or keeps the loss) and the fee.
+        exchange.pool_balance = exchange.pool_balance.sub_or_err(collateral_change)?;
+        require!(exchange.pool_balance >= 0, MicroliqError::PoolInsufficient);
+        exchange.total_fees = exchange.total_fees.add_or_err(fee)?;
+        market.total_fees = market.total_fees.add_or_err(fee)?;
+        market.total_volume_base = market.total_volume_base.add_or_err(args.base_delta.unsigned_abs())?;
+
+        let position = &mut account.positions[slot];
+        position.base = outcome.new_base;
+        position.entry_quote = outcome.new_entry_quote;
+        position.market_index = if outcome.new_base == 0 { 0 } else { market_index };
+        account.trade_count = account.trade_count.saturating_add(1);
+
+        if outcome.adds_risk() {
+            let mut markets = HealthMarkets::default();
+            markets.push(MarketSnapshot::new(&market, oracle))?;
+            markets.load_others(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, &account, Some(market_index), now)?;
+            markets.require_initial_health(&account)?;
+        }
+        account.invariant()?;
+        market.invariant()?;
+        exchange.invariant()?;
+
+        emit!(OrderFilled {
+            margin_account: accounts.margin_account.key(),
+            market_index,
+            base_delta: args.base_delta,
+            fill_price: math::to_u64(fill_price)?,
+            realized_pnl: outcome.realized_pnl,
+            fee,
+            base_after: outcome.new_base,
+            entry_quote_after: outcome.new_entry_quote,
+            collateral_after: account.collateral,
+        });
+        Ok(())
+    }
+}

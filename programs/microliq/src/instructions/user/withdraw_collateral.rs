@@ -1,0 +1,81 @@
+use anchor_lang::prelude::*;
+use anchor_spl::token::{Token, TokenAccount};
+
+use crate::error::MicroliqError;
+use crate::events::CollateralWithdrawn;
+use crate::health_accounts::HealthMarkets;
+use crate::math::Checked;
+use crate::state::{pause, Exchange, MarginAccount};
+use crate::token_ops::ExchangeSigner;
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
+pub struct WithdrawCollateralArgs {
+    /// Quote atoms.
+    pub amount: u64,
+}
+
+/// Moves collateral out to the owner's token account. Only the owner (never the delegate) may
+/// withdraw, and the account must keep `E' − I ≥ 0` at conservative prices afterwards.
+///
+/// Remaining accounts: `(market, oracle)` for every market the account holds a position in,
+/// ascending market index (none when it has no position).
+#[derive(Accounts)]
+pub struct WithdrawCollateral<'info> {
+    pub owner: Signer<'info>,
+    #[account(mut)]
+    pub exchange: AccountLoader<'info, Exchange>,
+    #[account(
+        mut,
+        has_one = exchange @ MicroliqError::WrongExchange,
+        has_one = owner @ MicroliqError::NotOwner,
+    )]
+    pub margin_account: AccountLoader<'info, MarginAccount>,
+    #[account(
+        mut,
+        constraint = owner_token.mint == exchange.load()?.quote_mint @ MicroliqError::WrongMint,
+    )]
+    pub owner_token: Account<'info, TokenAccount>,
+    #[account(mut, address = exchange.load()?.quote_vault @ MicroliqError::WrongVault)]
+    pub quote_vault: Account<'info, TokenAccount>,
+    pub token_program: Program<'info, Token>,
+}
+
+impl WithdrawCollateral<'_> {
+    pub fn validate(&self, args: &WithdrawCollateralArgs) -> Result<()> {
+        require!(args.amount > 0, MicroliqError::ZeroAmount);
+        self.exchange.load()?.require_not_paused(pause::WITHDRAW)
+    }
+
+    #[access_control(ctx.accounts.validate(&args))]
+    pub fn handle<'info>(ctx: Context<'_, '_, 'info, 'info, Self>, args: WithdrawCollateralArgs) -> Result<()> {
+        let accounts = ctx.accounts;
+        let now = Clock::get()?.unix_timestamp;
+        let (collateral_after, signer_bump, quote_mint) = {
+            let mut exchange = accounts.exchange.load_mut()?;
+            let mut account = accounts.margin_account.load_mut()?;
+            let amount = i64::try_from(args.amount).map_err(|_| error!(MicroliqError::MathOverflow))?;
+            require!(account.collateral >= amount, MicroliqError::InsufficientCollateral);
+            account.collateral = account.collateral.sub_or_err(amount)?;
+            exchange.total_collateral = exchange.total_collateral.sub_or_err(amount)?;
+
+            let mut markets = HealthMarkets::default();
+            markets.load_others(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, &account, None, now)?;
+            markets.require_initial_health(&account)?;
+            account.invariant()?;
+            (account.collateral, exchange.bump, exchange.quote_mint)
+        };
+        let exchange_info = accounts.exchange.to_account_info();
+        ExchangeSigner { exchange: &exchange_info, quote_mint, bump: signer_bump }.transfer(
+            &accounts.token_program.to_account_info(),
+            &accounts.quote_vault.to_account_info(),
+            &accounts.owner_token.to_account_info(),
+            args.amount,
+        )?;
+        emit!(CollateralWithdrawn {
+            margin_account: accounts.margin_account.key(),
+            amount: args.amount,
+            collateral_after,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,121 @@
+//! Microliq: cross-margin perpetuals with micro-liquidation.
+//!
+//! Layout: [`math`] is pure (no Solana types) and shared with off-chain code; [`state`] holds the
+//! zero-copy accounts; [`instructions`] has one file per instruction grouped by caller; the
+//! functions below only delegate. See `docs/` for the guides by reader.
+
+#![allow(unexpected_cfgs)]
+// Anchor's generated code and handler signatures trip these lints.
+#![allow(clippy::result_large_err, clippy::too_many_arguments)]
+// Anchor 0.31's `#[program]` expands to the deprecated `AccountInfo::realloc`.
+#![allow(deprecated)]
+
+use anchor_lang::prelude::*;
+
+pub mod error;
+pub mod events;
+pub mod health_accounts;
+pub mod instructions;
+pub mod math;
+pub mod oracle;
+pub mod state;
+pub mod token_ops;
+
+use instructions::*;
+
+declare_id!("MiQ1iqAq7UjdkXvbe8EFw1qKXKwsTjz5bRcv3Uqr5Yc");
+
+#[program]
+pub mod microliq {
+    use super::*;
+
+    // --- admin -------------------------------------------------------------------------------
+
+    /// Creates the exchange for a quote mint with its vaults, insurance fund and pool share mint.
+    pub fn initialize_exchange(ctx: Context<InitializeExchange>, args: InitializeExchangeArgs) -> Result<()> {
+        InitializeExchange::handle(ctx, args)
+    }
+
+    /// Lists a perpetual market priced by a legacy Pyth price account.
+    pub fn add_market(ctx: Context<AddMarket>, args: AddMarketArgs) -> Result<()> {
+        AddMarket::handle(ctx, args)
+    }
+
+    /// Replaces a market's risk and fee parameters (bounded, cross-checked).
+    pub fn update_market(ctx: Context<UpdateMarket>, args: UpdateMarketArgs) -> Result<()> {
+        UpdateMarket::handle(ctx, args)
+    }
+
+    /// Updates exchange-wide parameters (insurance cap per event).
+    pub fn update_exchange(ctx: Context<UpdateExchange>, args: UpdateExchangeArgs) -> Result<()> {
+        UpdateExchange::handle(ctx, args)
+    }
+
+    /// Sets the exchange-wide paused action classes.
+    pub fn set_exchange_pause(ctx: Context<SetExchangePause>, args: SetPauseArgs) -> Result<()> {
+        SetExchangePause::handle(ctx, args)
+    }
+
+    /// Sets one market's paused action classes.
+    pub fn set_market_pause(ctx: Context<SetMarketPause>, args: SetPauseArgs) -> Result<()> {
+        SetMarketPause::handle(ctx, args)
+    }
+
+    /// Hands the exchange to a new admin (both sign).
+    pub fn transfer_admin(ctx: Context<TransferAdmin>) -> Result<()> {
+        TransferAdmin::handle(ctx)
+    }
+
+    // --- traders -----------------------------------------------------------------------------
+
+    /// Opens a margin account (PDA of exchange, owner, id).
+    pub fn create_margin_account(ctx: Context<CreateMarginAccount>, args: CreateMarginAccountArgs) -> Result<()> {
+        CreateMarginAccount::handle(ctx, args)
+    }
+
+    /// Sets or clears the account's trading delegate.
+    pub fn set_delegate(ctx: Context<SetDelegate>, args: SetDelegateArgs) -> Result<()> {
+        SetDelegate::handle(ctx, args)
+    }
+
+    /// Deposits quote collateral into a margin account.
+    pub fn deposit_collateral(ctx: Context<DepositCollateral>, args: DepositCollateralArgs) -> Result<()> {
+        DepositCollateral::handle(ctx, args)
+    }
+
+    /// Withdraws collateral; initial health must hold afterwards.
+    pub fn withdraw_collateral<'info>(
+        ctx: Context<'_, '_, 'info, 'info, WithdrawCollateral<'info>>,
+        args: WithdrawCollateralArgs,
+    ) -> Result<()> {
+        WithdrawCollateral::handle(ctx, args)
+    }
+
+    /// Market order against the pool at the oracle price.
+    pub fn place_order<'info>(ctx: Context<'_, '_, 'info, 'info, PlaceOrder<'info>>, args: PlaceOrderArgs) -> Result<()> {
+        PlaceOrder::handle(ctx, args)
+    }
+
+    // --- liquidity and insurance providers ---------------------------------------------------
+
+    /// Deposits quote into the pool for shares at NAV.
+    pub fn deposit_liquidity<'info>(
+        ctx: Context<'_, '_, 'info, 'info, DepositLiquidity<'info>>,
+        args: DepositLiquidityArgs,
+    ) -> Result<()> {
+        DepositLiquidity::handle(ctx, args)
+    }
+
+    /// Burns pool shares for quote at NAV.
+    pub fn withdraw_liquidity<'info>(
+        ctx: Context<'_, '_, 'info, 'info, WithdrawLiquidity<'info>>,
+        args: WithdrawLiquidityArgs,
+    ) -> Result<()> {
+        WithdrawLiquidity::handle(ctx, args)
+    }
+
+    /// Adds quote to the insurance fund.
+    pub fn deposit_insurance(ctx: Context<DepositInsurance>, args: DepositInsuranceArgs) -> Result<()> {
+        DepositInsurance::handle(ctx, args)
+    }
+}

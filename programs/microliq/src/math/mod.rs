@@ -1,0 +1,14 @@
+//! Pure protocol math: fixed point, health, liquidation.
+//!
+//! Nothing in this module depends on Solana or Anchor types, so the keeper (and any off-chain
+//! tool) links exactly the code the program runs, and the math is unit- and property-tested
+//! natively. Every operation that can overflow is checked and returns a [`MathError`] that records
+//! the source location of the failing call.
+
+pub mod fixed;
+pub mod health;
+pub mod trade;
+
+pub use fixed::*;
+pub use health::*;
+pub use trade::*;

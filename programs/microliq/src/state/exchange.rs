@@ -1,0 +1,98 @@
+use anchor_lang::prelude::*;
+
+use crate::error::MicroliqError;
+
+/// Action classes that can be paused, exchange-wide ([`Exchange::paused`]) or per market
+/// ([`crate::state::Market::paused`]). A bit set means paused.
+pub mod pause {
+    /// Depositing collateral into a margin account.
+    pub const DEPOSIT: u16 = 1 << 0;
+    /// Withdrawing collateral.
+    pub const WITHDRAW: u16 = 1 << 1;
+    /// Opening or increasing a position (anything that adds risk).
+    pub const INCREASE: u16 = 1 << 2;
+    /// Reducing or closing a position.
+    pub const REDUCE: u16 = 1 << 3;
+    /// Depositing liquidity into the pool.
+    pub const LP_DEPOSIT: u16 = 1 << 4;
+    /// Withdrawing liquidity from the pool.
+    pub const LP_WITHDRAW: u16 = 1 << 5;
+    /// Liquidating margin accounts.
+    pub const LIQUIDATE: u16 = 1 << 6;
+    /// Depositing into or withdrawing from the insurance fund.
+    pub const INSURANCE: u16 = 1 << 7;
+    /// Every class.
+    pub const ALL: u16 = (1 << 8) - 1;
+}
+
+/// Most markets one exchange may list; bounds the remaining accounts of LP instructions.
+pub const MAX_MARKETS: u16 = 32;
+
+/// The root of a Microliq deployment: one quote mint, its vaults, the pool ledger.
+///
+/// Quote tokens live in two program-owned token accounts: the **quote vault** holds traders'
+/// collateral and the liquidity pool under two ledgers (`total_collateral`, `pool_balance`), and
+/// the **insurance vault** holds the insurance fund (ledger in [`crate::state::InsuranceFund`]).
+/// Realized PnL and fees therefore move between ledgers, not tokens (see docs/DECISIONS.md).
+#[account(zero_copy)]
+#[derive(Debug)]
+pub struct Exchange {
+    pub admin: Pubkey,
+    pub quote_mint: Pubkey,
+    pub quote_vault: Pubkey,
+    pub insurance_vault: Pubkey,
+    pub insurance_fund: Pubkey,
+    pub lp_mint: Pubkey,
+    /// The program that must own every legacy Pyth price account the markets use.
+    pub pyth_program: Pubkey,
+    /// Σ collateral of all margin accounts (may include negative, not yet resolved, balances).
+    pub total_collateral: i64,
+    /// The pool's ledger: LP deposits + trader losses − trader profits + fees − socialized loss.
+    pub pool_balance: i64,
+    /// Quote atoms of taker fees ever credited to the pool.
+    pub total_fees: u64,
+    /// Margin accounts ever created.
+    pub margin_account_count: u64,
+    /// Upper bound on what the insurance fund pays for one bankruptcy (quote atoms).
+    pub insurance_cap_per_event: u64,
+    pub market_count: u16,
+    pub paused: u16,
+    pub quote_decimals: u8,
+    pub bump: u8,
+    pub quote_vault_bump: u8,
+    pub insurance_vault_bump: u8,
+    pub insurance_fund_bump: u8,
+    pub lp_mint_bump: u8,
+    pub _padding: [u8; 6],
+    pub reserved: [u8; 128],
+}
+
+const _: () = assert!(core::mem::size_of::<Exchange>() == 7 * 32 + 5 * 8 + 2 * 2 + 6 + 6 + 128);
+const _: () = assert!(core::mem::size_of::<Exchange>() % 8 == 0);
+
+impl Exchange {
+    pub const SPACE: usize = 8 + core::mem::size_of::<Exchange>();
+
+    pub fn is_paused(&self, action: u16) -> bool {
+        self.paused & action != 0
+    }
+
+    /// Fails with [`MicroliqError::Paused`] when `action` is paused exchange-wide.
+    pub fn require_not_paused(&self, action: u16) -> Result<()> {
+        require!(!self.is_paused(action), MicroliqError::Paused);
+        Ok(())
+    }
+
+    /// Quote atoms the quote vault must hold: Σ collateral + pool ledger.
+    pub fn quote_vault_ledger(&self) -> Option<i128> {
+        (self.total_collateral as i128).checked_add(self.pool_balance as i128)
+    }
+
+    pub fn invariant(&self) -> Result<()> {
+        require!(
+            self.market_count <= MAX_MARKETS && self.paused & !pause::ALL == 0,
+            MicroliqError::InvariantViolated
+        );
+        Ok(())
+    }
+}

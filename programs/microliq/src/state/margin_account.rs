@@ -1,0 +1,109 @@
+use anchor_lang::prelude::*;
+
+use crate::error::MicroliqError;
+
+/// Position slots per margin account.
+pub const MAX_POSITIONS: usize = 8;
+
+/// One position slot. A slot is free when `base == 0` (then `entry_quote == 0` too).
+#[zero_copy]
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Position {
+    /// Signed base atoms: long > 0, short < 0.
+    pub base: i64,
+    /// Signed quote atoms paid (long, > 0) or received (short, < 0) for the open base.
+    pub entry_quote: i64,
+    pub market_index: u16,
+    pub _padding: [u8; 6],
+}
+
+impl Position {
+    pub fn is_open(&self) -> bool {
+        self.base != 0
+    }
+}
+
+/// A trader's cross-margin account: one collateral balance backing up to [`MAX_POSITIONS`]
+/// positions. PDA of `["margin_account", exchange, owner, id]`.
+#[account(zero_copy)]
+#[derive(Debug)]
+pub struct MarginAccount {
+    pub exchange: Pubkey,
+    pub owner: Pubkey,
+    /// May trade for the owner, never withdraw. `Pubkey::default()` when unset.
+    pub delegate: Pubkey,
+    /// Quote atoms. Negative only after a loss beyond equity, until bankruptcy resolves it.
+    pub collateral: i64,
+    pub positions: [Position; MAX_POSITIONS],
+    /// Slot at which the account was first flagged as being liquidated (0 when not flagged).
+    pub liquidation_start_slot: u64,
+    pub trade_count: u64,
+    pub liquidation_count: u64,
+    pub id: u32,
+    /// 1 while the account is being liquidated (flag with hysteresis, see liquidate).
+    pub being_liquidated: u8,
+    pub bump: u8,
+    pub _padding: [u8; 2],
+    pub reserved: [u8; 128],
+}
+
+const _: () = assert!(core::mem::size_of::<Position>() == 24);
+const _: () = assert!(
+    core::mem::size_of::<MarginAccount>() == 3 * 32 + 8 + 24 * MAX_POSITIONS + 3 * 8 + 8 + 128
+);
+
+impl MarginAccount {
+    pub const SPACE: usize = 8 + core::mem::size_of::<MarginAccount>();
+
+    pub fn is_owner_or_delegate(&self, signer: &Pubkey) -> bool {
+        *signer == self.owner || (self.delegate != Pubkey::default() && *signer == self.delegate)
+    }
+
+    /// The slot holding a position in `market_index`, if any.
+    pub fn position_index(&self, market_index: u16) -> Option<usize> {
+        self.positions
+            .iter()
+            .position(|p| p.is_open() && p.market_index == market_index)
+    }
+
+    /// The slot for a position in `market_index`: the open one, or else a free one.
+    pub fn position_slot_for(&self, market_index: u16) -> Result<usize> {
+        self.position_index(market_index)
+            .or_else(|| self.positions.iter().position(|p| !p.is_open()))
+            .ok_or_else(|| MicroliqError::NoFreePositionSlot.into())
+    }
+
+    /// Market indexes of the open positions other than `except`, ascending: the order in which
+    /// their (market, oracle) pairs must be passed as remaining accounts.
+    pub fn other_market_indexes(&self, except: Option<u16>) -> ([u16; MAX_POSITIONS], usize) {
+        let mut indexes = [0u16; MAX_POSITIONS];
+        let mut count = 0;
+        for position in self.positions.iter().filter(|p| p.is_open()) {
+            if Some(position.market_index) != except {
+                indexes[count] = position.market_index;
+                count += 1;
+            }
+        }
+        indexes[..count].sort_unstable();
+        (indexes, count)
+    }
+
+    pub fn open_position_count(&self) -> usize {
+        self.positions.iter().filter(|p| p.is_open()).count()
+    }
+
+    pub fn invariant(&self) -> Result<()> {
+        let mut seen = 0u64; // market indexes < 64 are tracked exactly; MAX_MARKETS is 32
+        for position in self.positions.iter() {
+            if position.is_open() {
+                let bit = 1u64 << (position.market_index as u64 % 64);
+                require!(seen & bit == 0, MicroliqError::InvariantViolated);
+                seen |= bit;
+            } else {
+                require!(position.entry_quote == 0, MicroliqError::InvariantViolated);
+            }
+        }
+        require!(self.being_liquidated <= 1, MicroliqError::InvariantViolated);
+        Ok(())
+    }
+}

@@ -1,0 +1,214 @@
+use anchor_lang::prelude::*;
+
+use crate::error::MicroliqError;
+use crate::math::{self, MathResult, MarketPrice, Rounding, RATE_PRECISION};
+
+/// Hard bounds on every risk parameter. `update_market` and `add_market` reject anything outside.
+pub mod bounds {
+    /// Maintenance margin fraction: 0.5 % … 50 %.
+    pub const MAINTENANCE_RATE: (u32, u32) = (5_000, 500_000);
+    /// Initial margin fraction: above maintenance, at most 100 %.
+    pub const INITIAL_RATE_MAX: u32 = 1_000_000;
+    /// Liquidation buffer β: 0 … 100 % of the maintenance requirement.
+    pub const LIQUIDATION_BUFFER_MAX: u32 = 1_000_000;
+    /// Keeper bonus rate: at most 20 % of the closed notional.
+    pub const BONUS_RATE_MAX: u32 = 200_000;
+    /// Insurance fee rate: at most 10 % of the closed notional.
+    pub const INSURANCE_FEE_RATE_MAX: u32 = 100_000;
+    /// Close factor (share of a position one liquidation call may close): 1 % … 100 %.
+    pub const CLOSE_FACTOR: (u32, u32) = (10_000, 1_000_000);
+    /// Taker fee: at most 1 %.
+    pub const TAKER_FEE_RATE_MAX: u32 = 10_000;
+    /// Oracle staleness: 1 s … 1 h.
+    pub const MAX_STALENESS_SECS: (u32, u32) = (1, 3_600);
+    /// Confidence / price: 0.01 % … 20 %.
+    pub const MAX_CONF_RATE: (u32, u32) = (100, 200_000);
+    /// |price − EMA| / EMA: 0.1 % … 100 %.
+    pub const MAX_EMA_DIVERGENCE: (u32, u32) = (1_000, 1_000_000);
+    /// Base decimals of a market: 0 … 18.
+    pub const BASE_DECIMALS_MAX: u8 = 18;
+    /// Slots over which the bonus ramps to its maximum: at most ~1 day.
+    pub const BONUS_RAMP_SLOTS_MAX: u32 = 216_000;
+}
+
+/// Risk and fee parameters of one market, set by the admin within [`bounds`]. Rates use
+/// [`RATE_PRECISION`] (1e6 = 100 %).
+#[zero_copy]
+#[derive(Debug, Default, PartialEq, Eq, AnchorSerialize, AnchorDeserialize)]
+pub struct MarketParams {
+    /// Initial margin fraction `im` (risk-adding actions must keep `E' ≥ Σ|q|·P'·im`).
+    pub initial_rate: u32,
+    /// Maintenance margin fraction `mm` (liquidatable when `E < Σ|q|·P·mm`).
+    pub maintenance_rate: u32,
+    /// β: liquidation restores `E ≥ (1 + β)·M`.
+    pub liquidation_buffer: u32,
+    /// Keeper bonus at the first slot of a barely-liquidatable account.
+    pub bonus_min_rate: u32,
+    /// Keeper bonus once the account is deep under water or the ramp has run.
+    pub bonus_max_rate: u32,
+    /// Share of the closed notional paid to the insurance fund on liquidation.
+    pub insurance_fee_rate: u32,
+    /// Slots after the account is first flagged over which the bonus ramps to its maximum.
+    pub bonus_ramp_slots: u32,
+    /// Largest share of a position one liquidation call may close (unless dust/full rules apply).
+    pub close_factor: u32,
+    /// Taker fee on every trade's notional, credited to the pool.
+    pub taker_fee_rate: u32,
+    /// Oldest accepted oracle publish time, seconds.
+    pub max_staleness_secs: u32,
+    /// Largest accepted `conf / price`.
+    pub max_conf_rate: u32,
+    /// Largest `|price − ema| / ema` at which risk-adding actions are still allowed.
+    pub max_ema_divergence: u32,
+    /// Open interest cap per side, base atoms.
+    pub max_open_interest: u64,
+    /// A remainder below this notional (quote atoms) is closed with the slice.
+    pub dust_notional: u64,
+    /// Smallest tradable increment, base atoms.
+    pub base_lot_size: u64,
+}
+
+impl MarketParams {
+    /// The largest total liquidation penalty rate `b` (keeper bonus + insurance fee).
+    pub fn max_penalty_rate(&self) -> u64 {
+        self.bonus_max_rate as u64 + self.insurance_fee_rate as u64
+    }
+
+    /// Checks every bound and every cross-parameter rule; the first failure is returned.
+    pub fn validate(&self) -> Result<()> {
+        use bounds::*;
+        let within = |value: u32, (lo, hi): (u32, u32)| value >= lo && value <= hi;
+        require!(
+            within(self.maintenance_rate, MAINTENANCE_RATE)
+                && self.initial_rate <= INITIAL_RATE_MAX
+                && self.liquidation_buffer <= LIQUIDATION_BUFFER_MAX
+                && self.bonus_max_rate <= BONUS_RATE_MAX
+                && self.insurance_fee_rate <= INSURANCE_FEE_RATE_MAX
+                && within(self.close_factor, CLOSE_FACTOR)
+                && self.taker_fee_rate <= TAKER_FEE_RATE_MAX
+                && within(self.max_staleness_secs, MAX_STALENESS_SECS)
+                && within(self.max_conf_rate, MAX_CONF_RATE)
+                && within(self.max_ema_divergence, MAX_EMA_DIVERGENCE)
+                && self.bonus_ramp_slots <= BONUS_RAMP_SLOTS_MAX
+                && self.max_open_interest > 0
+                && self.base_lot_size > 0
+                && self.max_open_interest <= i64::MAX as u64
+                && self.max_open_interest % self.base_lot_size == 0,
+            MicroliqError::ParameterOutOfBounds
+        );
+        require!(
+            self.initial_rate > self.maintenance_rate,
+            MicroliqError::InitialNotAboveMaintenance
+        );
+        require!(
+            self.bonus_min_rate <= self.bonus_max_rate,
+            MicroliqError::BonusRangeInverted
+        );
+        // The exact-slice formula divides by (1 + β)·mm − b; it must stay positive for every b
+        // the bonus can reach, or closing a slice would not improve health.
+        let buffered_maintenance = (RATE_PRECISION as u64 + self.liquidation_buffer as u64)
+            * self.maintenance_rate as u64;
+        require!(
+            buffered_maintenance > self.max_penalty_rate() * RATE_PRECISION as u64,
+            MicroliqError::PenaltyNotBelowMaintenance
+        );
+        Ok(())
+    }
+}
+
+/// One perpetual market: its oracle, parameters, and open interest.
+///
+/// Open interest keeps both sides' base and entry sums, so the traders' aggregate unrealized PnL
+/// (and so the pool's NAV) is known from one price per market, without visiting accounts.
+#[account(zero_copy)]
+#[derive(Debug)]
+pub struct Market {
+    pub exchange: Pubkey,
+    /// The legacy Pyth price account of this market.
+    pub oracle: Pubkey,
+    pub params: MarketParams,
+    /// Σ base of all long positions (base atoms).
+    pub long_base: u64,
+    /// Σ |base| of all short positions.
+    pub short_base: u64,
+    /// Σ entry quote of all long positions (quote atoms, normally positive).
+    pub long_entry_quote: i64,
+    /// Σ entry quote of all short positions (normally negative).
+    pub short_entry_quote: i64,
+    /// Base atoms ever traded, fees ever charged (quote atoms).
+    pub total_volume_base: u64,
+    pub total_fees: u64,
+    pub market_index: u16,
+    pub paused: u16,
+    pub base_decimals: u8,
+    pub bump: u8,
+    pub _padding: [u8; 2],
+    /// Display name, UTF-8, zero padded.
+    pub name: [u8; 16],
+    pub reserved: [u8; 128],
+}
+
+const _: () = assert!(core::mem::size_of::<MarketParams>() == 12 * 4 + 3 * 8);
+const _: () = assert!(core::mem::size_of::<Market>() == 2 * 32 + 72 + 6 * 8 + 8 + 16 + 128);
+const _: () = assert!(core::mem::size_of::<Market>() % 8 == 0);
+
+impl Market {
+    pub const SPACE: usize = 8 + core::mem::size_of::<Market>();
+
+    /// Fails with [`MicroliqError::Paused`] when `action` is paused for this market.
+    pub fn require_not_paused(&self, action: u16) -> Result<()> {
+        require!(self.paused & action == 0, MicroliqError::Paused);
+        Ok(())
+    }
+
+    /// Removes (`sign = -1`) or adds (`sign = 1`) one position's contribution to open interest.
+    pub fn apply_open_interest(&mut self, base: i64, entry_quote: i64, add: bool) -> MathResult<()> {
+        use math::Checked;
+        if base == 0 {
+            return Ok(());
+        }
+        let (side_base, side_entry) = if base > 0 {
+            (&mut self.long_base, &mut self.long_entry_quote)
+        } else {
+            (&mut self.short_base, &mut self.short_entry_quote)
+        };
+        if add {
+            *side_base = side_base.add_or_err(base.unsigned_abs())?;
+            *side_entry = side_entry.add_or_err(entry_quote)?;
+        } else {
+            *side_base = side_base.sub_or_err(base.unsigned_abs())?;
+            *side_entry = side_entry.sub_or_err(entry_quote)?;
+        }
+        Ok(())
+    }
+
+    /// Traders' aggregate unrealized PnL in this market, `L·P − e_L − S·P − e_S`, rounded as
+    /// asked (the pool's NAV is the pool balance minus this).
+    pub fn traders_unrealized_pnl(&self, price: &MarketPrice, rounding: Rounding) -> MathResult<i128> {
+        use math::Checked;
+        // Rounding the total as asked: longs' value and shorts' debt use the matching bound.
+        let (long_price, short_price) = match rounding {
+            Rounding::Down => (price.oracle_low, price.oracle_high),
+            Rounding::Up => (price.oracle_high, price.oracle_low),
+        };
+        let long_value = math::signed_value(self.long_base as i64, long_price, rounding)?;
+        let short_value = math::signed_value(-(self.short_base as i64), short_price, rounding)?;
+        long_value
+            .sub_or_err(self.long_entry_quote as i128)?
+            .add_or_err(short_value)?
+            .sub_or_err(self.short_entry_quote as i128)
+    }
+
+    pub fn invariant(&self) -> Result<()> {
+        // Fully closed sides carry no entry: every close removes exactly what its open added.
+        require!(
+            self.long_base <= i64::MAX as u64
+                && self.short_base <= i64::MAX as u64
+                && (self.long_base != 0 || self.long_entry_quote == 0)
+                && (self.short_base != 0 || self.short_entry_quote == 0)
+                && self.paused & !crate::state::pause::ALL == 0,
+            MicroliqError::InvariantViolated
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,667 @@
+//! The test context: an exchange on an in-process bank, with fixtures and checks.
+
+use std::collections::BTreeMap;
+
+use anchor_lang::prelude::{Clock, Pubkey};
+use anchor_lang::solana_program::instruction::{Instruction, InstructionError};
+use anchor_lang::solana_program::program_pack::Pack;
+use anchor_lang::solana_program::{system_instruction, sysvar};
+use anchor_spl::token::spl_token;
+use microliq::error::MicroliqError;
+use microliq::state::{Exchange, InsuranceFund, MarginAccount, Market, MarketParams};
+use solana_program_test::{processor, BanksClientError, ProgramTest, ProgramTestContext};
+use solana_sdk::account::{Account, AccountSharedData, ReadableAccount};
+use solana_sdk::compute_budget::ComputeBudgetInstruction;
+use solana_sdk::signature::{Keypair, Signer};
+use solana_sdk::transaction::{Transaction, TransactionError};
+
+use crate::ix::{self, ExchangeAddresses};
+use crate::pyth::PythPrice;
+use crate::{PYTH_PROGRAM, USDC};
+
+/// What a test lists in a market.
+#[derive(Clone, Debug)]
+pub struct MarketSpec {
+    pub name: String,
+    pub base_decimals: u8,
+    pub params: MarketParams,
+    pub price: PythPrice,
+}
+
+impl MarketSpec {
+    /// A SOL-like market: 9 base decimals, $150, 10 % initial and 5 % maintenance margin.
+    pub fn sol() -> Self {
+        MarketSpec {
+            name: "SOL-PERP".into(),
+            base_decimals: 9,
+            params: default_params(),
+            price: PythPrice::usd(150.0),
+        }
+    }
+
+    /// A BTC-like market: 8 base decimals, $60,000.
+    pub fn btc() -> Self {
+        MarketSpec {
+            name: "BTC-PERP".into(),
+            base_decimals: 8,
+            params: MarketParams {
+                base_lot_size: 10_000, // 0.0001 BTC
+                max_open_interest: 1_000 * 100_000_000,
+                ..default_params()
+            },
+            price: PythPrice::usd(60_000.0),
+        }
+    }
+
+    pub fn with_params(mut self, params: MarketParams) -> Self {
+        self.params = params;
+        self
+    }
+}
+
+/// Parameters used by most tests (rates in 1e6 = 100 %).
+pub fn default_params() -> MarketParams {
+    MarketParams {
+        initial_rate: 100_000,      // 10 % → 10x
+        maintenance_rate: 50_000,   // 5 %
+        liquidation_buffer: 200_000, // restore E ≥ 1.2 · M
+        bonus_min_rate: 5_000,      // 0.5 %
+        bonus_max_rate: 25_000,     // 2.5 %
+        insurance_fee_rate: 10_000, // 1 %
+        bonus_ramp_slots: 150,
+        close_factor: 500_000,    // 50 % per call
+        taker_fee_rate: 500,      // 0.05 %
+        max_staleness_secs: 60,
+        max_conf_rate: 20_000,       // 2 %
+        max_ema_divergence: 100_000, // 10 %
+        max_open_interest: 1_000_000_000_000_000, // 1M SOL
+        dust_notional: USDC,
+        base_lot_size: 1_000_000, // 0.001 SOL
+    }
+}
+
+/// A listed market in the test exchange.
+#[derive(Clone, Debug)]
+pub struct MarketFixture {
+    pub index: u16,
+    pub market: Pubkey,
+    pub oracle: Pubkey,
+    pub price: PythPrice,
+}
+
+impl MarketFixture {
+    pub fn pair(&self) -> (Pubkey, Pubkey) {
+        (self.market, self.oracle)
+    }
+}
+
+/// A trader with a funded wallet and one margin account.
+pub struct Trader {
+    pub owner: Keypair,
+    /// The owner's quote token account.
+    pub token: Pubkey,
+    pub account: Pubkey,
+}
+
+/// A liquidity provider with quote and pool-share token accounts.
+pub struct LiquidityProvider {
+    pub owner: Keypair,
+    pub token: Pubkey,
+    pub shares: Pubkey,
+}
+
+pub struct TestContextBuilder {
+    markets: Vec<MarketSpec>,
+    pool_liquidity: u64,
+    insurance: u64,
+    insurance_cap_per_event: u64,
+}
+
+impl TestContextBuilder {
+    pub fn with_market(mut self, spec: MarketSpec) -> Self {
+        self.markets.push(spec);
+        self
+    }
+
+    /// Seeds the pool with this many quote atoms from a liquidity provider.
+    pub fn with_pool_liquidity(mut self, amount: u64) -> Self {
+        self.pool_liquidity = amount;
+        self
+    }
+
+    /// Seeds the insurance fund with this many quote atoms.
+    pub fn with_insurance(mut self, amount: u64) -> Self {
+        self.insurance = amount;
+        self
+    }
+
+    pub fn with_insurance_cap(mut self, cap: u64) -> Self {
+        self.insurance_cap_per_event = cap;
+        self
+    }
+
+    pub async fn build(self) -> TestContext {
+        let mut program_test = ProgramTest::default();
+        program_test.prefer_bpf(false);
+        program_test.add_program("microliq", microliq::ID, processor!(crate::process_instruction));
+        let bank = program_test.start_with_context().await;
+        let quote_mint = Keypair::new();
+        let admin = Keypair::new();
+        let ex = ExchangeAddresses::derive(quote_mint.pubkey());
+        let mut ctx = TestContext {
+            bank,
+            admin,
+            ex,
+            markets: Vec::new(),
+            margin_accounts: Vec::new(),
+            nonce: 0,
+            lp: None,
+        };
+        ctx.fund(&ctx.admin.pubkey(), 10_000_000_000).await;
+        ctx.create_mint(&quote_mint, 6).await;
+        let init = ix::InitializeExchange {
+            admin: ctx.admin.pubkey(),
+            pyth_program: PYTH_PROGRAM,
+            insurance_cap_per_event: self.insurance_cap_per_event,
+        }
+        .instruction(&ctx.ex);
+        ctx.send(&[init], &[&ctx.admin.insecure_clone()]).await.expect("initialize exchange");
+        for spec in self.markets {
+            ctx.add_market(spec).await;
+        }
+        if self.pool_liquidity > 0 {
+            let lp = ctx.liquidity_provider(self.pool_liquidity).await;
+            ctx.deposit_liquidity(&lp, self.pool_liquidity).await.expect("seed pool");
+            ctx.lp = Some(lp);
+        }
+        if self.insurance > 0 {
+            ctx.deposit_insurance(self.insurance).await.expect("seed insurance");
+        }
+        ctx
+    }
+}
+
+/// An exchange on an in-process bank, with its markets and the margin accounts made so far.
+pub struct TestContext {
+    pub bank: ProgramTestContext,
+    pub admin: Keypair,
+    pub ex: ExchangeAddresses,
+    pub markets: Vec<MarketFixture>,
+    /// Every margin account created through the fixtures (Σ collateral is checked against the
+    /// exchange's ledger after every transaction).
+    pub margin_accounts: Vec<Pubkey>,
+    pub lp: Option<LiquidityProvider>,
+    nonce: u64,
+}
+
+/// The error a failed transaction ended with.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TxError {
+    /// A custom program error code (Anchor's and ours).
+    Custom(u32),
+    Other(String),
+}
+
+impl TestContext {
+    pub fn builder() -> TestContextBuilder {
+        TestContextBuilder {
+            markets: Vec::new(),
+            pool_liquidity: 0,
+            insurance: 0,
+            insurance_cap_per_event: u64::MAX,
+        }
+    }
+
+    /// The common setup: SOL and BTC markets, a 1,000,000 USDC pool, 50,000 USDC insurance.
+    pub async fn standard() -> TestContext {
+        Self::builder()
+            .with_market(MarketSpec::sol())
+            .with_market(MarketSpec::btc())
+            .with_pool_liquidity(1_000_000 * USDC)
+            .with_insurance(50_000 * USDC)
+            .build()
+            .await
+    }
+
+    pub fn payer(&self) -> Keypair {
+        self.bank.payer.insecure_clone()
+    }
+
+    // --- transactions ------------------------------------------------------------------------
+
+    /// Sends one transaction paid by the context payer and signed by `signers`. On success,
+    /// checks every vault against its ledger. Each call is made unique with a priority-fee
+    /// nonce, so identical retries are real retries.
+    pub async fn send(&mut self, instructions: &[Instruction], signers: &[&Keypair]) -> Result<(), TxError> {
+        self.nonce += 1;
+        let mut all = vec![
+            ComputeBudgetInstruction::set_compute_unit_limit(1_400_000),
+            ComputeBudgetInstruction::set_compute_unit_price(self.nonce),
+        ];
+        all.extend_from_slice(instructions);
+        let payer = self.payer();
+        let mut keys: Vec<&Keypair> = vec![&payer];
+        keys.extend(signers.iter().copied().filter(|k| k.pubkey() != payer.pubkey()));
+        let blockhash = self.bank.get_new_latest_blockhash().await.expect("blockhash");
+        let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &keys, blockhash);
+        match self.bank.banks_client.process_transaction(tx).await {
+            Ok(()) => {
+                self.assert_vaults_match_ledgers().await;
+                Ok(())
+            }
+            Err(BanksClientError::TransactionError(TransactionError::InstructionError(_, InstructionError::Custom(code))))
+            | Err(BanksClientError::SimulationError {
+                err: TransactionError::InstructionError(_, InstructionError::Custom(code)),
+                ..
+            }) => Err(TxError::Custom(code)),
+            Err(other) => Err(TxError::Other(format!("{other:?}"))),
+        }
+    }
+
+    /// After every successful transaction: quote vault == Σ collateral + pool ledger, the
+    /// exchange's Σ collateral == the sum over the accounts it knows, insurance vault == fund.
+    pub async fn assert_vaults_match_ledgers(&mut self) {
+        let exchange_key = self.ex.exchange;
+        if self.account(&exchange_key).await.is_none() {
+            return; // setup transactions before the exchange exists
+        }
+        let exchange = self.exchange().await;
+        let quote_vault_key = self.ex.quote_vault;
+        let quote_vault = self.token_balance(&quote_vault_key).await;
+        let ledger = exchange.total_collateral as i128 + exchange.pool_balance as i128;
+        assert_eq!(quote_vault as i128, ledger, "quote vault != Σ collateral + pool ledger");
+        let mut sum = 0i128;
+        for account in self.margin_accounts.clone() {
+            sum += self.margin_account(&account).await.collateral as i128;
+        }
+        assert_eq!(sum, exchange.total_collateral as i128, "Σ margin-account collateral != ledger");
+        let fund = self.insurance_fund().await;
+        let insurance_vault = self.ex.insurance_vault;
+        assert_eq!(self.token_balance(&insurance_vault).await, fund.balance, "insurance vault != fund ledger");
+        fund.invariant().expect("insurance fund invariant");
+    }
+
+    // --- reading state -----------------------------------------------------------------------
+
+    pub async fn account(&mut self, key: &Pubkey) -> Option<Account> {
+        self.bank.banks_client.get_account(*key).await.expect("get_account")
+    }
+
+    async fn zero_copy<T: bytemuck::Pod>(&mut self, key: &Pubkey) -> T {
+        let account = self.account(key).await.unwrap_or_else(|| panic!("account {key} missing"));
+        bytemuck::pod_read_unaligned(&account.data[8..8 + std::mem::size_of::<T>()])
+    }
+
+    pub async fn exchange(&mut self) -> Exchange {
+        let key = self.ex.exchange;
+        self.zero_copy(&key).await
+    }
+
+    pub async fn insurance_fund(&mut self) -> InsuranceFund {
+        let key = self.ex.insurance_fund;
+        self.zero_copy(&key).await
+    }
+
+    pub async fn market(&mut self, index: u16) -> Market {
+        let key = self.markets[index as usize].market;
+        self.zero_copy(&key).await
+    }
+
+    pub async fn margin_account(&mut self, key: &Pubkey) -> MarginAccount {
+        self.zero_copy(key).await
+    }
+
+    pub async fn token_balance(&mut self, key: &Pubkey) -> u64 {
+        let account = self.account(key).await.expect("token account");
+        spl_token::state::Account::unpack(&account.data).expect("token account").amount
+    }
+
+    pub async fn mint_supply(&mut self, key: &Pubkey) -> u64 {
+        let account = self.account(key).await.expect("mint");
+        spl_token::state::Mint::unpack(&account.data).expect("mint").supply
+    }
+
+    pub async fn clock(&mut self) -> Clock {
+        self.bank.banks_client.get_sysvar::<Clock>().await.expect("clock")
+    }
+
+    /// Copies of the given accounts (lamports, owner and data), for "nothing changed" checks.
+    pub async fn snapshot(&mut self, keys: &[Pubkey]) -> Snapshot {
+        let mut accounts = BTreeMap::new();
+        for key in keys {
+            accounts.insert(*key, self.account(key).await);
+        }
+        Snapshot { accounts }
+    }
+
+    /// Every account the exchange owns plus the given ones.
+    pub async fn snapshot_with(&mut self, extra: &[Pubkey]) -> Snapshot {
+        let mut keys = vec![
+            self.ex.exchange,
+            self.ex.quote_vault,
+            self.ex.insurance_vault,
+            self.ex.insurance_fund,
+            self.ex.lp_mint,
+        ];
+        keys.extend(self.markets.iter().map(|m| m.market));
+        keys.extend(self.margin_accounts.iter().copied());
+        keys.extend_from_slice(extra);
+        self.snapshot(&keys).await
+    }
+
+    // --- time and prices ---------------------------------------------------------------------
+
+    /// Moves the clock's unix timestamp (prices keep their publish time).
+    pub async fn set_unix_timestamp(&mut self, unix_timestamp: i64) {
+        let mut clock = self.clock().await;
+        clock.unix_timestamp = unix_timestamp;
+        self.bank.set_sysvar(&clock);
+    }
+
+    /// Writes a market's Pyth account, published now unless `price.publish_time` is set.
+    pub async fn set_price(&mut self, index: u16, mut price: PythPrice) {
+        if price.publish_time == 0 {
+            price.publish_time = self.clock().await.unix_timestamp;
+        }
+        let oracle = self.markets[index as usize].oracle;
+        self.write_oracle(&oracle, &price);
+        self.markets[index as usize].price = price;
+    }
+
+    /// Sets a market's price in dollars (EMA and publish time follow, confidence zero).
+    pub async fn set_price_usd(&mut self, index: u16, dollars: f64) {
+        self.set_price(index, PythPrice::usd(dollars)).await;
+    }
+
+    pub fn write_oracle(&mut self, key: &Pubkey, price: &PythPrice) {
+        let account = Account {
+            lamports: 1_000_000_000,
+            data: price.to_bytes(),
+            owner: PYTH_PROGRAM,
+            executable: false,
+            rent_epoch: 0,
+        };
+        self.bank.set_account(key, &AccountSharedData::from(account));
+    }
+
+    /// Writes an arbitrary account (foreign-owned oracles and the like).
+    pub fn write_account(&mut self, key: &Pubkey, owner: Pubkey, data: Vec<u8>) {
+        let account = Account {
+            lamports: 1_000_000_000,
+            data,
+            owner,
+            executable: false,
+            rent_epoch: 0,
+        };
+        self.bank.set_account(key, &AccountSharedData::from(account));
+    }
+
+    /// The fixed-point price the program derives from a market's current oracle (exact cases).
+    pub fn fixed_price(&self, index: u16) -> u64 {
+        let spec = &self.markets[index as usize].price;
+        let decimals = if index == 0 { 9 } else { 8 };
+        microliq::math::oracle_to_fixed(spec.price as u64, spec.expo, 6, decimals, microliq::math::Rounding::Down)
+            .unwrap() as u64
+    }
+
+    // --- setup helpers -----------------------------------------------------------------------
+
+    pub async fn fund(&mut self, to: &Pubkey, lamports: u64) {
+        let payer = self.payer();
+        let transfer = system_instruction::transfer(&payer.pubkey(), to, lamports);
+        self.send(&[transfer], &[]).await.expect("fund");
+    }
+
+    pub async fn create_mint(&mut self, mint: &Keypair, decimals: u8) {
+        let payer = self.payer();
+        let rent = self.bank.banks_client.get_rent().await.expect("rent");
+        let instructions = [
+            system_instruction::create_account(
+                &payer.pubkey(),
+                &mint.pubkey(),
+                rent.minimum_balance(spl_token::state::Mint::LEN),
+                spl_token::state::Mint::LEN as u64,
+                &spl_token::ID,
+            ),
+            spl_token::instruction::initialize_mint(&spl_token::ID, &mint.pubkey(), &payer.pubkey(), None, decimals)
+                .unwrap(),
+        ];
+        self.send_setup(&instructions, &[mint]).await;
+    }
+
+    /// A token account of `mint` owned by `owner`.
+    pub async fn token_account(&mut self, mint: &Pubkey, owner: &Pubkey) -> Pubkey {
+        let account = Keypair::new();
+        let payer = self.payer();
+        let rent = self.bank.banks_client.get_rent().await.expect("rent");
+        let instructions = [
+            system_instruction::create_account(
+                &payer.pubkey(),
+                &account.pubkey(),
+                rent.minimum_balance(spl_token::state::Account::LEN),
+                spl_token::state::Account::LEN as u64,
+                &spl_token::ID,
+            ),
+            spl_token::instruction::initialize_account(&spl_token::ID, &account.pubkey(), mint, owner).unwrap(),
+        ];
+        self.send_setup(&instructions, &[&account]).await;
+        account.pubkey()
+    }
+
+    /// Mints quote tokens (the payer is the quote mint authority).
+    pub async fn mint_quote(&mut self, to: &Pubkey, amount: u64) {
+        let payer = self.payer();
+        let mint_to =
+            spl_token::instruction::mint_to(&spl_token::ID, &self.ex.quote_mint, to, &payer.pubkey(), &[], amount)
+                .unwrap();
+        self.send_setup(&[mint_to], &[]).await;
+    }
+
+    async fn send_setup(&mut self, instructions: &[Instruction], signers: &[&Keypair]) {
+        self.send(instructions, signers).await.expect("setup transaction");
+    }
+
+    pub async fn add_market(&mut self, spec: MarketSpec) -> MarketFixture {
+        let index = self.markets.len() as u16;
+        let oracle = Keypair::new().pubkey();
+        let market = self.ex.market(index);
+        let mut price = spec.price;
+        price.publish_time = self.clock().await.unix_timestamp;
+        self.write_oracle(&oracle, &price);
+        let add = ix::AddMarket {
+            admin: self.admin.pubkey(),
+            market,
+            oracle,
+            params: spec.params,
+            base_decimals: spec.base_decimals,
+            name: spec.name,
+        }
+        .instruction(&self.ex);
+        let admin = self.admin.insecure_clone();
+        self.send(&[add], &[&admin]).await.expect("add market");
+        let fixture = MarketFixture { index, market, oracle, price };
+        self.markets.push(fixture.clone());
+        fixture
+    }
+
+    /// A funded wallet with a quote token account holding `wallet` quote atoms.
+    pub async fn wallet(&mut self, wallet: u64) -> (Keypair, Pubkey) {
+        let owner = Keypair::new();
+        self.fund(&owner.pubkey(), 1_000_000_000).await;
+        let mint = self.ex.quote_mint;
+        let token = self.token_account(&mint, &owner.pubkey()).await;
+        if wallet > 0 {
+            self.mint_quote(&token, wallet).await;
+        }
+        (owner, token)
+    }
+
+    /// A trader with margin account id 0 holding `collateral` (and nothing left in the wallet).
+    pub async fn trader(&mut self, collateral: u64) -> Trader {
+        self.trader_with_wallet(collateral, 0).await
+    }
+
+    /// A trader with `collateral` deposited and `extra` quote atoms left in the wallet.
+    pub async fn trader_with_wallet(&mut self, collateral: u64, extra: u64) -> Trader {
+        let (owner, token) = self.wallet(collateral + extra).await;
+        let create = ix::CreateMarginAccount { owner: owner.pubkey(), id: 0 }.instruction(&self.ex);
+        self.send(&[create], &[&owner]).await.expect("create margin account");
+        let account = self.ex.margin_account(&owner.pubkey(), 0);
+        self.margin_accounts.push(account);
+        let trader = Trader { owner, token, account };
+        if collateral > 0 {
+            self.deposit(&trader, collateral).await.expect("deposit");
+        }
+        trader
+    }
+
+    pub async fn liquidity_provider(&mut self, wallet: u64) -> LiquidityProvider {
+        let (owner, token) = self.wallet(wallet).await;
+        let lp_mint = self.ex.lp_mint;
+        let shares = self.token_account(&lp_mint, &owner.pubkey()).await;
+        LiquidityProvider { owner, token, shares }
+    }
+
+    /// `(market, oracle)` pairs of every market, ascending.
+    pub fn all_market_pairs(&self) -> Vec<(Pubkey, Pubkey)> {
+        self.markets.iter().map(MarketFixture::pair).collect()
+    }
+
+    /// `(market, oracle)` pairs of the markets `account` holds positions in, except `except`.
+    pub async fn health_pairs(&mut self, account: &Pubkey, except: Option<u16>) -> Vec<(Pubkey, Pubkey)> {
+        let state = self.margin_account(account).await;
+        let (indexes, count) = state.other_market_indexes(except);
+        indexes[..count].iter().map(|&i| self.markets[i as usize].pair()).collect()
+    }
+
+    // --- instruction shortcuts ---------------------------------------------------------------
+
+    pub async fn deposit(&mut self, trader: &Trader, amount: u64) -> Result<(), TxError> {
+        let deposit = ix::DepositCollateral {
+            depositor: trader.owner.pubkey(),
+            margin_account: trader.account,
+            depositor_token: trader.token,
+            amount,
+        }
+        .instruction(&self.ex);
+        let owner = trader.owner.insecure_clone();
+        self.send(&[deposit], &[&owner]).await
+    }
+
+    pub async fn withdraw(&mut self, trader: &Trader, amount: u64) -> Result<(), TxError> {
+        let health_accounts = self.health_pairs(&trader.account, None).await;
+        let withdraw = ix::WithdrawCollateral {
+            owner: trader.owner.pubkey(),
+            margin_account: trader.account,
+            owner_token: trader.token,
+            amount,
+            health_accounts,
+        }
+        .instruction(&self.ex);
+        let owner = trader.owner.insecure_clone();
+        self.send(&[withdraw], &[&owner]).await
+    }
+
+    /// The order builder for `trader` in `market` with the right health accounts and a limit
+    /// that always passes.
+    pub async fn order(&mut self, trader: &Trader, market: u16, base_delta: i64) -> ix::PlaceOrder {
+        let health_accounts = self.health_pairs(&trader.account, Some(market)).await;
+        let fixture = &self.markets[market as usize];
+        ix::PlaceOrder {
+            trader: trader.owner.pubkey(),
+            margin_account: trader.account,
+            market: fixture.market,
+            oracle: fixture.oracle,
+            base_delta,
+            limit_price: if base_delta > 0 { u64::MAX } else { 0 },
+            health_accounts,
+        }
+    }
+
+    pub async fn trade(&mut self, trader: &Trader, market: u16, base_delta: i64) -> Result<(), TxError> {
+        let order = self.order(trader, market, base_delta).await.instruction(&self.ex);
+        let owner = trader.owner.insecure_clone();
+        self.send(&[order], &[&owner]).await
+    }
+
+    pub async fn deposit_liquidity(&mut self, lp: &LiquidityProvider, amount: u64) -> Result<(), TxError> {
+        let deposit = ix::DepositLiquidity {
+            provider: lp.owner.pubkey(),
+            provider_token: lp.token,
+            provider_shares: lp.shares,
+            amount,
+            all_markets: self.all_market_pairs(),
+        }
+        .instruction(&self.ex);
+        let owner = lp.owner.insecure_clone();
+        self.send(&[deposit], &[&owner]).await
+    }
+
+    pub async fn withdraw_liquidity(&mut self, lp: &LiquidityProvider, shares: u64) -> Result<(), TxError> {
+        let withdraw = ix::WithdrawLiquidity {
+            provider: lp.owner.pubkey(),
+            provider_token: lp.token,
+            provider_shares: lp.shares,
+            shares,
+            all_markets: self.all_market_pairs(),
+        }
+        .instruction(&self.ex);
+        let owner = lp.owner.insecure_clone();
+        self.send(&[withdraw], &[&owner]).await
+    }
+
+    /// Deposits into the insurance fund from a fresh wallet.
+    pub async fn deposit_insurance(&mut self, amount: u64) -> Result<(), TxError> {
+        let (owner, token) = self.wallet(amount).await;
+        let deposit = ix::DepositInsurance {
+            depositor: owner.pubkey(),
+            depositor_token: token,
+            amount,
+        }
+        .instruction(&self.ex);
+        self.send(&[deposit], &[&owner]).await
+    }
+
+    pub async fn admin_send(&mut self, instruction: Instruction) -> Result<(), TxError> {
+        let admin = self.admin.insecure_clone();
+        self.send(&[instruction], &[&admin]).await
+    }
+}
+
+/// Account copies taken before a transaction.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    accounts: BTreeMap<Pubkey, Option<Account>>,
+}
+
+impl Snapshot {
+    /// Panics with the first account whose lamports, owner or bytes differ.
+    pub fn assert_unchanged(&self, after: &Snapshot) {
+        for (key, before) in &self.accounts {
+            let now = after.accounts.get(key).expect("same keys");
+            let same = match (before, now) {
+                (Some(a), Some(b)) => a.lamports == b.lamports && a.owner == b.owner && a.data() == b.data(),
+                (None, None) => true,
+                _ => false,
+            };
+            assert!(same, "account {key} changed");
+        }
+    }
+}
+
+/// Asserts that `result` failed with exactly `expected`.
+#[track_caller]
+pub fn assert_error(result: Result<(), TxError>, expected: MicroliqError) {
+    let code = anchor_lang::error::ERROR_CODE_OFFSET + expected as u32;
+    assert_eq!(result, Err(TxError::Custom(code)), "expected {expected:?} ({code})");
+}
+
+/// Asserts that `result` failed with Anchor's own error `expected`.
+#[track_caller]
+pub fn assert_anchor_error(result: Result<(), TxError>, expected: anchor_lang::error::ErrorCode) {
+    let code = expected as u32;
+    assert_eq!(result, Err(TxError::Custom(code)), "expected {expected:?} ({code})");
+}
+
+/// The rent sysvar id, re-exported for builders.
+pub const RENT: Pubkey = sysvar::rent::ID;
