@@ -60,7 +60,10 @@ async fn update_market_rejects_each_broken_rule_and_changes_nothing() {
             MicroliqError::PenaltyNotBelowMaintenance,
         ),
         (MarketParams { bonus_min_rate: 30_000, ..base }, MicroliqError::BonusRangeInverted),
-        (MarketParams { maintenance_rate: 600_000, initial_rate: 700_000, ..base }, MicroliqError::ParameterOutOfBounds),
+        (
+            MarketParams { maintenance_rate: 600_000, initial_rate: 700_000, ..base },
+            MicroliqError::ParameterOutOfBounds,
+        ),
         (MarketParams { close_factor: 0, ..base }, MicroliqError::ParameterOutOfBounds),
         (MarketParams { max_staleness_secs: 0, ..base }, MicroliqError::ParameterOutOfBounds),
         (MarketParams { base_lot_size: 0, ..base }, MicroliqError::ParameterOutOfBounds),
@@ -84,7 +87,8 @@ async fn admin_only_instructions_refuse_other_signers() {
     let instructions = [
         ix::UpdateMarket { admin: mallory.pubkey(), market, params: default_params() }.instruction(&ctx.ex),
         ix::SetPause { admin: mallory.pubkey(), market: None, paused: pause::ALL }.instruction(&ctx.ex),
-        ix::SetPause { admin: mallory.pubkey(), market: Some(market), paused: pause::ALL }.instruction(&ctx.ex),
+        ix::SetPause { admin: mallory.pubkey(), market: Some(market), paused: pause::ALL }
+            .instruction(&ctx.ex),
         ix::UpdateExchange { admin: mallory.pubkey(), insurance_cap_per_event: 0 }.instruction(&ctx.ex),
         ix::TransferAdmin { admin: mallory.pubkey(), new_admin: mallory.pubkey() }.instruction(&ctx.ex),
     ];
@@ -99,12 +103,14 @@ async fn admin_only_instructions_refuse_other_signers() {
 async fn transfer_admin_needs_both_keys_and_hands_over() {
     let mut ctx = TestContext::builder().build().await;
     let new_admin = Keypair::new();
-    let transfer = ix::TransferAdmin { admin: ctx.admin.pubkey(), new_admin: new_admin.pubkey() }.instruction(&ctx.ex);
+    let transfer =
+        ix::TransferAdmin { admin: ctx.admin.pubkey(), new_admin: new_admin.pubkey() }.instruction(&ctx.ex);
     let admin = ctx.admin.insecure_clone();
     ctx.send(&[transfer], &[&admin, &new_admin]).await.unwrap();
     assert_eq!(ctx.exchange().await.admin, new_admin.pubkey());
     // The old admin can no longer pause.
-    let pause_ix = ix::SetPause { admin: admin.pubkey(), market: None, paused: pause::ALL }.instruction(&ctx.ex);
+    let pause_ix =
+        ix::SetPause { admin: admin.pubkey(), market: None, paused: pause::ALL }.instruction(&ctx.ex);
     assert_error(ctx.send(&[pause_ix], &[&admin]).await, MicroliqError::NotAdmin);
 }
 
@@ -113,10 +119,14 @@ async fn pause_flags_are_set_exchange_wide_and_per_market() {
     let mut ctx = TestContext::builder().with_market(MarketSpec::sol()).build().await;
     let market = ctx.markets[0].market;
     let admin = ctx.admin.pubkey();
-    ctx.admin_send(ix::SetPause { admin, market: None, paused: pause::WITHDRAW }.instruction(&ctx.ex)).await.unwrap();
-    ctx.admin_send(ix::SetPause { admin, market: Some(market), paused: pause::INCREASE }.instruction(&ctx.ex))
+    ctx.admin_send(ix::SetPause { admin, market: None, paused: pause::WITHDRAW }.instruction(&ctx.ex))
         .await
         .unwrap();
+    ctx.admin_send(
+        ix::SetPause { admin, market: Some(market), paused: pause::INCREASE }.instruction(&ctx.ex),
+    )
+    .await
+    .unwrap();
     assert_eq!(ctx.exchange().await.paused, pause::WITHDRAW);
     assert_eq!(ctx.market(0).await.paused, pause::INCREASE);
     // Unknown bits are refused.
@@ -134,7 +144,9 @@ async fn add_market_refuses_a_foreign_or_garbage_oracle() {
     // Owned by Pyth but not a price account.
     let garbage = Keypair::new().pubkey();
     ctx.write_account(&garbage, PYTH_PROGRAM, vec![7u8; 3312]);
-    for (oracle, expected) in [(foreign, MicroliqError::OracleWrongOwner), (garbage, MicroliqError::OracleInvalid)] {
+    for (oracle, expected) in
+        [(foreign, MicroliqError::OracleWrongOwner), (garbage, MicroliqError::OracleInvalid)]
+    {
         let before = ctx.snapshot_with(&[market]).await;
         let add = ix::AddMarket {
             admin: ctx.admin.pubkey(),

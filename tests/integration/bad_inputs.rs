@@ -10,7 +10,13 @@ use solana_sdk::instruction::Instruction;
 use solana_sdk::signature::{Keypair, Signer};
 
 /// Sends `instruction` signed by `signer`, asserts `expected`, and that nothing changed.
-async fn refused(ctx: &mut TestContext, instruction: Instruction, signer: &Keypair, extra: &[anchor_lang::prelude::Pubkey], expected: MicroliqError) {
+async fn refused(
+    ctx: &mut TestContext,
+    instruction: Instruction,
+    signer: &Keypair,
+    extra: &[anchor_lang::prelude::Pubkey],
+    expected: MicroliqError,
+) {
     let before = ctx.snapshot_with(extra).await;
     assert_error(ctx.send(&[instruction], &[signer]).await, expected);
     before.assert_unchanged(&ctx.snapshot_with(extra).await);
@@ -99,14 +105,18 @@ async fn paused_increase_still_allows_reducing() {
     let alice = alice_with_long(&mut ctx).await;
     let admin = ctx.admin.pubkey();
     let market = ctx.markets[0].market;
-    ctx.admin_send(ix::SetPause { admin, market: Some(market), paused: pause::INCREASE }.instruction(&ctx.ex))
-        .await
-        .unwrap();
+    ctx.admin_send(
+        ix::SetPause { admin, market: Some(market), paused: pause::INCREASE }.instruction(&ctx.ex),
+    )
+    .await
+    .unwrap();
     let order = ctx.order(&alice, 0, SOL).await.instruction(&ctx.ex);
     refused(&mut ctx, order, &alice.owner, &[], MicroliqError::Paused).await;
     ctx.trade(&alice, 0, -SOL).await.unwrap();
     // Exchange-wide reduce pause stops that too.
-    ctx.admin_send(ix::SetPause { admin, market: None, paused: pause::REDUCE }.instruction(&ctx.ex)).await.unwrap();
+    ctx.admin_send(ix::SetPause { admin, market: None, paused: pause::REDUCE }.instruction(&ctx.ex))
+        .await
+        .unwrap();
     let order = ctx.order(&alice, 0, -SOL).await.instruction(&ctx.ex);
     refused(&mut ctx, order, &alice.owner, &[], MicroliqError::Paused).await;
 }
@@ -182,7 +192,10 @@ async fn market_of_the_wrong_kind_or_index_is_refused() {
     order.market = ctx.ex.insurance_fund;
     let order = order.instruction(&ctx.ex);
     let before = ctx.snapshot_with(&[]).await;
-    assert_anchor_error(ctx.send(&[order], &[&alice.owner]).await, anchor_lang::error::ErrorCode::AccountDiscriminatorMismatch);
+    assert_anchor_error(
+        ctx.send(&[order], &[&alice.owner]).await,
+        anchor_lang::error::ErrorCode::AccountDiscriminatorMismatch,
+    );
     before.assert_unchanged(&ctx.snapshot_with(&[]).await);
 }
 

@@ -79,8 +79,12 @@ async fn withdrawal_bad_inputs_change_nothing() {
     let alice = ctx.trader(100 * USDC).await;
     let bob = ctx.trader(100 * USDC).await;
     let delegate = Keypair::new();
-    let set = ix::SetDelegate { owner: alice.owner.pubkey(), margin_account: alice.account, delegate: delegate.pubkey() }
-        .instruction(&ctx.ex);
+    let set = ix::SetDelegate {
+        owner: alice.owner.pubkey(),
+        margin_account: alice.account,
+        delegate: delegate.pubkey(),
+    }
+    .instruction(&ctx.ex);
     ctx.send(&[set], &[&alice.owner]).await.unwrap();
     let other_mint_token = {
         let mint = Keypair::new();
@@ -98,7 +102,12 @@ async fn withdrawal_bad_inputs_change_nothing() {
     let mut wrong_vault = withdraw(&alice.owner, alice.account, alice.token, USDC).instruction(&ex);
     wrong_vault.accounts[4].pubkey = ex.insurance_vault;
     let cases: Vec<(&str, solana_sdk::instruction::Instruction, &Keypair, MicroliqError)> = vec![
-        ("zero", withdraw(&alice.owner, alice.account, alice.token, 0).instruction(&ex), &alice.owner, MicroliqError::ZeroAmount),
+        (
+            "zero",
+            withdraw(&alice.owner, alice.account, alice.token, 0).instruction(&ex),
+            &alice.owner,
+            MicroliqError::ZeroAmount,
+        ),
         (
             "more than collateral",
             withdraw(&alice.owner, alice.account, alice.token, 100 * USDC + 1).instruction(&ex),
@@ -168,7 +177,9 @@ async fn deposit_bad_inputs_change_nothing() {
     }
     // Paused deposits.
     let admin = ctx.admin.pubkey();
-    ctx.admin_send(ix::SetPause { admin, market: None, paused: pause::DEPOSIT }.instruction(&ex)).await.unwrap();
+    ctx.admin_send(ix::SetPause { admin, market: None, paused: pause::DEPOSIT }.instruction(&ex))
+        .await
+        .unwrap();
     let before = ctx.snapshot_with(&[alice.token]).await;
     assert_error(ctx.deposit(&alice, USDC).await, MicroliqError::Paused);
     before.assert_unchanged(&ctx.snapshot_with(&[alice.token]).await);
@@ -179,7 +190,9 @@ async fn paused_withdrawals_change_nothing() {
     let mut ctx = TestContext::standard().await;
     let alice = ctx.trader(10 * USDC).await;
     let admin = ctx.admin.pubkey();
-    ctx.admin_send(ix::SetPause { admin, market: None, paused: pause::WITHDRAW }.instruction(&ctx.ex)).await.unwrap();
+    ctx.admin_send(ix::SetPause { admin, market: None, paused: pause::WITHDRAW }.instruction(&ctx.ex))
+        .await
+        .unwrap();
     let before = ctx.snapshot_with(&[alice.token]).await;
     assert_error(ctx.withdraw(&alice, USDC).await, MicroliqError::Paused);
     before.assert_unchanged(&ctx.snapshot_with(&[alice.token]).await);

@@ -24,7 +24,11 @@ async fn first_deposit_mints_one_to_one_and_withdraw_pays_back() {
 #[tokio::test]
 async fn shares_are_priced_at_nav_including_traders_unrealized_pnl() {
     // SETUP: a 10,000 USDC pool, a trader long 10 SOL who is up 100 USDC unrealized.
-    let mut ctx = TestContext::builder().with_market(MarketSpec::sol()).with_pool_liquidity(10_000 * USDC).build().await;
+    let mut ctx = TestContext::builder()
+        .with_market(MarketSpec::sol())
+        .with_pool_liquidity(10_000 * USDC)
+        .build()
+        .await;
     let alice = ctx.trader(1_000 * USDC).await;
     ctx.trade(&alice, 0, 10 * SOL).await.unwrap(); // fee 0.75 to the pool
     ctx.set_price_usd(0, 160.0).await;
@@ -88,7 +92,9 @@ async fn liquidity_bad_inputs_change_nothing() {
     }
     // Paused.
     let admin = ctx.admin.pubkey();
-    ctx.admin_send(ix::SetPause { admin, market: None, paused: pause::LP_WITHDRAW }.instruction(&ex)).await.unwrap();
+    ctx.admin_send(ix::SetPause { admin, market: None, paused: pause::LP_WITHDRAW }.instruction(&ex))
+        .await
+        .unwrap();
     let before = ctx.snapshot_with(&[lp.token, lp.shares]).await;
     assert_error(ctx.withdraw_liquidity(&lp, USDC).await, MicroliqError::Paused);
     before.assert_unchanged(&ctx.snapshot_with(&[lp.token, lp.shares]).await);
@@ -102,4 +108,36 @@ async fn insurance_deposit_credits_the_fund() {
     assert_eq!((fund.balance, fund.total_contributions), (1_234 * USDC, 1_234 * USDC));
     assert_eq!(ctx.token_balance(&ctx.ex.insurance_vault.clone()).await, 1_234 * USDC);
     assert_error(ctx.deposit_insurance(0).await, MicroliqError::ZeroAmount);
+}
+
+#[tokio::test]
+async fn lps_cannot_withdraw_the_profit_owed_to_winning_traders() {
+    // SETUP: alice wins 100 USDC in SOL, bob loses 100 USDC in BTC: net PnL 0, but the pool
+    // owes alice 100 if she closes before bob.
+    let mut ctx = TestContext::builder()
+        .with_market(MarketSpec::sol())
+        .with_market(MarketSpec::btc())
+        .with_pool_liquidity(10_000 * USDC)
+        .build()
+        .await;
+    let alice = ctx.trader(1_000 * USDC).await;
+    let bob = ctx.trader(1_000 * USDC).await;
+    ctx.trade(&alice, 0, 10 * SOL).await.unwrap(); // fee 0.75
+    ctx.trade(&bob, 1, 10_000_000).await.unwrap(); // 0.1 BTC, fee 3
+    ctx.set_price_usd(0, 160.0).await;
+    ctx.set_price_usd(1, 59_000.0).await;
+    let lp = ctx.lp.take().unwrap();
+    // ACT: all shares would pay NAV = 10,003.75 and leave 0 < 100 owed.
+    let before = ctx.snapshot_with(&[lp.token, lp.shares]).await;
+    assert_error(ctx.withdraw_liquidity(&lp, 10_000 * USDC).await, MicroliqError::PoolInsufficient);
+    before.assert_unchanged(&ctx.snapshot_with(&[lp.token, lp.shares]).await);
+    // CHECK: 9,000 shares pay 9,003.375 and leave 1,000.375.
+    ctx.withdraw_liquidity(&lp, 9_000 * USDC).await.unwrap();
+    assert_eq!(ctx.token_balance(&lp.token).await, 9_003_375_000);
+    // Alice's profit is paid in full.
+    ctx.trade(&alice, 0, -10 * SOL).await.unwrap();
+    assert_eq!(
+        ctx.margin_account(&alice.account).await.collateral,
+        (1_100 * USDC - 750_000 - 800_000) as i64
+    );
 }

@@ -17,7 +17,10 @@ async fn open_long_charges_the_fee_and_records_the_entry() {
     // CHECK
     let account = ctx.margin_account(&alice.account).await;
     let position = account.positions[0];
-    assert_eq!((position.market_index, position.base, position.entry_quote), (0, 10 * SOL, 1_500 * USDC as i64));
+    assert_eq!(
+        (position.market_index, position.base, position.entry_quote),
+        (0, 10 * SOL, 1_500 * USDC as i64)
+    );
     assert_eq!(account.collateral, (1_000 * USDC - 750_000) as i64);
     assert_eq!(ctx.exchange().await.pool_balance, pool_before + 750_000);
     let market = ctx.market(0).await;
@@ -44,7 +47,10 @@ async fn reduce_realizes_pnl_against_the_pool_and_close_frees_the_slot() {
     let account = ctx.margin_account(&alice.account).await;
     assert!(!account.positions[0].is_open());
     assert_eq!(account.positions[0].entry_quote, 0);
-    assert_eq!(account.collateral, (1_000 * USDC - 750_000 + 40 * USDC - 320_000 - 60 * USDC - 420_000) as i64);
+    assert_eq!(
+        account.collateral,
+        (1_000 * USDC - 750_000 + 40 * USDC - 320_000 - 60 * USDC - 420_000) as i64
+    );
     let market = ctx.market(0).await;
     assert_eq!((market.long_base, market.long_entry_quote), (0, 0));
     // Everything is withdrawable again with no health accounts.
@@ -91,8 +97,12 @@ async fn delegate_may_trade() {
     let mut ctx = TestContext::standard().await;
     let alice = ctx.trader(1_000 * USDC).await;
     let delegate = Keypair::new();
-    let set = ix::SetDelegate { owner: alice.owner.pubkey(), margin_account: alice.account, delegate: delegate.pubkey() }
-        .instruction(&ctx.ex);
+    let set = ix::SetDelegate {
+        owner: alice.owner.pubkey(),
+        margin_account: alice.account,
+        delegate: delegate.pubkey(),
+    }
+    .instruction(&ctx.ex);
     ctx.send(&[set], &[&alice.owner]).await.unwrap();
     let mut order = ctx.order(&alice, 0, SOL).await;
     order.trader = delegate.pubkey();

@@ -62,18 +62,18 @@ impl MarketSpec {
 /// Parameters used by most tests (rates in 1e6 = 100 %).
 pub fn default_params() -> MarketParams {
     MarketParams {
-        initial_rate: 100_000,      // 10 % → 10x
-        maintenance_rate: 50_000,   // 5 %
+        initial_rate: 100_000,       // 10 % → 10x
+        maintenance_rate: 50_000,    // 5 %
         liquidation_buffer: 200_000, // restore E ≥ 1.2 · M
-        bonus_min_rate: 5_000,      // 0.5 %
-        bonus_max_rate: 25_000,     // 2.5 %
-        insurance_fee_rate: 10_000, // 1 %
+        bonus_min_rate: 5_000,       // 0.5 %
+        bonus_max_rate: 25_000,      // 2.5 %
+        insurance_fee_rate: 10_000,  // 1 %
         bonus_ramp_slots: 150,
-        close_factor: 500_000,    // 50 % per call
-        taker_fee_rate: 500,      // 0.05 %
+        close_factor: 500_000, // 50 % per call
+        taker_fee_rate: 500,   // 0.05 %
         max_staleness_secs: 60,
-        max_conf_rate: 20_000,       // 2 %
-        max_ema_divergence: 100_000, // 10 %
+        max_conf_rate: 20_000,                    // 2 %
+        max_ema_divergence: 100_000,              // 10 %
         max_open_interest: 1_000_000_000_000_000, // 1M SOL
         dust_notional: USDC,
         base_lot_size: 1_000_000, // 0.001 SOL
@@ -249,7 +249,10 @@ impl TestContext {
                 self.assert_vaults_match_ledgers().await;
                 Ok(())
             }
-            Err(BanksClientError::TransactionError(TransactionError::InstructionError(_, InstructionError::Custom(code))))
+            Err(BanksClientError::TransactionError(TransactionError::InstructionError(
+                _,
+                InstructionError::Custom(code),
+            )))
             | Err(BanksClientError::SimulationError {
                 err: TransactionError::InstructionError(_, InstructionError::Custom(code)),
                 ..
@@ -277,7 +280,11 @@ impl TestContext {
         assert_eq!(sum, exchange.total_collateral as i128, "Σ margin-account collateral != ledger");
         let fund = self.insurance_fund().await;
         let insurance_vault = self.ex.insurance_vault;
-        assert_eq!(self.token_balance(&insurance_vault).await, fund.balance, "insurance vault != fund ledger");
+        assert_eq!(
+            self.token_balance(&insurance_vault).await,
+            fund.balance,
+            "insurance vault != fund ledger"
+        );
         fund.invariant().expect("insurance fund invariant");
     }
 
@@ -386,13 +393,7 @@ impl TestContext {
 
     /// Writes an arbitrary account (foreign-owned oracles and the like).
     pub fn write_account(&mut self, key: &Pubkey, owner: Pubkey, data: Vec<u8>) {
-        let account = Account {
-            lamports: 1_000_000_000,
-            data,
-            owner,
-            executable: false,
-            rent_epoch: 0,
-        };
+        let account = Account { lamports: 1_000_000_000, data, owner, executable: false, rent_epoch: 0 };
         self.bank.set_account(key, &AccountSharedData::from(account));
     }
 
@@ -400,8 +401,14 @@ impl TestContext {
     pub fn fixed_price(&self, index: u16) -> u64 {
         let spec = &self.markets[index as usize].price;
         let decimals = if index == 0 { 9 } else { 8 };
-        microliq::math::oracle_to_fixed(spec.price as u64, spec.expo, 6, decimals, microliq::math::Rounding::Down)
-            .unwrap() as u64
+        microliq::math::oracle_to_fixed(
+            spec.price as u64,
+            spec.expo,
+            6,
+            decimals,
+            microliq::math::Rounding::Down,
+        )
+        .unwrap() as u64
     }
 
     // --- setup helpers -----------------------------------------------------------------------
@@ -423,8 +430,14 @@ impl TestContext {
                 spl_token::state::Mint::LEN as u64,
                 &spl_token::ID,
             ),
-            spl_token::instruction::initialize_mint(&spl_token::ID, &mint.pubkey(), &payer.pubkey(), None, decimals)
-                .unwrap(),
+            spl_token::instruction::initialize_mint(
+                &spl_token::ID,
+                &mint.pubkey(),
+                &payer.pubkey(),
+                None,
+                decimals,
+            )
+            .unwrap(),
         ];
         self.send_setup(&instructions, &[mint]).await;
     }
@@ -442,7 +455,8 @@ impl TestContext {
                 spl_token::state::Account::LEN as u64,
                 &spl_token::ID,
             ),
-            spl_token::instruction::initialize_account(&spl_token::ID, &account.pubkey(), mint, owner).unwrap(),
+            spl_token::instruction::initialize_account(&spl_token::ID, &account.pubkey(), mint, owner)
+                .unwrap(),
         ];
         self.send_setup(&instructions, &[&account]).await;
         account.pubkey()
@@ -451,9 +465,15 @@ impl TestContext {
     /// Mints quote tokens (the payer is the quote mint authority).
     pub async fn mint_quote(&mut self, to: &Pubkey, amount: u64) {
         let payer = self.payer();
-        let mint_to =
-            spl_token::instruction::mint_to(&spl_token::ID, &self.ex.quote_mint, to, &payer.pubkey(), &[], amount)
-                .unwrap();
+        let mint_to = spl_token::instruction::mint_to(
+            &spl_token::ID,
+            &self.ex.quote_mint,
+            to,
+            &payer.pubkey(),
+            &[],
+            amount,
+        )
+        .unwrap();
         self.send_setup(&[mint_to], &[]).await;
     }
 
@@ -613,12 +633,8 @@ impl TestContext {
     /// Deposits into the insurance fund from a fresh wallet.
     pub async fn deposit_insurance(&mut self, amount: u64) -> Result<(), TxError> {
         let (owner, token) = self.wallet(amount).await;
-        let deposit = ix::DepositInsurance {
-            depositor: owner.pubkey(),
-            depositor_token: token,
-            amount,
-        }
-        .instruction(&self.ex);
+        let deposit = ix::DepositInsurance { depositor: owner.pubkey(), depositor_token: token, amount }
+            .instruction(&self.ex);
         self.send(&[deposit], &[&owner]).await
     }
 

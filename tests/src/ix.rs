@@ -65,14 +65,14 @@ pub fn pairs(pairs: &[(Pubkey, Pubkey)]) -> Vec<AccountMeta> {
         .collect()
 }
 
-fn build(accounts: impl ToAccountMetas, data: impl InstructionData, remaining: &[(Pubkey, Pubkey)]) -> Instruction {
+fn build(
+    accounts: impl ToAccountMetas,
+    data: impl InstructionData,
+    remaining: &[(Pubkey, Pubkey)],
+) -> Instruction {
     let mut metas = accounts.to_account_metas(None);
     metas.extend(pairs(remaining));
-    Instruction {
-        program_id: microliq::ID,
-        accounts: metas,
-        data: data.data(),
-    }
+    Instruction { program_id: microliq::ID, accounts: metas, data: data.data() }
 }
 
 pub struct InitializeExchange {
@@ -152,9 +152,7 @@ impl UpdateMarket {
                 exchange: ex.exchange,
                 market: self.market,
             },
-            microliq::instruction::UpdateMarket {
-                args: args::UpdateMarketArgs { params: self.params },
-            },
+            microliq::instruction::UpdateMarket { args: args::UpdateMarketArgs { params: self.params } },
             &[],
         )
     }
@@ -168,14 +166,9 @@ pub struct UpdateExchange {
 impl UpdateExchange {
     pub fn instruction(&self, ex: &ExchangeAddresses) -> Instruction {
         build(
-            microliq::accounts::UpdateExchange {
-                admin: self.admin,
-                exchange: ex.exchange,
-            },
+            microliq::accounts::UpdateExchange { admin: self.admin, exchange: ex.exchange },
             microliq::instruction::UpdateExchange {
-                args: args::UpdateExchangeArgs {
-                    insurance_cap_per_event: self.insurance_cap_per_event,
-                },
+                args: args::UpdateExchangeArgs { insurance_cap_per_event: self.insurance_cap_per_event },
             },
             &[],
         )
@@ -194,19 +187,12 @@ impl SetPause {
         let args = args::SetPauseArgs { paused: self.paused };
         match self.market {
             None => build(
-                microliq::accounts::SetExchangePause {
-                    admin: self.admin,
-                    exchange: ex.exchange,
-                },
+                microliq::accounts::SetExchangePause { admin: self.admin, exchange: ex.exchange },
                 microliq::instruction::SetExchangePause { args },
                 &[],
             ),
             Some(market) => build(
-                microliq::accounts::SetMarketPause {
-                    admin: self.admin,
-                    exchange: ex.exchange,
-                    market,
-                },
+                microliq::accounts::SetMarketPause { admin: self.admin, exchange: ex.exchange, market },
                 microliq::instruction::SetMarketPause { args },
                 &[],
             ),
@@ -264,13 +250,8 @@ pub struct SetDelegate {
 impl SetDelegate {
     pub fn instruction(&self, _ex: &ExchangeAddresses) -> Instruction {
         build(
-            microliq::accounts::SetDelegate {
-                owner: self.owner,
-                margin_account: self.margin_account,
-            },
-            microliq::instruction::SetDelegate {
-                args: args::SetDelegateArgs { delegate: self.delegate },
-            },
+            microliq::accounts::SetDelegate { owner: self.owner, margin_account: self.margin_account },
+            microliq::instruction::SetDelegate { args: args::SetDelegateArgs { delegate: self.delegate } },
             &[],
         )
     }
@@ -350,10 +331,7 @@ impl PlaceOrder {
                 oracle: self.oracle,
             },
             microliq::instruction::PlaceOrder {
-                args: args::PlaceOrderArgs {
-                    base_delta: self.base_delta,
-                    limit_price: self.limit_price,
-                },
+                args: args::PlaceOrderArgs { base_delta: self.base_delta, limit_price: self.limit_price },
             },
             &self.health_accounts,
         )

@@ -26,7 +26,8 @@ pub const USDC: u64 = 1_000_000;
 /// One base unit of a 9-decimal asset, in base atoms.
 pub const SOL: i64 = 1_000_000_000;
 /// The tests' Pyth program id (the mainnet legacy oracle program).
-pub const PYTH_PROGRAM: Pubkey = anchor_lang::solana_program::pubkey!("FsJ3A3u2vn5cTVofAjvy6y5kwABJAqYWpe4975bi2epH");
+pub const PYTH_PROGRAM: Pubkey =
+    anchor_lang::solana_program::pubkey!("FsJ3A3u2vn5cTVofAjvy6y5kwABJAqYWpe4975bi2epH");
 
 /// The Anchor entry, adapted to `processor!`: Anchor ties the accounts slice and the accounts'
 /// lifetimes together (`&'info [AccountInfo<'info>]`), `processor!` gives them independent

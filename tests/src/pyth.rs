@@ -45,21 +45,23 @@ impl PythPrice {
 
     /// The account bytes (3312, as on chain).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut account = SolanaPriceAccount::default();
-        account.magic = MAGIC;
-        account.ver = VERSION_2;
-        account.atype = AccountType::Price as u32;
-        account.ptype = PriceType::Price;
-        account.expo = self.expo;
-        account.timestamp = self.publish_time;
+        let mut account = SolanaPriceAccount {
+            magic: MAGIC,
+            ver: VERSION_2,
+            atype: AccountType::Price as u32,
+            ptype: PriceType::Price,
+            expo: self.expo,
+            timestamp: self.publish_time,
+            prev_price: self.price,
+            prev_conf: self.conf,
+            prev_timestamp: self.publish_time,
+            ..Default::default()
+        };
         account.ema_price.val = self.ema;
         account.ema_conf.val = self.conf as i64;
         account.agg.price = self.price;
         account.agg.conf = self.conf;
         account.agg.status = self.status;
-        account.prev_price = self.price;
-        account.prev_conf = self.conf;
-        account.prev_timestamp = self.publish_time;
         bytemuck::bytes_of(&account).to_vec()
     }
 }

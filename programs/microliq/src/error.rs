@@ -45,7 +45,9 @@ pub enum MicroliqError {
     OracleStale,
     #[msg("The oracle confidence interval is wider than the market allows")]
     OracleConfidenceTooWide,
-    #[msg("The oracle price diverges from its EMA beyond the circuit breaker; risk-adding actions are refused")]
+    #[msg(
+        "The oracle price diverges from its EMA beyond the circuit breaker; risk-adding actions are refused"
+    )]
     OracleEmaDivergence,
     #[msg("The oracle price is outside the range the program can represent")]
     OraclePriceOutOfRange,

@@ -57,7 +57,9 @@ pub fn load_market_pairs<'info>(
         match expected.get(position) {
             Some(&want) if want == market.market_index => {}
             // A needed market, but not where the ascending order puts it.
-            _ if expected.contains(&market.market_index) => return err!(MicroliqError::HealthAccountsOutOfOrder),
+            _ if expected.contains(&market.market_index) => {
+                return err!(MicroliqError::HealthAccountsOutOfOrder)
+            }
             // A smaller needed index was skipped: that market is missing.
             Some(&want) if want < market.market_index => return err!(MicroliqError::HealthAccountsMissing),
             _ => return err!(MicroliqError::HealthAccountsUnexpected),

@@ -9,6 +9,9 @@
 #![allow(clippy::result_large_err, clippy::too_many_arguments)]
 // Anchor 0.31's `#[program]` expands to the deprecated `AccountInfo::realloc`.
 #![allow(deprecated)]
+// `u64::is_multiple_of` is newer than the rustc of Solana's platform-tools; `anchor build` must
+// compile this crate there too.
+#![allow(clippy::manual_is_multiple_of)]
 
 use anchor_lang::prelude::*;
 
@@ -69,7 +72,10 @@ pub mod microliq {
     // --- traders -----------------------------------------------------------------------------
 
     /// Opens a margin account (PDA of exchange, owner, id).
-    pub fn create_margin_account(ctx: Context<CreateMarginAccount>, args: CreateMarginAccountArgs) -> Result<()> {
+    pub fn create_margin_account(
+        ctx: Context<CreateMarginAccount>,
+        args: CreateMarginAccountArgs,
+    ) -> Result<()> {
         CreateMarginAccount::handle(ctx, args)
     }
 
@@ -92,7 +98,10 @@ pub mod microliq {
     }
 
     /// Market order against the pool at the oracle price.
-    pub fn place_order<'info>(ctx: Context<'_, '_, 'info, 'info, PlaceOrder<'info>>, args: PlaceOrderArgs) -> Result<()> {
+    pub fn place_order<'info>(
+        ctx: Context<'_, '_, 'info, 'info, PlaceOrder<'info>>,
+        args: PlaceOrderArgs,
+    ) -> Result<()> {
         PlaceOrder::handle(ctx, args)
     }
 

@@ -74,8 +74,8 @@ pub fn read_price_account(
         MicroliqError::OracleConfidenceTooWide
     );
     // |price − ema| / ema > max_div  ⇔  |price − ema| · 1e6 > max_div · ema.
-    let ema_diverged = (price.abs_diff(ema) as u128) * RATE_PRECISION
-        > params.max_ema_divergence as u128 * ema as u128;
+    let ema_diverged =
+        (price.abs_diff(ema) as u128) * RATE_PRECISION > params.max_ema_divergence as u128 * ema as u128;
 
     let expo = account.expo;
     let base_decimals = market.base_decimals;
@@ -88,16 +88,12 @@ pub fn read_price_account(
     let oracle_high = to_fixed(price, Rounding::Up)?;
     // conf < price is guaranteed by the confidence bound (max_conf_rate < 100 %).
     let conservative_long = to_fixed(price - conf, Rounding::Down)?.min(to_fixed(ema, Rounding::Down)?);
-    let conservative_short = to_fixed(price.checked_add(conf).ok_or(MicroliqError::OraclePriceOutOfRange)?, Rounding::Up)?
-        .max(to_fixed(ema, Rounding::Up)?);
+    let conservative_short =
+        to_fixed(price.checked_add(conf).ok_or(MicroliqError::OraclePriceOutOfRange)?, Rounding::Up)?
+            .max(to_fixed(ema, Rounding::Up)?);
 
     Ok(OracleReading {
-        price: MarketPrice {
-            oracle_low,
-            oracle_high,
-            conservative_long,
-            conservative_short,
-        },
+        price: MarketPrice { oracle_low, oracle_high, conservative_long, conservative_short },
         raw_price: account.agg.price,
         raw_conf: conf,
         expo,

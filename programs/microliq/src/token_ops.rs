@@ -28,11 +28,7 @@ impl<'info> ExchangeSigner<'_, 'info> {
         to: &AccountInfo<'info>,
         amount: u64,
     ) -> Result<()> {
-        let accounts = Transfer {
-            from: from.clone(),
-            to: to.clone(),
-            authority: self.exchange.clone(),
-        };
+        let accounts = Transfer { from: from.clone(), to: to.clone(), authority: self.exchange.clone() };
         self.with_seeds(|signer| {
             token::transfer(CpiContext::new_with_signer(token_program.clone(), accounts, signer), amount)
         })
@@ -46,11 +42,7 @@ impl<'info> ExchangeSigner<'_, 'info> {
         to: &AccountInfo<'info>,
         amount: u64,
     ) -> Result<()> {
-        let accounts = MintTo {
-            mint: mint.clone(),
-            to: to.clone(),
-            authority: self.exchange.clone(),
-        };
+        let accounts = MintTo { mint: mint.clone(), to: to.clone(), authority: self.exchange.clone() };
         self.with_seeds(|signer| {
             token::mint_to(CpiContext::new_with_signer(token_program.clone(), accounts, signer), amount)
         })
@@ -65,11 +57,7 @@ pub fn transfer_from_user<'info>(
     authority: &AccountInfo<'info>,
     amount: u64,
 ) -> Result<()> {
-    let accounts = Transfer {
-        from: from.clone(),
-        to: to.clone(),
-        authority: authority.clone(),
-    };
+    let accounts = Transfer { from: from.clone(), to: to.clone(), authority: authority.clone() };
     token::transfer(CpiContext::new(token_program.clone(), accounts), amount)
 }
 
@@ -81,10 +69,6 @@ pub fn burn_from_user<'info>(
     authority: &AccountInfo<'info>,
     amount: u64,
 ) -> Result<()> {
-    let accounts = Burn {
-        mint: mint.clone(),
-        from: from.clone(),
-        authority: authority.clone(),
-    };
+    let accounts = Burn { mint: mint.clone(), from: from.clone(), authority: authority.clone() };
     token::burn(CpiContext::new(token_program.clone(), accounts), amount)
 }

@@ -28,20 +28,13 @@ impl MathError {
     #[track_caller]
     #[inline(never)]
     pub fn here() -> Self {
-        MathError {
-            location: Location::caller(),
-        }
+        MathError { location: Location::caller() }
     }
 }
 
 impl core::fmt::Display for MathError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "math error at {}:{}",
-            self.location.file(),
-            self.location.line()
-        )
+        write!(f, "math error at {}:{}", self.location.file(), self.location.line())
     }
 }
 
@@ -143,9 +136,7 @@ pub fn signed_value(base: i64, price: u128, rounding: Rounding) -> MathResult<i1
     if price > MAX_PRICE {
         return Err(MathError::here());
     }
-    let product = (base as i128)
-        .checked_mul(price as i128)
-        .ok_or_else(MathError::here)?;
+    let product = (base as i128).checked_mul(price as i128).ok_or_else(MathError::here)?;
     div_i128(product, PRICE_PRECISION, rounding)
 }
 
@@ -194,13 +185,10 @@ pub fn oracle_to_fixed(
     base_decimals: u8,
     rounding: Rounding,
 ) -> MathResult<u128> {
-    let exponent = expo as i64 + quote_decimals as i64 - base_decimals as i64
-        + PRICE_PRECISION_EXP as i64;
+    let exponent = expo as i64 + quote_decimals as i64 - base_decimals as i64 + PRICE_PRECISION_EXP as i64;
     let value = if exponent >= 0 {
         let scale = pow10(u32::try_from(exponent).map_err(|_| MathError::here())?)?;
-        (mantissa as u128)
-            .checked_mul(scale)
-            .ok_or_else(MathError::here)?
+        (mantissa as u128).checked_mul(scale).ok_or_else(MathError::here)?
     } else {
         let exp = u32::try_from(-exponent).map_err(|_| MathError::here())?;
         if exp > 38 {

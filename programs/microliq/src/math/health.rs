@@ -99,11 +99,8 @@ impl PositionRisk {
 
     /// `|q| · P' · im`, rounded up.
     pub fn initial_requirement(&self) -> MathResult<u128> {
-        let conservative_notional = notional(
-            self.base.unsigned_abs(),
-            self.price.conservative_for(self.base),
-            Rounding::Up,
-        )?;
+        let conservative_notional =
+            notional(self.base.unsigned_abs(), self.price.conservative_for(self.base), Rounding::Up)?;
         apply_rate(conservative_notional, self.initial_rate, Rounding::Up)
     }
 }
@@ -145,13 +142,9 @@ pub fn maintenance_health(collateral: i64, positions: &[PositionRisk]) -> MathRe
     let mut maintenance_requirement = 0u128;
     for position in positions.iter().filter(|p| p.base != 0) {
         equity = equity.add_or_err(position.unrealized_pnl()?)?;
-        maintenance_requirement =
-            maintenance_requirement.add_or_err(position.maintenance_requirement()?)?;
+        maintenance_requirement = maintenance_requirement.add_or_err(position.maintenance_requirement()?)?;
     }
-    Ok(MaintenanceHealth {
-        equity,
-        maintenance_requirement,
-    })
+    Ok(MaintenanceHealth { equity, maintenance_requirement })
 }
 
 /// `E' − I` at conservative prices: must be ≥ 0 after any risk-adding instruction.
@@ -190,7 +183,8 @@ mod tests {
         assert_eq!(health.equity, 900_000_000); // 1000 + (1400 − 1500) USDC
         assert_eq!(health.maintenance_requirement, 70_000_000); // 1400 · 5 %
         assert!(!health.is_liquidatable());
-        assert_eq!(initial_health(1_000_000_000, &[position]).unwrap(), 760_000_000); // 900 − 140
+        assert_eq!(initial_health(1_000_000_000, &[position]).unwrap(), 760_000_000);
+        // 900 − 140
     }
 
     #[test]

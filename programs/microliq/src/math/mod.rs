@@ -9,6 +9,9 @@ pub mod fixed;
 pub mod health;
 pub mod trade;
 
+#[cfg(test)]
+mod proptests;
+
 pub use fixed::*;
 pub use health::*;
 pub use trade::*;

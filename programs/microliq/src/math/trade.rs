@@ -44,11 +44,7 @@ pub fn apply_trade(base: i64, entry_quote: i64, delta: i64, price: &MarketPrice)
     }
     let new_base = base.checked_add(delta).ok_or_else(MathError::here)?;
     let reduces = base != 0 && (base > 0) != (delta > 0);
-    let closed_base = if reduces {
-        delta.unsigned_abs().min(base.unsigned_abs())
-    } else {
-        0
-    };
+    let closed_base = if reduces { delta.unsigned_abs().min(base.unsigned_abs()) } else { 0 };
     let opened_base = delta.unsigned_abs() - closed_base;
 
     let mut entry = entry_quote as i128;
@@ -58,11 +54,7 @@ pub fn apply_trade(base: i64, entry_quote: i64, delta: i64, price: &MarketPrice)
         let entry_closed = if closed_base == base.unsigned_abs() {
             entry
         } else {
-            div_i128(
-                entry.mul_or_err(closed_base as i128)?,
-                base.unsigned_abs() as u128,
-                Rounding::Up,
-            )?
+            div_i128(entry.mul_or_err(closed_base as i128)?, base.unsigned_abs() as u128, Rounding::Up)?
         };
         // A long closes by selling (receives, rounded down); a short by buying (pays, rounded up).
         let close_value = if base > 0 {

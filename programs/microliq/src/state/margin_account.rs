@@ -48,9 +48,8 @@ pub struct MarginAccount {
 }
 
 const _: () = assert!(core::mem::size_of::<Position>() == 24);
-const _: () = assert!(
-    core::mem::size_of::<MarginAccount>() == 3 * 32 + 8 + 24 * MAX_POSITIONS + 3 * 8 + 8 + 128
-);
+const _: () =
+    assert!(core::mem::size_of::<MarginAccount>() == 3 * 32 + 8 + 24 * MAX_POSITIONS + 3 * 8 + 8 + 128);
 
 impl MarginAccount {
     pub const SPACE: usize = 8 + core::mem::size_of::<MarginAccount>();
@@ -61,9 +60,7 @@ impl MarginAccount {
 
     /// The slot holding a position in `market_index`, if any.
     pub fn position_index(&self, market_index: u16) -> Option<usize> {
-        self.positions
-            .iter()
-            .position(|p| p.is_open() && p.market_index == market_index)
+        self.positions.iter().position(|p| p.is_open() && p.market_index == market_index)
     }
 
     /// The slot for a position in `market_index`: the open one, or else a free one.

@@ -1,7 +1,7 @@
 use anchor_lang::prelude::*;
 
 use crate::error::MicroliqError;
-use crate::math::{self, MathResult, MarketPrice, Rounding, RATE_PRECISION};
+use crate::math::{self, MarketPrice, MathResult, Rounding, RATE_PRECISION};
 
 /// Hard bounds on every risk parameter. `update_market` and `add_market` reject anything outside.
 pub mod bounds {
@@ -96,18 +96,12 @@ impl MarketParams {
                 && self.max_open_interest % self.base_lot_size == 0,
             MicroliqError::ParameterOutOfBounds
         );
-        require!(
-            self.initial_rate > self.maintenance_rate,
-            MicroliqError::InitialNotAboveMaintenance
-        );
-        require!(
-            self.bonus_min_rate <= self.bonus_max_rate,
-            MicroliqError::BonusRangeInverted
-        );
+        require!(self.initial_rate > self.maintenance_rate, MicroliqError::InitialNotAboveMaintenance);
+        require!(self.bonus_min_rate <= self.bonus_max_rate, MicroliqError::BonusRangeInverted);
         // The exact-slice formula divides by (1 + β)·mm − b; it must stay positive for every b
         // the bonus can reach, or closing a slice would not improve health.
-        let buffered_maintenance = (RATE_PRECISION as u64 + self.liquidation_buffer as u64)
-            * self.maintenance_rate as u64;
+        let buffered_maintenance =
+            (RATE_PRECISION as u64 + self.liquidation_buffer as u64) * self.maintenance_rate as u64;
         require!(
             buffered_maintenance > self.max_penalty_rate() * RATE_PRECISION as u64,
             MicroliqError::PenaltyNotBelowMaintenance

@@ -30,10 +30,7 @@ impl UpdateMarket<'_> {
         let mut market = ctx.accounts.market.load_mut()?;
         market.params = args.params;
         market.invariant()?;
-        emit!(MarketParamsUpdated {
-            market: ctx.accounts.market.key(),
-            market_index: market.market_index,
-        });
+        emit!(MarketParamsUpdated { market: ctx.accounts.market.key(), market_index: market.market_index });
         Ok(())
     }
 }

@@ -55,11 +55,7 @@ impl DepositInsurance<'_> {
             &accounts.depositor.to_account_info(),
             args.amount,
         )?;
-        emit!(InsuranceDeposited {
-            depositor: accounts.depositor.key(),
-            amount: args.amount,
-            balance_after,
-        });
+        emit!(InsuranceDeposited { depositor: accounts.depositor.key(), amount: args.amount, balance_after });
         Ok(())
     }
 }

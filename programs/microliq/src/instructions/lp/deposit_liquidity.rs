@@ -3,7 +3,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::error::MicroliqError;
 use crate::events::LiquidityDeposited;
-use crate::instructions::lp::pool_nav::pool_nav;
+use crate::instructions::lp::pool_nav::value_pool;
 use crate::math::{self, Checked, Rounding};
 use crate::state::{pause, Exchange};
 use crate::token_ops::{transfer_from_user, ExchangeSigner};
@@ -52,12 +52,19 @@ impl DepositLiquidity<'_> {
         let supply = accounts.lp_mint.supply;
         let (shares, nav, bump, quote_mint) = {
             let mut exchange = accounts.exchange.load_mut()?;
-            let nav = pool_nav(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, Rounding::Down, now)?;
+            let nav =
+                value_pool(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, Rounding::Down, now)?
+                    .nav;
             let shares = if supply == 0 {
                 args.amount
             } else {
                 require!(nav > 0, MicroliqError::PoolNavNonPositive);
-                math::to_u64(math::mul_div_u128(args.amount as u128, supply as u128, nav as u128, Rounding::Down)?)?
+                math::to_u64(math::mul_div_u128(
+                    args.amount as u128,
+                    supply as u128,
+                    nav as u128,
+                    Rounding::Down,
+                )?)?
             };
             require!(shares > 0, MicroliqError::TooSmallForOneShare);
             let amount = i64::try_from(args.amount).map_err(|_| error!(MicroliqError::MathOverflow))?;

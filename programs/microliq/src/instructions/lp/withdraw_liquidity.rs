@@ -3,7 +3,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::error::MicroliqError;
 use crate::events::LiquidityWithdrawn;
-use crate::instructions::lp::pool_nav::pool_nav;
+use crate::instructions::lp::pool_nav::value_pool;
 use crate::math::{self, Checked, Rounding};
 use crate::state::{pause, Exchange};
 use crate::token_ops::{burn_from_user, ExchangeSigner};
@@ -14,7 +14,9 @@ pub struct WithdrawLiquidityArgs {
     pub shares: u64,
 }
 
-/// Burns shares and pays `amount = shares · NAV / supply`, rounded down, from the pool.
+/// Burns shares and pays `amount = shares · NAV / supply`, rounded down, from the pool. The pool
+/// must keep at least the traders' unrealized profit of every winning market, so a trader's
+/// profitable close can always be paid.
 ///
 /// Remaining accounts: `(market, oracle)` for **every** market of the exchange, ascending index.
 #[derive(Accounts)]
@@ -45,19 +47,33 @@ impl WithdrawLiquidity<'_> {
     }
 
     #[access_control(ctx.accounts.validate(&args))]
-    pub fn handle<'info>(ctx: Context<'_, '_, 'info, 'info, Self>, args: WithdrawLiquidityArgs) -> Result<()> {
+    pub fn handle<'info>(
+        ctx: Context<'_, '_, 'info, 'info, Self>,
+        args: WithdrawLiquidityArgs,
+    ) -> Result<()> {
         let accounts = ctx.accounts;
         let now = Clock::get()?.unix_timestamp;
         let supply = accounts.lp_mint.supply;
         let (amount, nav, bump, quote_mint) = {
             let mut exchange = accounts.exchange.load_mut()?;
-            let nav = pool_nav(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, Rounding::Up, now)?;
+            let valuation =
+                value_pool(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, Rounding::Up, now)?;
+            let nav = valuation.nav;
             require!(nav > 0, MicroliqError::PoolNavNonPositive);
-            let amount = math::to_u64(math::mul_div_u128(args.shares as u128, nav as u128, supply as u128, Rounding::Down)?)?;
+            let amount = math::to_u64(math::mul_div_u128(
+                args.shares as u128,
+                nav as u128,
+                supply as u128,
+                Rounding::Down,
+            )?)?;
             require!(amount > 0, MicroliqError::ZeroAmount);
             let signed = i64::try_from(amount).map_err(|_| error!(MicroliqError::MathOverflow))?;
             exchange.pool_balance = exchange.pool_balance.sub_or_err(signed)?;
-            require!(exchange.pool_balance >= 0, MicroliqError::PoolInsufficient);
+            // What stays must cover every market's unrealized trader profit.
+            require!(
+                exchange.pool_balance as i128 >= valuation.owed_to_traders,
+                MicroliqError::PoolInsufficient
+            );
             exchange.invariant()?;
             (amount, nav, exchange.bump, exchange.quote_mint)
         };

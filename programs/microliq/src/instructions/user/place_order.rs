@@ -58,7 +58,8 @@ impl PlaceOrder<'_> {
         let mut account = accounts.margin_account.load_mut()?;
         let mut market = accounts.market.load_mut()?;
         let market_index = market.market_index;
-        let oracle = read_oracle(&accounts.oracle, &market, &exchange.pyth_program, exchange.quote_decimals, now)?;
+        let oracle =
+            read_oracle(&accounts.oracle, &market, &exchange.pyth_program, exchange.quote_decimals, now)?;
 
         let slot = account.position_slot_for(market_index)?;
         let old = account.positions[slot];
@@ -88,7 +89,11 @@ impl PlaceOrder<'_> {
         }
 
         // Fee on the whole traded notional, rounded up (the trader pays).
-        let fee = math::to_u64(apply_rate(outcome.traded_notional as u128, market.params.taker_fee_rate, Rounding::Up)?)?;
+        let fee = math::to_u64(apply_rate(
+            outcome.traded_notional as u128,
+            market.params.taker_fee_rate,
+            Rounding::Up,
+        )?)?;
         let fee_signed = i64::try_from(fee).map_err(|_| error!(MicroliqError::MathOverflow))?;
         let collateral_change = outcome.realized_pnl.sub_or_err(fee_signed)?;
         account.collateral = account.collateral.add_or_err(collateral_change)?;
@@ -109,7 +114,14 @@ impl PlaceOrder<'_> {
         if outcome.adds_risk() {
             let mut markets = HealthMarkets::default();
             markets.push(MarketSnapshot::new(&market, oracle))?;
-            markets.load_others(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, &account, Some(market_index), now)?;
+            markets.load_others(
+                ctx.remaining_accounts,
+                &accounts.exchange.key(),
+                &exchange,
+                &account,
+                Some(market_index),
+                now,
+            )?;
             markets.require_initial_health(&account)?;
         }
         account.invariant()?;

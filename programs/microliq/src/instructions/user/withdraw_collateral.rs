@@ -47,7 +47,10 @@ impl WithdrawCollateral<'_> {
     }
 
     #[access_control(ctx.accounts.validate(&args))]
-    pub fn handle<'info>(ctx: Context<'_, '_, 'info, 'info, Self>, args: WithdrawCollateralArgs) -> Result<()> {
+    pub fn handle<'info>(
+        ctx: Context<'_, '_, 'info, 'info, Self>,
+        args: WithdrawCollateralArgs,
+    ) -> Result<()> {
         let accounts = ctx.accounts;
         let now = Clock::get()?.unix_timestamp;
         let (collateral_after, signer_bump, quote_mint) = {
@@ -59,7 +62,14 @@ impl WithdrawCollateral<'_> {
             exchange.total_collateral = exchange.total_collateral.sub_or_err(amount)?;
 
             let mut markets = HealthMarkets::default();
-            markets.load_others(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, &account, None, now)?;
+            markets.load_others(
+                ctx.remaining_accounts,
+                &accounts.exchange.key(),
+                &exchange,
+                &account,
+                None,
+                now,
+            )?;
             markets.require_initial_health(&account)?;
             account.invariant()?;
             (account.collateral, exchange.bump, exchange.quote_mint)
