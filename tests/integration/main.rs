@@ -5,5 +5,6 @@
 mod admin;
 mod bad_inputs;
 mod collateral;
+mod liquidation;
 mod liquidity;
 mod trading;

@@ -8,8 +8,9 @@ use anchor_lang::solana_program::program_pack::Pack;
 use anchor_lang::solana_program::{system_instruction, sysvar};
 use anchor_spl::token::spl_token;
 use microliq::error::MicroliqError;
+use microliq::math::{LiquidationPlan, LiquidationTarget, MaintenanceHealth, MarketPrice};
 use microliq::state::{Exchange, InsuranceFund, MarginAccount, Market, MarketParams};
-use solana_program_test::{processor, BanksClientError, ProgramTest, ProgramTestContext};
+use solana_program_test::{processor, ProgramTest, ProgramTestContext};
 use solana_sdk::account::{Account, AccountSharedData, ReadableAccount};
 use solana_sdk::compute_budget::ComputeBudgetInstruction;
 use solana_sdk::signature::{Keypair, Signer};
@@ -84,6 +85,7 @@ pub fn default_params() -> MarketParams {
 #[derive(Clone, Debug)]
 pub struct MarketFixture {
     pub index: u16,
+    pub base_decimals: u8,
     pub market: Pubkey,
     pub oracle: Pubkey,
     pub price: PythPrice,
@@ -101,6 +103,12 @@ pub struct Trader {
     /// The owner's quote token account.
     pub token: Pubkey,
     pub account: Pubkey,
+}
+
+/// A keeper bot: a signer and the token account its bonus is paid to.
+pub struct Keeper {
+    pub owner: Keypair,
+    pub token: Pubkey,
 }
 
 /// A liquidity provider with quote and pool-share token accounts.
@@ -145,6 +153,7 @@ impl TestContextBuilder {
         program_test.prefer_bpf(false);
         program_test.add_program("microliq", microliq::ID, processor!(crate::process_instruction));
         let bank = program_test.start_with_context().await;
+        crate::log_capture::install();
         let quote_mint = Keypair::new();
         let admin = Keypair::new();
         let ex = ExchangeAddresses::derive(quote_mint.pubkey());
@@ -156,6 +165,7 @@ impl TestContextBuilder {
             margin_accounts: Vec::new(),
             nonce: 0,
             lp: None,
+            last_logs: Vec::new(),
         };
         ctx.fund(&ctx.admin.pubkey(), 10_000_000_000).await;
         ctx.create_mint(&quote_mint, 6).await;
@@ -191,6 +201,8 @@ pub struct TestContext {
     /// exchange's ledger after every transaction).
     pub margin_accounts: Vec<Pubkey>,
     pub lp: Option<LiquidityProvider>,
+    /// Log lines of the last transaction sent (events are decoded from them).
+    pub last_logs: Vec<String>,
     nonce: u64,
 }
 
@@ -244,21 +256,38 @@ impl TestContext {
         keys.extend(signers.iter().copied().filter(|k| k.pubkey() != payer.pubkey()));
         let blockhash = self.bank.get_new_latest_blockhash().await.expect("blockhash");
         let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &keys, blockhash);
-        match self.bank.banks_client.process_transaction(tx).await {
+        let outcome = self.bank.banks_client.process_transaction_with_metadata(tx).await;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(other) => return Err(TxError::Other(format!("{other:?}"))),
+        };
+        self.last_logs = outcome.metadata.map(|m| m.log_messages).unwrap_or_default();
+        match outcome.result {
             Ok(()) => {
                 self.assert_vaults_match_ledgers().await;
                 Ok(())
             }
-            Err(BanksClientError::TransactionError(TransactionError::InstructionError(
-                _,
-                InstructionError::Custom(code),
-            )))
-            | Err(BanksClientError::SimulationError {
-                err: TransactionError::InstructionError(_, InstructionError::Custom(code)),
-                ..
-            }) => Err(TxError::Custom(code)),
+            Err(TransactionError::InstructionError(_, InstructionError::Custom(code))) => {
+                Err(TxError::Custom(code))
+            }
             Err(other) => Err(TxError::Other(format!("{other:?}"))),
         }
+    }
+
+    /// Every event of type `T` in the last transaction's log, decoded as a keeper would:
+    /// `Program data: <base64>` lines holding Anchor's 8-byte discriminator and the Borsh body
+    /// (natively they carry a `Program log: ` prefix, see [`crate::log_capture`]).
+    pub fn events<T: anchor_lang::Event + anchor_lang::AnchorDeserialize>(&self) -> Vec<T> {
+        use base64::Engine;
+        self.last_logs
+            .iter()
+            .filter_map(|line| {
+                line.strip_prefix("Program log: ").unwrap_or(line).strip_prefix("Program data: ")
+            })
+            .filter_map(|data| base64::engine::general_purpose::STANDARD.decode(data).ok())
+            .filter(|bytes| bytes.starts_with(T::DISCRIMINATOR))
+            .map(|bytes| T::deserialize(&mut &bytes[T::DISCRIMINATOR.len()..]).expect("event body"))
+            .collect()
     }
 
     /// After every successful transaction: quote vault == Σ collateral + pool ledger, the
@@ -397,18 +426,50 @@ impl TestContext {
         self.bank.set_account(key, &AccountSharedData::from(account));
     }
 
-    /// The fixed-point price the program derives from a market's current oracle (exact cases).
-    pub fn fixed_price(&self, index: u16) -> u64 {
-        let spec = &self.markets[index as usize].price;
-        let decimals = if index == 0 { 9 } else { 8 };
-        microliq::math::oracle_to_fixed(
-            spec.price as u64,
-            spec.expo,
-            6,
-            decimals,
-            microliq::math::Rounding::Down,
-        )
-        .unwrap() as u64
+    /// The fixed-point prices the program derives from a market's current oracle.
+    pub fn market_price(&self, index: u16) -> MarketPrice {
+        let fixture = &self.markets[index as usize];
+        let p = fixture.price;
+        MarketPrice::from_oracle(p.price as u64, p.conf, p.ema as u64, p.expo, 6, fixture.base_decimals)
+            .unwrap()
+    }
+
+    /// What the program will compute for `account`: its position inputs, health, and the plan a
+    /// `liquidate` of `market` would execute now (the keeper's view, with the program's code).
+    pub async fn expected_liquidation(
+        &mut self,
+        account: &Pubkey,
+        market: u16,
+        max_base: u64,
+    ) -> LiquidationPlan {
+        let state = self.margin_account(account).await;
+        let mut rates = Vec::new();
+        for i in 0..self.markets.len() as u16 {
+            let params = self.market(i).await.params;
+            rates.push((self.market_price(i), params.maintenance_rate, params.initial_rate));
+        }
+        let (risks, count) = state.position_risks(|i| rates.get(i as usize).copied()).unwrap();
+        let params = self.market(market).await.params.liquidation();
+        let slot = self.clock().await.slot;
+        let slots = if state.being_liquidated == 1 { slot - state.liquidation_start_slot } else { 0 };
+        let target = LiquidationTarget {
+            collateral: state.collateral,
+            positions: &risks[..count],
+            index: state.risk_index(market).expect("position"),
+        };
+        microliq::math::plan_liquidation(&target, slots, max_base, &params).unwrap()
+    }
+
+    /// The account's maintenance health at current prices.
+    pub async fn health(&mut self, account: &Pubkey) -> MaintenanceHealth {
+        let state = self.margin_account(account).await;
+        let mut rates = Vec::new();
+        for i in 0..self.markets.len() as u16 {
+            let params = self.market(i).await.params;
+            rates.push((self.market_price(i), params.maintenance_rate, params.initial_rate));
+        }
+        let (risks, count) = state.position_risks(|i| rates.get(i as usize).copied()).unwrap();
+        microliq::math::maintenance_health(state.collateral, &risks[..count]).unwrap()
     }
 
     // --- setup helpers -----------------------------------------------------------------------
@@ -494,12 +555,12 @@ impl TestContext {
             oracle,
             params: spec.params,
             base_decimals: spec.base_decimals,
-            name: spec.name,
+            name: spec.name.clone(),
         }
         .instruction(&self.ex);
         let admin = self.admin.insecure_clone();
         self.send(&[add], &[&admin]).await.expect("add market");
-        let fixture = MarketFixture { index, market, oracle, price };
+        let fixture = MarketFixture { index, base_decimals: spec.base_decimals, market, oracle, price };
         self.markets.push(fixture.clone());
         fixture
     }
@@ -636,6 +697,35 @@ impl TestContext {
         let deposit = ix::DepositInsurance { depositor: owner.pubkey(), depositor_token: token, amount }
             .instruction(&self.ex);
         self.send(&[deposit], &[&owner]).await
+    }
+
+    /// A keeper: a funded signer with an empty quote token account for its bonus.
+    pub async fn keeper(&mut self) -> Keeper {
+        let (owner, token) = self.wallet(0).await;
+        Keeper { owner, token }
+    }
+
+    /// The liquidate builder for `account`'s position in `market`, with the right health
+    /// accounts and no cap of the keeper's own.
+    pub async fn liquidation(&mut self, keeper: &Keeper, account: &Pubkey, market: u16) -> ix::Liquidate {
+        let health_accounts = self.health_pairs(account, Some(market)).await;
+        let fixture = &self.markets[market as usize];
+        ix::Liquidate {
+            keeper: keeper.owner.pubkey(),
+            margin_account: *account,
+            market: fixture.market,
+            oracle: fixture.oracle,
+            keeper_token: keeper.token,
+            market_index: market,
+            max_base: u64::MAX,
+            health_accounts,
+        }
+    }
+
+    pub async fn liquidate(&mut self, keeper: &Keeper, account: &Pubkey, market: u16) -> Result<(), TxError> {
+        let liquidate = self.liquidation(keeper, account, market).await.instruction(&self.ex);
+        let owner = keeper.owner.insecure_clone();
+        self.send(&[liquidate], &[&owner]).await
     }
 
     pub async fn admin_send(&mut self, instruction: Instruction) -> Result<(), TxError> {

@@ -418,3 +418,85 @@ impl DepositInsurance {
         )
     }
 }
+
+pub struct Liquidate {
+    pub keeper: Pubkey,
+    pub margin_account: Pubkey,
+    pub market: Pubkey,
+    pub oracle: Pubkey,
+    pub keeper_token: Pubkey,
+    pub market_index: u16,
+    pub max_base: u64,
+    pub health_accounts: Vec<(Pubkey, Pubkey)>,
+}
+
+impl Liquidate {
+    pub fn instruction(&self, ex: &ExchangeAddresses) -> Instruction {
+        build(
+            microliq::accounts::Liquidate {
+                keeper: self.keeper,
+                exchange: ex.exchange,
+                margin_account: self.margin_account,
+                market: self.market,
+                oracle: self.oracle,
+                insurance_fund: ex.insurance_fund,
+                keeper_token: self.keeper_token,
+                quote_vault: ex.quote_vault,
+                insurance_vault: ex.insurance_vault,
+                token_program: anchor_spl::token::ID,
+            },
+            microliq::instruction::Liquidate {
+                args: args::LiquidateArgs { market_index: self.market_index, max_base: self.max_base },
+            },
+            &self.health_accounts,
+        )
+    }
+}
+
+pub struct ResolveBankruptcy {
+    pub caller: Pubkey,
+    pub margin_account: Pubkey,
+}
+
+impl ResolveBankruptcy {
+    pub fn instruction(&self, ex: &ExchangeAddresses) -> Instruction {
+        build(
+            microliq::accounts::ResolveBankruptcy {
+                caller: self.caller,
+                exchange: ex.exchange,
+                margin_account: self.margin_account,
+                insurance_fund: ex.insurance_fund,
+                quote_vault: ex.quote_vault,
+                insurance_vault: ex.insurance_vault,
+                token_program: anchor_spl::token::ID,
+            },
+            microliq::instruction::ResolveBankruptcy {},
+            &[],
+        )
+    }
+}
+
+pub struct WithdrawInsurance {
+    pub admin: Pubkey,
+    pub destination: Pubkey,
+    pub amount: u64,
+}
+
+impl WithdrawInsurance {
+    pub fn instruction(&self, ex: &ExchangeAddresses) -> Instruction {
+        build(
+            microliq::accounts::WithdrawInsurance {
+                admin: self.admin,
+                exchange: ex.exchange,
+                insurance_fund: ex.insurance_fund,
+                destination: self.destination,
+                insurance_vault: ex.insurance_vault,
+                token_program: anchor_spl::token::ID,
+            },
+            microliq::instruction::WithdrawInsurance {
+                args: args::WithdrawInsuranceArgs { amount: self.amount },
+            },
+            &[],
+        )
+    }
+}

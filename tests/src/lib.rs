@@ -13,6 +13,7 @@
 
 pub mod context;
 pub mod ix;
+pub mod log_capture;
 pub mod pyth;
 
 pub use context::*;

@@ -105,6 +105,20 @@ pub enum MicroliqError {
     UnsupportedDecimals,
     #[msg("An invariant of the program's state failed")]
     InvariantViolated,
+
+    // --- liquidation (appended) -------------------------------------------------------------
+    #[msg("The account is not liquidatable (equity at or above maintenance, and not in a liquidation below its target)")]
+    NotLiquidatable,
+    #[msg("The owner or delegate of an account cannot liquidate it")]
+    CannotLiquidateOwnAccount,
+    #[msg("The account holds no position in this market")]
+    NoPositionInMarket,
+    #[msg("The slice would not improve the account's health")]
+    LiquidationDidNotImprove,
+    #[msg("The account is not bankrupt (it still holds positions, or its collateral is not negative)")]
+    NotBankrupt,
+    #[msg("The withdrawal would leave the insurance fund below the open negative collateral it may have to cover")]
+    InsuranceReservedForBadDebt,
 }
 
 impl From<MathError> for Error {

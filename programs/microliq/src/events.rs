@@ -92,3 +92,59 @@ pub struct InsuranceDeposited {
     pub amount: u64,
     pub balance_after: u64,
 }
+
+/// One liquidation slice. Keepers read it from the transaction's log (`Program data:` lines,
+/// Anchor's event encoding: 8-byte discriminator + Borsh).
+#[event]
+pub struct LiquidationSlice {
+    pub margin_account: Pubkey,
+    pub owner: Pubkey,
+    pub market_index: u16,
+    pub keeper: Pubkey,
+    /// Base atoms closed (always positive; the side is the sign of the position).
+    pub base_closed: u64,
+    /// The smallest lot multiple that restores the target, before caps.
+    pub exact_slice: u64,
+    /// 0 = a slice, 1 = whole (dust), 2 = whole (equity ≤ 0), 3 = whole (target unreachable).
+    pub whole_close: u8,
+    /// Fill price, fixed point (quote atoms per base atom × 1e12), rounded against the account.
+    pub fill_price: u64,
+    /// The raw Pyth aggregate price, confidence and exponent.
+    pub oracle_price: i64,
+    pub oracle_conf: u64,
+    pub oracle_expo: i32,
+    pub realized_pnl: i64,
+    /// Keeper bonus rate applied (1e6 = 100 %).
+    pub bonus_rate: u32,
+    pub keeper_bonus: u64,
+    pub insurance_fee: u64,
+    pub equity_before: i64,
+    pub maintenance_before: u64,
+    pub equity_after: i64,
+    pub maintenance_after: u64,
+    /// Signed base left in the position.
+    pub remaining_base: i64,
+    /// Whether this call ended with the account bankrupt and resolved.
+    pub bankrupt: bool,
+    pub insurance_draw: u64,
+    pub socialized_loss: u64,
+    pub slot: u64,
+}
+
+/// A bankrupt account's deficit was covered (insurance first, the pool for the rest).
+#[event]
+pub struct BankruptcyResolved {
+    pub margin_account: Pubkey,
+    pub deficit: u64,
+    pub insurance_draw: u64,
+    pub socialized_loss: u64,
+    pub insurance_balance_after: u64,
+    pub slot: u64,
+}
+
+#[event]
+pub struct InsuranceWithdrawn {
+    pub admin: Pubkey,
+    pub amount: u64,
+    pub balance_after: u64,
+}

@@ -109,20 +109,9 @@ impl HealthMarkets {
 
     /// The risk inputs of every open position of `account`.
     pub fn positions(&self, account: &MarginAccount) -> Result<([PositionRisk; MAX_POSITIONS], usize)> {
-        let mut risks = [PositionRisk::default(); MAX_POSITIONS];
-        let mut count = 0;
-        for position in account.positions.iter().filter(|p| p.is_open()) {
-            let snapshot = self.get(position.market_index).ok_or(MicroliqError::HealthAccountsMissing)?;
-            risks[count] = PositionRisk {
-                base: position.base,
-                entry_quote: position.entry_quote,
-                price: snapshot.oracle.price,
-                maintenance_rate: snapshot.maintenance_rate,
-                initial_rate: snapshot.initial_rate,
-            };
-            count += 1;
-        }
-        Ok((risks, count))
+        account.position_risks(|index| {
+            self.get(index).map(|s| (s.oracle.price, s.maintenance_rate, s.initial_rate))
+        })
     }
 
     pub fn maintenance_health(&self, account: &MarginAccount) -> Result<MaintenanceHealth> {

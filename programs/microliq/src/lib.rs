@@ -69,6 +69,11 @@ pub mod microliq {
         TransferAdmin::handle(ctx)
     }
 
+    /// Withdraws from the insurance fund, never below open negative collateral.
+    pub fn withdraw_insurance(ctx: Context<WithdrawInsurance>, args: WithdrawInsuranceArgs) -> Result<()> {
+        WithdrawInsurance::handle(ctx, args)
+    }
+
     // --- traders -----------------------------------------------------------------------------
 
     /// Opens a margin account (PDA of exchange, owner, id).
@@ -126,5 +131,20 @@ pub mod microliq {
     /// Adds quote to the insurance fund.
     pub fn deposit_insurance(ctx: Context<DepositInsurance>, args: DepositInsuranceArgs) -> Result<()> {
         DepositInsurance::handle(ctx, args)
+    }
+
+    // --- keepers (permissionless) -------------------------------------------------------------
+
+    /// Closes the smallest slice of one position that restores `E ≥ (1 + β)·M`, pays the keeper.
+    pub fn liquidate<'info>(
+        ctx: Context<'_, '_, 'info, 'info, Liquidate<'info>>,
+        args: LiquidateArgs,
+    ) -> Result<()> {
+        Liquidate::handle(ctx, args)
+    }
+
+    /// Covers a bankrupt account's deficit: insurance fund first, then the pool.
+    pub fn resolve_bankruptcy(ctx: Context<ResolveBankruptcy>) -> Result<()> {
+        ResolveBankruptcy::handle(ctx)
     }
 }

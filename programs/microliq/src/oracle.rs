@@ -11,7 +11,7 @@ use anchor_lang::prelude::*;
 use pyth_sdk_solana::state::{load_price_account, PriceStatus, SolanaPriceAccount};
 
 use crate::error::MicroliqError;
-use crate::math::{oracle_to_fixed, MarketPrice, Rounding, RATE_PRECISION};
+use crate::math::{MarketPrice, RATE_PRECISION};
 use crate::state::Market;
 
 /// A validated oracle read, converted to fixed point.
@@ -78,22 +78,12 @@ pub fn read_price_account(
         (price.abs_diff(ema) as u128) * RATE_PRECISION > params.max_ema_divergence as u128 * ema as u128;
 
     let expo = account.expo;
-    let base_decimals = market.base_decimals;
-    let to_fixed = |mantissa: u64, rounding: Rounding| -> Result<u128> {
-        oracle_to_fixed(mantissa, expo, quote_decimals, base_decimals, rounding)
-            .map_err(|_| error!(MicroliqError::OraclePriceOutOfRange))
-    };
-    let oracle_low = to_fixed(price, Rounding::Down)?;
-    require!(oracle_low > 0, MicroliqError::OraclePriceOutOfRange);
-    let oracle_high = to_fixed(price, Rounding::Up)?;
-    // conf < price is guaranteed by the confidence bound (max_conf_rate < 100 %).
-    let conservative_long = to_fixed(price - conf, Rounding::Down)?.min(to_fixed(ema, Rounding::Down)?);
-    let conservative_short =
-        to_fixed(price.checked_add(conf).ok_or(MicroliqError::OraclePriceOutOfRange)?, Rounding::Up)?
-            .max(to_fixed(ema, Rounding::Up)?);
+    let price = MarketPrice::from_oracle(price, conf, ema, expo, quote_decimals, market.base_decimals)
+        .map_err(|_| error!(MicroliqError::OraclePriceOutOfRange))?;
+    require!(price.oracle_low > 0, MicroliqError::OraclePriceOutOfRange);
 
     Ok(OracleReading {
-        price: MarketPrice { oracle_low, oracle_high, conservative_long, conservative_short },
+        price,
         raw_price: account.agg.price,
         raw_conf: conf,
         expo,

@@ -6,5 +6,6 @@ pub mod lp;
 pub mod user;
 
 pub use admin::*;
+pub use keeper::*;
 pub use lp::*;
 pub use user::*;

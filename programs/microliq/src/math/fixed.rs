@@ -121,6 +121,47 @@ pub fn mul_div_u128(a: u128, b: u128, c: u128, rounding: Rounding) -> MathResult
     div_u128(product, c, rounding)
 }
 
+/// `a · b / c` with a 256-bit intermediate product, for formulas whose numerator can exceed
+/// 128 bits on extreme inputs. Fails only when the quotient itself exceeds `u128` or `c == 0`.
+#[track_caller]
+pub fn mul_div_wide(a: u128, b: u128, c: u128, rounding: Rounding) -> MathResult<u128> {
+    if let Some(product) = a.checked_mul(b) {
+        return div_u128(product, c, rounding);
+    }
+    if c == 0 {
+        return Err(MathError::here());
+    }
+    // 256-bit product from 64-bit limbs.
+    let (a_hi, a_lo) = (a >> 64, a & u64::MAX as u128);
+    let (b_hi, b_lo) = (b >> 64, b & u64::MAX as u128);
+    let lo_lo = a_lo * b_lo;
+    let mid1 = a_hi * b_lo;
+    let mid2 = a_lo * b_hi;
+    let hi_hi = a_hi * b_hi;
+    let (mid, mid_carry) = mid1.overflowing_add(mid2);
+    let (lo, lo_carry) = lo_lo.overflowing_add(mid << 64);
+    let hi = hi_hi + (mid >> 64) + ((mid_carry as u128) << 64) + lo_carry as u128;
+    if hi >= c {
+        return Err(MathError::here()); // quotient ≥ 2^128
+    }
+    // Long division of (hi, lo) by c, one bit at a time; hi < c keeps the remainder below 2c.
+    let mut remainder = hi;
+    let mut quotient = 0u128;
+    for bit in (0..128).rev() {
+        let carry = remainder >> 127;
+        remainder = (remainder << 1) | ((lo >> bit) & 1);
+        quotient <<= 1;
+        if carry == 1 || remainder >= c {
+            remainder = remainder.wrapping_sub(c);
+            quotient |= 1;
+        }
+    }
+    match rounding {
+        Rounding::Up if remainder != 0 => quotient.checked_add(1).ok_or_else(MathError::here),
+        _ => Ok(quotient),
+    }
+}
+
 /// `|base| · price / PRICE_PRECISION`: the notional value in quote atoms of a base amount.
 #[track_caller]
 #[inline]
@@ -239,6 +280,22 @@ mod tests {
             assert_eq!(oracle_to_fixed(m, e, q, b, r).unwrap(), want, "{m} {e} {q} {b} {r:?}");
         }
         assert!(oracle_to_fixed(u64::MAX, 10, 6, 0, Rounding::Down).is_err());
+    }
+
+    #[test]
+    fn wide_mul_div_matches_narrow_and_handles_256_bit_products() {
+        assert_eq!(mul_div_wide(10, 20, 7, Rounding::Down).unwrap(), 28);
+        assert_eq!(mul_div_wide(10, 20, 7, Rounding::Up).unwrap(), 29);
+        // (2^100 · 2^60) / 2^90 = 2^70 exactly.
+        assert_eq!(mul_div_wide(1 << 100, 1 << 60, 1 << 90, Rounding::Up).unwrap(), 1 << 70);
+        // (2^127 · 3) / 2^127 = 3; (u128::MAX · u128::MAX) / u128::MAX = u128::MAX.
+        assert_eq!(mul_div_wide(1 << 127, 3, 1 << 127, Rounding::Down).unwrap(), 3);
+        assert_eq!(mul_div_wide(u128::MAX, u128::MAX, u128::MAX, Rounding::Down).unwrap(), u128::MAX);
+        // (2^128 − 1) · 5 / 7: 2^128 − 1 ≡ 3 (mod 7), so the quotient is 5·⌊max/7⌋ + 2, remainder 1.
+        let max = std::hint::black_box(u128::MAX);
+        assert_eq!(mul_div_wide(max, 5, 7, Rounding::Down).unwrap(), 5 * (max / 7) + 2);
+        assert_eq!(mul_div_wide(max, 5, 7, Rounding::Up).unwrap(), 5 * (max / 7) + 3);
+        assert!(mul_div_wide(u128::MAX, 2, 1, Rounding::Down).is_err());
     }
 
     #[test]

@@ -41,6 +41,32 @@ impl MarketPrice {
         }
     }
 
+    /// Converts an oracle reading (`price ± conf`, `ema`, all `· 10^expo` dollars per whole base
+    /// unit; `price > conf ≥ 0`, `ema > 0`) into fixed point, each bound rounded against the
+    /// holder that uses it. Shared by the program and off-chain code.
+    pub fn from_oracle(
+        price: u64,
+        conf: u64,
+        ema: u64,
+        expo: i32,
+        quote_decimals: u8,
+        base_decimals: u8,
+    ) -> MathResult<Self> {
+        let fixed = |mantissa: u64, rounding| {
+            oracle_to_fixed(mantissa, expo, quote_decimals, base_decimals, rounding)
+        };
+        let oracle_low = fixed(price, Rounding::Down)?;
+        let oracle_high = fixed(price, Rounding::Up)?;
+        let below = price.checked_sub(conf).ok_or_else(MathError::here)?;
+        let above = price.checked_add(conf).ok_or_else(MathError::here)?;
+        Ok(MarketPrice {
+            oracle_low,
+            oracle_high,
+            conservative_long: fixed(below, Rounding::Down)?.min(fixed(ema, Rounding::Down)?),
+            conservative_short: fixed(above, Rounding::Up)?.max(fixed(ema, Rounding::Up)?),
+        })
+    }
+
     /// The maintenance price that values a position of this sign against its holder.
     #[inline]
     pub fn mark_for(&self, base: i64) -> u128 {

@@ -7,6 +7,7 @@
 
 pub mod fixed;
 pub mod health;
+pub mod liquidation;
 pub mod trade;
 
 #[cfg(test)]
@@ -14,4 +15,5 @@ mod proptests;
 
 pub use fixed::*;
 pub use health::*;
+pub use liquidation::*;
 pub use trade::*;

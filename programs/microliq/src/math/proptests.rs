@@ -117,3 +117,146 @@ proptest! {
         prop_assert_eq!(close.new_base, 0);
     }
 }
+
+/// Market parameters within every bound, with `(1 + β)·mm > b_max + fee`.
+fn liquidation_params() -> impl Strategy<Value = (u32, LiquidationParams)> {
+    (
+        bounds::MAINTENANCE_RATE.0..=200_000u32,
+        0..=bounds::LIQUIDATION_BUFFER_MAX,
+        0u32..=1_000,
+        0u32..=1_000,
+        0u32..=1_000,
+        0..=bounds::BONUS_RAMP_SLOTS_MAX,
+        bounds::CLOSE_FACTOR.0..=bounds::CLOSE_FACTOR.1,
+        0u64..=10_000_000,
+        prop_oneof![Just(1u64), Just(1_000u64), Just(1_000_000u64)],
+    )
+        .prop_map(|(mm, buffer, min_share, max_share, fee_share, ramp, close_factor, dust, lot)| {
+            // Penalty room: (1 + β)·mm, kept strictly above b_max + fee.
+            let room = ((1_000_000u64 + buffer as u64) * mm as u64 / 1_000_000 - 1) as u32;
+            let bonus_max = (room / 2).min(bounds::BONUS_RATE_MAX) * max_share / 1_000;
+            let bonus_min = bonus_max * min_share / 1_000;
+            let fee = (room - bonus_max - 1).min(bounds::INSURANCE_FEE_RATE_MAX) * fee_share / 1_000;
+            (
+                mm,
+                LiquidationParams {
+                    liquidation_buffer: buffer,
+                    bonus_min_rate: bonus_min,
+                    bonus_max_rate: bonus_max,
+                    insurance_fee_rate: fee,
+                    bonus_ramp_slots: ramp,
+                    close_factor,
+                    dust_notional: dust,
+                    base_lot_size: lot,
+                },
+            )
+        })
+}
+
+/// A liquidatable account: one position to slice (long or short, size a lot multiple),
+/// optionally a second one in another market, and collateral chosen so that equity lands at a
+/// drawn fraction of the maintenance requirement (mostly in `(0, M)`, sometimes `≤ 0`).
+fn liquidatable_account() -> impl Strategy<Value = (i64, Vec<PositionRisk>, u32, LiquidationParams, u64)> {
+    (
+        liquidation_params(),
+        1u64..=1_000_000,        // lots
+        1_000u128..=1u128 << 44, // price
+        any::<bool>(),           // long?
+        -300i64..=300,           // entry offset, per mille of notional
+        proptest::option::of((-(1i64 << 36)..=1i64 << 36, 1_000u128..=1u128 << 40)),
+        prop_oneof![8 => 1i128..1_000, 1 => -200i128..=0], // equity, per mille of M
+        0u64..=400,
+    )
+        .prop_map(|((mm, params), lots, price, long, offset, other, equity_per_mille, slots)| {
+            let size = (lots * params.base_lot_size) as i64;
+            let base = if long { size } else { -size };
+            let value = base as i128 * price as i128 / PRICE_PRECISION as i128;
+            let entry = (value + value.abs() * offset as i128 / 1_000) as i64;
+            let mut positions = vec![position(base, entry, price, (mm, mm + 1))];
+            if let Some((other_base, other_price)) = other {
+                let other_value = (other_base as i128 * other_price as i128 / PRICE_PRECISION as i128) as i64;
+                positions.push(position(other_base, other_value, other_price, (mm, mm + 1)));
+            }
+            let without_collateral = maintenance_health(0, &positions).unwrap();
+            let wanted_equity = without_collateral.maintenance_requirement as i128 * equity_per_mille / 1_000;
+            let collateral = (wanted_equity - without_collateral.equity) as i64;
+            (collateral, positions, mm, params, slots)
+        })
+        .prop_filter("liquidatable", |(collateral, positions, ..)| {
+            maintenance_health(*collateral, positions).map(|h| h.is_liquidatable()).unwrap_or(false)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3_000, ..ProptestConfig::default() })]
+
+    /// The exact slice is minimal (one lot less misses the target) and sufficient (it reaches
+    /// it); every call improves health or closes the whole position; no liquidation creates bad
+    /// debt; the bonus stays in range; the keeper's bonus rounds down.
+    #[test]
+    fn liquidation_plan_properties((collateral, positions, _mm, params, slots) in liquidatable_account(), max_lots in 1u64..=u64::MAX / 2_000_000) {
+        let target = LiquidationTarget { collateral, positions: &positions, index: 0 };
+        let plan = plan_liquidation(&target, slots, max_lots.saturating_mul(params.base_lot_size), &params).unwrap();
+        let size = positions[0].base.unsigned_abs();
+        let lot = params.base_lot_size;
+        let outcome = plan.outcome;
+        let before = target_margin_scaled(&plan.health_before, params.liquidation_buffer).unwrap();
+        let after = target_margin_scaled(&outcome.health_after, params.liquidation_buffer).unwrap();
+
+        // Bonus within [min, max].
+        prop_assert!(plan.bonus_rate >= params.bonus_min_rate && plan.bonus_rate <= params.bonus_max_rate);
+        // Never more than the exact slice (plus one lot) unless a whole-close rule applies.
+        prop_assert!(outcome.closed_base <= plan.exact_slice.saturating_add(lot) || plan.whole_close.is_some());
+        prop_assert!(outcome.closed_base > 0 && outcome.closed_base <= size);
+        // Health strictly improves, or the position is fully closed.
+        prop_assert!(after > before || outcome.closed_base == size);
+        // The liquidation never creates bad debt.
+        if plan.health_before.equity > 0 {
+            prop_assert!(outcome.health_after.equity >= 0);
+        }
+        // Rounding: the keeper is paid at most the exact bonus; the penalty is what the account lost.
+        prop_assert!(outcome.keeper_bonus as u128 * RATE_PRECISION <= outcome.closed_notional as u128 * plan.bonus_rate as u128);
+        let charged = (collateral as i128 + outcome.trade.realized_pnl as i128) - outcome.collateral_after as i128;
+        prop_assert_eq!(charged, (outcome.keeper_bonus + outcome.insurance_fee) as i128);
+
+        if plan.whole_close == Some(WholeClose::TargetUnreachable) {
+            prop_assert_eq!(outcome.closed_base, size);
+            prop_assert!(after < 0);
+        }
+        if plan.whole_close.is_none() {
+            let others = MaintenanceHealth {
+                equity: plan.health_before.equity - collateral as i128 - positions[0].unrealized_pnl().unwrap(),
+                maintenance_requirement: plan.health_before.maintenance_requirement - positions[0].maintenance_requirement().unwrap(),
+            };
+            let reaches = |closed: u64| {
+                let o = simulate_slice(&target, &others, closed, plan.bonus_rate, &params).unwrap();
+                target_margin_scaled(&o.health_after, params.liquidation_buffer).unwrap() >= 0
+            };
+            // Sufficient: the exact slice reaches the target.
+            prop_assert!(reaches(plan.exact_slice));
+            // Minimal: one lot less does not.
+            if plan.exact_slice > lot {
+                prop_assert!(!reaches(plan.exact_slice - lot));
+            }
+            // Uncapped, the call closes exactly that slice and lands on target.
+            if outcome.closed_base == plan.exact_slice {
+                prop_assert!(after >= 0);
+            }
+        }
+    }
+
+    /// The bonus rate never falls as equity falls (for the same requirement and elapsed slots).
+    #[test]
+    fn bonus_is_monotonic_in_shortfall(
+        (_, params) in liquidation_params(),
+        requirement in 1u128..=1u128 << 80,
+        equity_high in -(1i128 << 80)..=(1i128 << 80),
+        drop in 0i128..=(1i128 << 80),
+        slots in 0u64..=1_000,
+    ) {
+        let high = MaintenanceHealth { equity: equity_high, maintenance_requirement: requirement };
+        let low = MaintenanceHealth { equity: equity_high - drop, maintenance_requirement: requirement };
+        prop_assert!(bonus_rate(&low, slots, &params).unwrap() >= bonus_rate(&high, slots, &params).unwrap());
+        prop_assert!(bonus_rate(&high, slots + 1, &params).unwrap() >= bonus_rate(&high, slots, &params).unwrap());
+    }
+}

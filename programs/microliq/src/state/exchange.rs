@@ -55,6 +55,13 @@ pub struct Exchange {
     pub margin_account_count: u64,
     /// Upper bound on what the insurance fund pays for one bankruptcy (quote atoms).
     pub insurance_cap_per_event: u64,
+    /// Σ max(−collateral, 0) over all margin accounts: the most bankruptcies could still ask of
+    /// the insurance fund. Admin withdrawals from the fund must leave at least this much.
+    pub negative_collateral: u64,
+    /// Losses the insurance fund could not cover, charged to the pool, ever.
+    pub total_socialized_loss: u64,
+    /// Liquidation slices ever executed.
+    pub total_liquidations: u64,
     pub market_count: u16,
     pub paused: u16,
     pub quote_decimals: u8,
@@ -64,10 +71,10 @@ pub struct Exchange {
     pub insurance_fund_bump: u8,
     pub lp_mint_bump: u8,
     pub _padding: [u8; 6],
-    pub reserved: [u8; 128],
+    pub reserved: [u8; 104],
 }
 
-const _: () = assert!(core::mem::size_of::<Exchange>() == 7 * 32 + 5 * 8 + 2 * 2 + 6 + 6 + 128);
+const _: () = assert!(core::mem::size_of::<Exchange>() == 7 * 32 + 8 * 8 + 2 * 2 + 6 + 6 + 104);
 const _: () = assert!(core::mem::size_of::<Exchange>() % 8 == 0);
 
 impl Exchange {
@@ -86,6 +93,20 @@ impl Exchange {
     /// Quote atoms the quote vault must hold: Σ collateral + pool ledger.
     pub fn quote_vault_ledger(&self) -> Option<i128> {
         (self.total_collateral as i128).checked_add(self.pool_balance as i128)
+    }
+
+    /// Adds `delta` to an account's collateral and keeps `total_collateral` and
+    /// `negative_collateral` in step. Every collateral change goes through here.
+    pub fn change_collateral(&mut self, collateral: &mut i64, delta: i64) -> Result<()> {
+        use crate::math::Checked;
+        let before = *collateral;
+        let after = before.add_or_err(delta)?;
+        self.total_collateral = self.total_collateral.add_or_err(delta)?;
+        let negative = |c: i64| if c < 0 { c.unsigned_abs() } else { 0 };
+        self.negative_collateral =
+            self.negative_collateral.sub_or_err(negative(before))?.add_or_err(negative(after))?;
+        *collateral = after;
+        Ok(())
     }
 
     pub fn invariant(&self) -> Result<()> {

@@ -85,6 +85,48 @@ impl MarginAccount {
         (indexes, count)
     }
 
+    /// Ends a liquidation episode (the account is back at its target or passed initial health).
+    pub fn clear_liquidation_flag(&mut self) {
+        self.being_liquidated = 0;
+        self.liquidation_start_slot = 0;
+    }
+
+    /// Starts a liquidation episode at `slot` unless one is running.
+    pub fn flag_liquidation(&mut self, slot: u64) {
+        if self.being_liquidated == 0 {
+            self.being_liquidated = 1;
+            self.liquidation_start_slot = slot;
+        }
+    }
+
+    /// The health inputs of every open position, in slot order, from a per-market lookup of
+    /// `(price, maintenance_rate, initial_rate)`. Used by the program and by off-chain code.
+    pub fn position_risks(
+        &self,
+        mut market: impl FnMut(u16) -> Option<(crate::math::MarketPrice, u32, u32)>,
+    ) -> Result<([crate::math::PositionRisk; MAX_POSITIONS], usize)> {
+        let mut risks = [crate::math::PositionRisk::default(); MAX_POSITIONS];
+        let mut count = 0;
+        for position in self.positions.iter().filter(|p| p.is_open()) {
+            let (price, maintenance_rate, initial_rate) =
+                market(position.market_index).ok_or(MicroliqError::HealthAccountsMissing)?;
+            risks[count] = crate::math::PositionRisk {
+                base: position.base,
+                entry_quote: position.entry_quote,
+                price,
+                maintenance_rate,
+                initial_rate,
+            };
+            count += 1;
+        }
+        Ok((risks, count))
+    }
+
+    /// Index, among [`Self::position_risks`], of the position in `market_index`.
+    pub fn risk_index(&self, market_index: u16) -> Option<usize> {
+        self.positions.iter().filter(|p| p.is_open()).position(|p| p.market_index == market_index)
+    }
+
     pub fn open_position_count(&self) -> usize {
         self.positions.iter().filter(|p| p.is_open()).count()
     }

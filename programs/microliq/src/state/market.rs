@@ -69,6 +69,20 @@ pub struct MarketParams {
 }
 
 impl MarketParams {
+    /// The parameters the pure liquidation math reads.
+    pub fn liquidation(&self) -> crate::math::LiquidationParams {
+        crate::math::LiquidationParams {
+            liquidation_buffer: self.liquidation_buffer,
+            bonus_min_rate: self.bonus_min_rate,
+            bonus_max_rate: self.bonus_max_rate,
+            insurance_fee_rate: self.insurance_fee_rate,
+            bonus_ramp_slots: self.bonus_ramp_slots,
+            close_factor: self.close_factor,
+            dust_notional: self.dust_notional,
+            base_lot_size: self.base_lot_size,
+        }
+    }
+
     /// The largest total liquidation penalty rate `b` (keeper bonus + insurance fee).
     pub fn max_penalty_rate(&self) -> u64 {
         self.bonus_max_rate as u64 + self.insurance_fee_rate as u64
@@ -132,6 +146,8 @@ pub struct Market {
     /// Base atoms ever traded, fees ever charged (quote atoms).
     pub total_volume_base: u64,
     pub total_fees: u64,
+    /// Base atoms ever closed by liquidation.
+    pub total_liquidated_base: u64,
     pub market_index: u16,
     pub paused: u16,
     pub base_decimals: u8,
@@ -139,11 +155,11 @@ pub struct Market {
     pub _padding: [u8; 2],
     /// Display name, UTF-8, zero padded.
     pub name: [u8; 16],
-    pub reserved: [u8; 128],
+    pub reserved: [u8; 120],
 }
 
 const _: () = assert!(core::mem::size_of::<MarketParams>() == 12 * 4 + 3 * 8);
-const _: () = assert!(core::mem::size_of::<Market>() == 2 * 32 + 72 + 6 * 8 + 8 + 16 + 128);
+const _: () = assert!(core::mem::size_of::<Market>() == 2 * 32 + 72 + 7 * 8 + 8 + 16 + 120);
 const _: () = assert!(core::mem::size_of::<Market>() % 8 == 0);
 
 impl Market {

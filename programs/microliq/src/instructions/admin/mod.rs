@@ -6,6 +6,7 @@ pub mod set_pause;
 pub mod transfer_admin;
 pub mod update_exchange;
 pub mod update_market;
+pub mod withdraw_insurance;
 
 pub use add_market::*;
 pub use initialize_exchange::*;
@@ -13,3 +14,4 @@ pub use set_pause::*;
 pub use transfer_admin::*;
 pub use update_exchange::*;
 pub use update_market::*;
+pub use withdraw_insurance::*;

@@ -3,7 +3,6 @@ use anchor_spl::token::{Token, TokenAccount};
 
 use crate::error::MicroliqError;
 use crate::events::CollateralDeposited;
-use crate::math::Checked;
 use crate::state::{pause, Exchange, MarginAccount};
 use crate::token_ops::transfer_from_user;
 
@@ -47,8 +46,7 @@ impl DepositCollateral<'_> {
             let mut exchange = accounts.exchange.load_mut()?;
             let mut account = accounts.margin_account.load_mut()?;
             let amount = i64::try_from(args.amount).map_err(|_| error!(MicroliqError::MathOverflow))?;
-            account.collateral = account.collateral.add_or_err(amount)?;
-            exchange.total_collateral = exchange.total_collateral.add_or_err(amount)?;
+            exchange.change_collateral(&mut account.collateral, amount)?;
             account.invariant()?;
             account.collateral
         };

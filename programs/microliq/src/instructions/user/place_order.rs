@@ -96,8 +96,7 @@ impl PlaceOrder<'_> {
         )?)?;
         let fee_signed = i64::try_from(fee).map_err(|_| error!(MicroliqError::MathOverflow))?;
         let collateral_change = outcome.realized_pnl.sub_or_err(fee_signed)?;
-        account.collateral = account.collateral.add_or_err(collateral_change)?;
-        exchange.total_collateral = exchange.total_collateral.add_or_err(collateral_change)?;
+        exchange.change_collateral(&mut account.collateral, collateral_change)?;
         // The pool is the counterparty: it pays the trader's profit (or keeps the loss) and the fee.
         exchange.pool_balance = exchange.pool_balance.sub_or_err(collateral_change)?;
         require!(exchange.pool_balance >= 0, MicroliqError::PoolInsufficient);
@@ -123,6 +122,8 @@ impl PlaceOrder<'_> {
                 now,
             )?;
             markets.require_initial_health(&account)?;
+            // Passing initial health ends any liquidation episode.
+            account.clear_liquidation_flag();
         }
         account.invariant()?;
         market.invariant()?;

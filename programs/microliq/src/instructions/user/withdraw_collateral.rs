@@ -4,7 +4,6 @@ use anchor_spl::token::{Token, TokenAccount};
 use crate::error::MicroliqError;
 use crate::events::CollateralWithdrawn;
 use crate::health_accounts::HealthMarkets;
-use crate::math::Checked;
 use crate::state::{pause, Exchange, MarginAccount};
 use crate::token_ops::ExchangeSigner;
 
@@ -58,8 +57,7 @@ impl WithdrawCollateral<'_> {
             let mut account = accounts.margin_account.load_mut()?;
             let amount = i64::try_from(args.amount).map_err(|_| error!(MicroliqError::MathOverflow))?;
             require!(account.collateral >= amount, MicroliqError::InsufficientCollateral);
-            account.collateral = account.collateral.sub_or_err(amount)?;
-            exchange.total_collateral = exchange.total_collateral.sub_or_err(amount)?;
+            exchange.change_collateral(&mut account.collateral, -amount)?;
 
             let mut markets = HealthMarkets::default();
             markets.load_others(
@@ -71,6 +69,7 @@ impl WithdrawCollateral<'_> {
                 now,
             )?;
             markets.require_initial_health(&account)?;
+            account.clear_liquidation_flag();
             account.invariant()?;
             (account.collateral, exchange.bump, exchange.quote_mint)
         };

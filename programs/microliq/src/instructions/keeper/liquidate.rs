@@ -1,0 +1,262 @@
+use anchor_lang::prelude::*;
+use anchor_spl::token::{Token, TokenAccount};
+
+use crate::error::MicroliqError;
+use crate::events::{BankruptcyResolved, LiquidationSlice};
+use crate::health_accounts::{HealthMarkets, MarketSnapshot};
+use crate::instructions::keeper::bankruptcy::{is_bankrupt, resolve_bankruptcy, BankruptcyResolution};
+use crate::math::{self, target_margin_scaled, Checked, LiquidationTarget, WholeClose};
+use crate::oracle::read_oracle;
+use crate::state::{pause, Exchange, InsuranceFund, MarginAccount, Market};
+use crate::token_ops::ExchangeSigner;
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
+pub struct LiquidateArgs {
+    /// The market whose position is sliced (must match the `market` account).
+    pub market_index: u16,
+    /// Most base atoms the keeper wants closed in this call (rounded down to the lot, at least
+    /// one lot). `u64::MAX` for no cap of the keeper's own; whole-close rules may exceed it.
+    pub max_base: u64,
+}
+
+/// Permissionless micro-liquidation: closes the smallest slice of one position that brings the
+/// account back to `E ≥ (1 + β)·M` (see `math::liquidation` for the formula and every cap), at
+/// the oracle price against the pool, and pays the keeper's bonus to `keeper_token` and the
+/// insurance fee to the insurance vault. When the account is left with no position and negative
+/// collateral, the bankruptcy waterfall runs in the same call.
+///
+/// An account may be liquidated when `E < M`, or — once flagged by a first slice — for as long as
+/// it stays below its end target `E < (1 + β)·M` (hysteresis).
+///
+/// Remaining accounts: `(market, oracle)` for every *other* market the account holds a position
+/// in, ascending market index.
+#[derive(Accounts)]
+pub struct Liquidate<'info> {
+    pub keeper: Signer<'info>,
+    #[account(mut)]
+    pub exchange: AccountLoader<'info, Exchange>,
+    #[account(mut, has_one = exchange @ MicroliqError::WrongExchange)]
+    pub margin_account: AccountLoader<'info, MarginAccount>,
+    #[account(mut, has_one = exchange @ MicroliqError::WrongExchange)]
+    pub market: AccountLoader<'info, Market>,
+    /// CHECK: the market's Pyth price account; validated by `read_oracle`.
+    pub oracle: UncheckedAccount<'info>,
+    #[account(mut, has_one = exchange @ MicroliqError::WrongExchange)]
+    pub insurance_fund: AccountLoader<'info, InsuranceFund>,
+    #[account(
+        mut,
+        constraint = keeper_token.mint == exchange.load()?.quote_mint @ MicroliqError::WrongMint,
+        constraint = keeper_token.owner == keeper.key() @ MicroliqError::WrongTokenOwner,
+    )]
+    pub keeper_token: Account<'info, TokenAccount>,
+    #[account(mut, address = exchange.load()?.quote_vault @ MicroliqError::WrongVault)]
+    pub quote_vault: Account<'info, TokenAccount>,
+    #[account(mut, address = exchange.load()?.insurance_vault @ MicroliqError::WrongVault)]
+    pub insurance_vault: Account<'info, TokenAccount>,
+    pub token_program: Program<'info, Token>,
+}
+
+impl Liquidate<'_> {
+    pub fn validate(&self, args: &LiquidateArgs) -> Result<()> {
+        require!(
+            !self.margin_account.load()?.is_owner_or_delegate(&self.keeper.key()),
+            MicroliqError::CannotLiquidateOwnAccount
+        );
+        require!(args.max_base > 0, MicroliqError::ZeroAmount);
+        let market = self.market.load()?;
+        require!(market.market_index == args.market_index, MicroliqError::WrongMarket);
+        market.require_not_paused(pause::LIQUIDATE)?;
+        self.exchange.load()?.require_not_paused(pause::LIQUIDATE)
+    }
+
+    #[access_control(ctx.accounts.validate(&args))]
+    pub fn handle<'info>(ctx: Context<'_, '_, 'info, 'info, Self>, args: LiquidateArgs) -> Result<()> {
+        let accounts = ctx.accounts;
+        let clock = Clock::get()?;
+        let mut exchange = accounts.exchange.load_mut()?;
+        let mut account = accounts.margin_account.load_mut()?;
+        let mut market = accounts.market.load_mut()?;
+        let mut fund = accounts.insurance_fund.load_mut()?;
+        let market_index = market.market_index;
+        let slot_index = account.position_index(market_index).ok_or(MicroliqError::NoPositionInMarket)?;
+
+        // Prices: this market as a named account, every other one from remaining accounts.
+        let oracle = read_oracle(
+            &accounts.oracle,
+            &market,
+            &exchange.pyth_program,
+            exchange.quote_decimals,
+            clock.unix_timestamp,
+        )?;
+        let mut markets = HealthMarkets::default();
+        markets.push(MarketSnapshot::new(&market, oracle))?;
+        markets.load_others(
+            ctx.remaining_accounts,
+            &accounts.exchange.key(),
+            &exchange,
+            &account,
+            Some(market_index),
+            clock.unix_timestamp,
+        )?;
+        let (risks, count) = markets.positions(&account)?;
+        let index = account.risk_index(market_index).ok_or(MicroliqError::NoPositionInMarket)?;
+
+        // Plan the slice with the program's own (pure) liquidation math.
+        let params = market.params.liquidation();
+        let target = LiquidationTarget { collateral: account.collateral, positions: &risks[..count], index };
+        let flagged = account.being_liquidated == 1;
+        let slots_since_flagged =
+            if flagged { clock.slot.saturating_sub(account.liquidation_start_slot) } else { 0 };
+        let plan = math::plan_liquidation(&target, slots_since_flagged, args.max_base, &params)?;
+        let margin_before = target_margin_scaled(&plan.health_before, params.liquidation_buffer)?;
+        // Liquidatable below maintenance; once flagged, until the end target is reached.
+        let liquidatable = plan.health_before.is_liquidatable() || (flagged && margin_before < 0);
+        require!(liquidatable, MicroliqError::NotLiquidatable);
+
+        let outcome = plan.outcome;
+        let size = risks[index].base.unsigned_abs();
+        let margin_after = target_margin_scaled(&outcome.health_after, params.liquidation_buffer)?;
+        // Post-conditions: health strictly improves or the position is closed; never more than
+        // the exact slice plus one lot unless a whole-close rule applies.
+        require!(
+            margin_after > margin_before || outcome.closed_base == size,
+            MicroliqError::LiquidationDidNotImprove
+        );
+        require!(
+            outcome.closed_base <= plan.exact_slice.saturating_add(params.base_lot_size)
+                || plan.whole_close.is_some(),
+            MicroliqError::InvariantViolated
+        );
+        require!(
+            plan.health_before.equity <= 0 || outcome.health_after.equity >= 0,
+            MicroliqError::InvariantViolated
+        );
+
+        // Apply: the slice closes against the pool at the oracle price.
+        let old = account.positions[slot_index];
+        market.apply_open_interest(old.base, old.entry_quote, false)?;
+        market.apply_open_interest(outcome.trade.new_base, outcome.trade.new_entry_quote, true)?;
+        market.total_liquidated_base = market.total_liquidated_base.add_or_err(outcome.closed_base)?;
+        let position = &mut account.positions[slot_index];
+        position.base = outcome.trade.new_base;
+        position.entry_quote = outcome.trade.new_entry_quote;
+        if position.base == 0 {
+            position.market_index = 0;
+        }
+        let collateral_change = outcome.collateral_after.sub_or_err(account.collateral)?;
+        exchange.change_collateral(&mut account.collateral, collateral_change)?;
+        exchange.pool_balance = exchange.pool_balance.sub_or_err(outcome.trade.realized_pnl)?;
+        fund.balance = fund.balance.add_or_err(outcome.insurance_fee)?;
+        fund.total_contributions = fund.total_contributions.add_or_err(outcome.insurance_fee)?;
+        exchange.total_liquidations = exchange.total_liquidations.add_or_err(1)?;
+        account.liquidation_count = account.liquidation_count.saturating_add(1);
+        if margin_after >= 0 {
+            account.clear_liquidation_flag();
+        } else {
+            account.flag_liquidation(clock.slot);
+        }
+
+        let bankruptcy = if is_bankrupt(&account) {
+            Some(resolve_bankruptcy(&mut exchange, &mut fund, &mut account)?)
+        } else {
+            None
+        };
+        let resolution = bankruptcy.unwrap_or_default();
+        account.invariant()?;
+        market.invariant()?;
+        exchange.invariant()?;
+        fund.invariant()?;
+
+        let event = LiquidationSlice {
+            margin_account: accounts.margin_account.key(),
+            owner: account.owner,
+            market_index,
+            keeper: accounts.keeper.key(),
+            base_closed: outcome.closed_base,
+            exact_slice: plan.exact_slice,
+            whole_close: match plan.whole_close {
+                None => 0,
+                Some(WholeClose::Dust) => 1,
+                Some(WholeClose::Insolvent) => 2,
+                Some(WholeClose::TargetUnreachable) => 3,
+            },
+            fill_price: math::to_u64(risks[index].price.mark_for(risks[index].base))?,
+            oracle_price: oracle.raw_price,
+            oracle_conf: oracle.raw_conf,
+            oracle_expo: oracle.expo,
+            realized_pnl: outcome.trade.realized_pnl,
+            bonus_rate: plan.bonus_rate,
+            keeper_bonus: outcome.keeper_bonus,
+            insurance_fee: outcome.insurance_fee,
+            equity_before: math::to_i64(plan.health_before.equity)?,
+            maintenance_before: math::to_u64(plan.health_before.maintenance_requirement)?,
+            equity_after: math::to_i64(outcome.health_after.equity)?,
+            maintenance_after: math::to_u64(outcome.health_after.maintenance_requirement)?,
+            remaining_base: outcome.trade.new_base,
+            bankrupt: bankruptcy.is_some(),
+            insurance_draw: resolution.insurance_draw,
+            socialized_loss: resolution.socialized_loss,
+            slot: clock.slot,
+        };
+        let insurance_balance_after = fund.balance;
+        let (bump, quote_mint) = (exchange.bump, exchange.quote_mint);
+        drop((exchange, account, market, fund));
+
+        // Tokens: bonus to the keeper; the insurance fee and the bankruptcy draw are netted into
+        // one transfer between the two vaults.
+        let exchange_info = accounts.exchange.to_account_info();
+        let signer = ExchangeSigner { exchange: &exchange_info, quote_mint, bump };
+        let token_program = accounts.token_program.to_account_info();
+        let quote_vault = accounts.quote_vault.to_account_info();
+        let insurance_vault = accounts.insurance_vault.to_account_info();
+        if outcome.keeper_bonus > 0 {
+            signer.transfer(
+                &token_program,
+                &quote_vault,
+                &accounts.keeper_token.to_account_info(),
+                outcome.keeper_bonus,
+            )?;
+        }
+        move_between_vaults(
+            &signer,
+            &token_program,
+            &quote_vault,
+            &insurance_vault,
+            outcome.insurance_fee,
+            &resolution,
+        )?;
+
+        emit!(event);
+        if let Some(resolution) = bankruptcy {
+            emit!(BankruptcyResolved {
+                margin_account: accounts.margin_account.key(),
+                deficit: resolution.deficit,
+                insurance_draw: resolution.insurance_draw,
+                socialized_loss: resolution.socialized_loss,
+                insurance_balance_after,
+                slot: clock.slot,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Moves `to_insurance` quote atoms to the insurance vault and `resolution.insurance_draw` back,
+/// as one net transfer.
+pub fn move_between_vaults<'info>(
+    signer: &ExchangeSigner<'_, 'info>,
+    token_program: &AccountInfo<'info>,
+    quote_vault: &AccountInfo<'info>,
+    insurance_vault: &AccountInfo<'info>,
+    to_insurance: u64,
+    resolution: &BankruptcyResolution,
+) -> Result<()> {
+    let draw = resolution.insurance_draw;
+    if to_insurance > draw {
+        signer.transfer(token_program, quote_vault, insurance_vault, to_insurance - draw)
+    } else if draw > to_insurance {
+        signer.transfer(token_program, insurance_vault, quote_vault, draw - to_insurance)
+    } else {
+        Ok(())
+    }
+}

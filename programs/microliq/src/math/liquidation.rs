@@ -1,0 +1,423 @@
+//! Micro-liquidation: how much of one position to close, and what the keeper and the insurance
+//! fund are paid. Pure: the program and the keeper run exactly this code.
+//!
+//! # The exact slice
+//!
+//! Let the account have equity `E` and maintenance requirement `M` (see [`super::health`]), and
+//! let the keeper close `Δ` base atoms of position `j` at price `P`, charging a total penalty rate
+//! `b` (keeper bonus + insurance fee) on the closed notional. Closing moves the slice's
+//! unrealized PnL into collateral (no change to `E`), charges the penalty, and removes the slice's
+//! requirement:
+//!
+//! ```text
+//! E' = E − |Δ|·P·b            M' = M − |Δ|·P·mm_j
+//! ```
+//!
+//! The liquidation ends when `E' ≥ (1 + β)·M'` (β, the market's liquidation buffer, keeps the
+//! account from being liquidated again by the next tick). Substituting:
+//!
+//! ```text
+//! E − |Δ|·P·b ≥ (1 + β)·(M − |Δ|·P·mm_j)
+//! |Δ|·P·((1 + β)·mm_j − b) ≥ (1 + β)·M − E
+//! |Δ| ≥ ((1 + β)·M − E) / (P · ((1 + β)·mm_j − b))
+//! ```
+//!
+//! Every term on the left grows with `|Δ|` because market parameters enforce
+//! `(1 + β)·mm_j > b_max + fee` (checked by `MarketParams::validate`), so the smallest `|Δ|` that
+//! satisfies the inequality is the smallest slice that restores the target, and any smaller slice
+//! leaves the account short of it. The formula gives the estimate; [`plan_liquidation`] then
+//! rounds it up to the market's lot and checks it (and one lot less) against the program's own
+//! rounded health, so the slice is the smallest *lot multiple* that reaches the target as the
+//! program computes it.
+//!
+//! # Caps and whole closes
+//!
+//! The slice is then capped by the caller's `max_base` and by the close factor (a share of the
+//! position per call, so that one keeper cannot take a large account in one go at the top of the
+//! bonus curve). The whole position is closed instead when what would remain is dust (notional
+//! under `dust_notional`), when the target cannot be reached with this position alone, or when the
+//! account's equity is already `≤ 0` (nothing is left to protect).
+//!
+//! # Bonus and penalty
+//!
+//! The keeper bonus rate rises like a Dutch auction: with `severity = clamp((M − E) / M, 0, 1)`
+//! and `elapsed = clamp(slots_since_flagged / bonus_ramp_slots, 0, 1)`,
+//!
+//! ```text
+//! bonus_rate = b_min + (b_max − b_min) · max(severity, elapsed)
+//! ```
+//!
+//! so competing keepers can take the smallest bonus that pays them, and the bonus still reaches
+//! its maximum for an account nobody liquidates. The insurance fee rate is fixed per market. The
+//! penalty is `ceil(notional · (bonus_rate + fee_rate))`, capped at the equity left after the
+//! slice (so liquidation never turns a solvent account insolvent); the keeper is paid first,
+//! `floor(notional · bonus_rate)`, and the insurance fund receives the rest of the penalty.
+
+use super::fixed::*;
+use super::health::{MaintenanceHealth, PositionRisk};
+use super::trade::{apply_trade, TradeOutcome};
+
+/// The market parameters liquidation reads (rates in [`RATE_PRECISION`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiquidationParams {
+    pub liquidation_buffer: u32,
+    pub bonus_min_rate: u32,
+    pub bonus_max_rate: u32,
+    pub insurance_fee_rate: u32,
+    pub bonus_ramp_slots: u32,
+    pub close_factor: u32,
+    pub dust_notional: u64,
+    pub base_lot_size: u64,
+}
+
+/// `E · (1e6) − (1e6 + β) · M`: the margin against the liquidation's end target, scaled by
+/// [`RATE_PRECISION`]. The account is back at its target when this is `≥ 0`.
+pub fn target_margin_scaled(health: &MaintenanceHealth, liquidation_buffer: u32) -> MathResult<i128> {
+    let buffered = RATE_PRECISION as i128 + liquidation_buffer as i128;
+    let requirement = (health.maintenance_requirement as i128).mul_or_err(buffered)?;
+    health.equity.mul_or_err(RATE_PRECISION as i128)?.sub_or_err(requirement)
+}
+
+/// The keeper bonus rate for an account in this state; within `[bonus_min_rate, bonus_max_rate]`
+/// and non-decreasing in both the shortfall `(M − E) / M` and the slots since it was flagged.
+pub fn bonus_rate(
+    health: &MaintenanceHealth,
+    slots_since_flagged: u64,
+    params: &LiquidationParams,
+) -> MathResult<u32> {
+    let range = params.bonus_max_rate.saturating_sub(params.bonus_min_rate) as u128;
+    let severity = if health.maintenance_requirement == 0 || health.equity <= 0 {
+        RATE_PRECISION
+    } else {
+        // (M − E) / M, clamped to [0, 1], in RATE_PRECISION, rounded down (the keeper is paid).
+        let shortfall = health.shortfall();
+        mul_div_wide(shortfall, RATE_PRECISION, health.maintenance_requirement, Rounding::Down)?
+            .min(RATE_PRECISION)
+    };
+    let elapsed = if params.bonus_ramp_slots == 0 {
+        0
+    } else {
+        mul_div_u128(
+            slots_since_flagged as u128,
+            RATE_PRECISION,
+            params.bonus_ramp_slots as u128,
+            Rounding::Down,
+        )?
+        .min(RATE_PRECISION)
+    };
+    let extra = mul_div_u128(range, severity.max(elapsed), RATE_PRECISION, Rounding::Down)?;
+    Ok(params.bonus_min_rate + extra as u32)
+}
+
+/// The smallest `|Δ|` (base atoms, not yet lot-rounded) from the closed-form formula in the
+/// module docs: `ceil(((1 + β)·M − E) / (P · ((1 + β)·mm − b)))`. Zero when already at target.
+pub fn exact_slice_estimate(
+    health: &MaintenanceHealth,
+    price: u128,
+    maintenance_rate: u32,
+    penalty_rate: u64,
+    liquidation_buffer: u32,
+) -> MathResult<u128> {
+    let shortfall_scaled = -target_margin_scaled(health, liquidation_buffer)?; // ((1+β)M − E)·1e6
+    if shortfall_scaled <= 0 {
+        return Ok(0);
+    }
+    // k = (1e6 + β)·mm − b·1e6, the per-notional improvement in RATE_PRECISION².
+    let buffered_mm = (RATE_PRECISION + liquidation_buffer as u128).mul_or_err(maintenance_rate as u128)?;
+    let penalty = (penalty_rate as u128).mul_or_err(RATE_PRECISION)?;
+    let k = buffered_mm.sub_or_err(penalty)?;
+    if k == 0 || price == 0 {
+        return Err(MathError::here());
+    }
+    // |Δ| = shortfall·1e6 / 1e6 / (P/1e12 · k/1e12)  =  shortfall_scaled · 1e6 · 1e12 / (k · P)
+    mul_div_wide(
+        shortfall_scaled as u128,
+        RATE_PRECISION * PRICE_PRECISION,
+        k.mul_or_err(price)?,
+        Rounding::Up,
+    )
+}
+
+/// Why the whole position is closed instead of a slice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WholeClose {
+    /// The slice leaves less than `dust_notional`.
+    Dust,
+    /// Equity was `≤ 0` before the slice.
+    Insolvent,
+    /// Closing all of this position is still not enough to reach the target.
+    TargetUnreachable,
+}
+
+/// The effect of closing `closed_base` of the chosen position.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SliceOutcome {
+    pub closed_base: u64,
+    pub trade: TradeOutcome,
+    /// `|Δ| · P`, rounded up: the notional the penalty is charged on.
+    pub closed_notional: u64,
+    /// Paid to the keeper, quote atoms (rounded down).
+    pub keeper_bonus: u64,
+    /// Paid to the insurance fund, quote atoms (the rest of the rounded-up penalty).
+    pub insurance_fee: u64,
+    /// Collateral after realizing the slice's PnL and paying the penalty.
+    pub collateral_after: i64,
+    pub health_after: MaintenanceHealth,
+}
+
+/// A liquidation call's plan: the slice to close and what it does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiquidationPlan {
+    pub health_before: MaintenanceHealth,
+    pub bonus_rate: u32,
+    /// The smallest lot multiple that reaches the target (before caps), or the whole position.
+    pub exact_slice: u64,
+    pub whole_close: Option<WholeClose>,
+    pub outcome: SliceOutcome,
+}
+
+/// The account and the position a liquidation acts on.
+pub struct LiquidationTarget<'a> {
+    pub collateral: i64,
+    /// Every open position of the account.
+    pub positions: &'a [PositionRisk],
+    /// Index into `positions` of the position to slice.
+    pub index: usize,
+}
+
+impl LiquidationTarget<'_> {
+    /// Equity and requirement of every position but the chosen one (collateral not included).
+    fn others(&self) -> MathResult<MaintenanceHealth> {
+        let mut equity = 0i128;
+        let mut requirement = 0u128;
+        for (i, position) in self.positions.iter().enumerate() {
+            if i != self.index && position.base != 0 {
+                equity = equity.add_or_err(position.unrealized_pnl()?)?;
+                requirement = requirement.add_or_err(position.maintenance_requirement()?)?;
+            }
+        }
+        Ok(MaintenanceHealth { equity, maintenance_requirement: requirement })
+    }
+}
+
+/// Closes `closed_base` of the chosen position at its maintenance price, with the penalty at
+/// `bonus_rate + insurance_fee_rate`, and returns the resulting state. The penalty is capped at
+/// the equity left after the slice, keeper first.
+pub fn simulate_slice(
+    target: &LiquidationTarget,
+    others: &MaintenanceHealth,
+    closed_base: u64,
+    bonus_rate: u32,
+    params: &LiquidationParams,
+) -> MathResult<SliceOutcome> {
+    let position = &target.positions[target.index];
+    let close_delta = if position.base > 0 { -(closed_base as i64) } else { closed_base as i64 };
+    let trade = apply_trade(position.base, position.entry_quote, close_delta, &position.price)?;
+    let remaining = PositionRisk { base: trade.new_base, entry_quote: trade.new_entry_quote, ..*position };
+
+    let closed_notional = notional(closed_base, position.price.oracle_high, Rounding::Up)?;
+    let penalty_rate = bonus_rate as u64 + params.insurance_fee_rate as u64;
+    let full_penalty = mul_div_u128(closed_notional, penalty_rate as u128, RATE_PRECISION, Rounding::Up)?;
+    let full_bonus = apply_rate(closed_notional, bonus_rate, Rounding::Down)?;
+
+    let collateral_after_trade = (target.collateral as i128).add_or_err(trade.realized_pnl as i128)?;
+    let remaining_pnl = if remaining.base != 0 { remaining.unrealized_pnl()? } else { 0 };
+    let equity_after_trade = collateral_after_trade.add_or_err(others.equity)?.add_or_err(remaining_pnl)?;
+    // Never charge more than the equity left: liquidation must not create bad debt.
+    let penalty = full_penalty.min(equity_after_trade.max(0) as u128);
+    let keeper_bonus = full_bonus.min(penalty);
+    let insurance_fee = penalty - keeper_bonus;
+
+    let remaining_requirement = if remaining.base != 0 { remaining.maintenance_requirement()? } else { 0 };
+    let health_after = MaintenanceHealth {
+        equity: equity_after_trade.sub_or_err(penalty as i128)?,
+        maintenance_requirement: others.maintenance_requirement.add_or_err(remaining_requirement)?,
+    };
+    Ok(SliceOutcome {
+        closed_base,
+        trade,
+        closed_notional: to_u64(closed_notional)?,
+        keeper_bonus: to_u64(keeper_bonus)?,
+        insurance_fee: to_u64(insurance_fee)?,
+        collateral_after: to_i64(collateral_after_trade.sub_or_err(penalty as i128)?)?,
+        health_after,
+    })
+}
+
+/// Plans one liquidation call on `target` (see the module docs for every rule).
+///
+/// `max_base` is the caller's cap (base atoms, rounded down to the lot; at least one lot).
+pub fn plan_liquidation(
+    target: &LiquidationTarget,
+    slots_since_flagged: u64,
+    max_base: u64,
+    params: &LiquidationParams,
+) -> MathResult<LiquidationPlan> {
+    let position = &target.positions[target.index];
+    let size = position.base.unsigned_abs();
+    let lot = params.base_lot_size.max(1);
+    let others = target.others()?;
+    let health_before = MaintenanceHealth {
+        equity: (target.collateral as i128)
+            .add_or_err(others.equity)?
+            .add_or_err(position.unrealized_pnl()?)?,
+        maintenance_requirement: others
+            .maintenance_requirement
+            .add_or_err(position.maintenance_requirement()?)?,
+    };
+    let bonus = bonus_rate(&health_before, slots_since_flagged, params)?;
+    let reaches = |closed: u64| -> MathResult<bool> {
+        let outcome = simulate_slice(target, &others, closed, bonus, params)?;
+        Ok(target_margin_scaled(&outcome.health_after, params.liquidation_buffer)? >= 0)
+    };
+
+    let mut whole_close = None;
+    let exact_slice = if health_before.equity <= 0 {
+        whole_close = Some(WholeClose::Insolvent);
+        size
+    } else {
+        let penalty_rate = bonus as u64 + params.insurance_fee_rate as u64;
+        let estimate = exact_slice_estimate(
+            &health_before,
+            position.price.oracle_high,
+            position.maintenance_rate,
+            penalty_rate,
+            params.liquidation_buffer,
+        )?;
+        // Round up to the lot, then correct for the program's rounding: up while short of the
+        // target, down while one lot less still reaches it. The estimate is within an atom or two
+        // of the answer, so each loop runs at most a couple of times.
+        let mut slice = to_u64(div_u128(estimate, lot as u128, Rounding::Up)?.mul_or_err(lot as u128)?)
+            .unwrap_or(u64::MAX);
+        slice = slice.clamp(lot.min(size), size);
+        while slice < size && !reaches(slice)? {
+            slice = slice.saturating_add(lot).min(size);
+        }
+        while slice > lot && reaches(slice - lot)? {
+            slice -= lot;
+        }
+        if slice == size && !reaches(size)? {
+            whole_close = Some(WholeClose::TargetUnreachable);
+        }
+        slice
+    };
+
+    let mut closed = exact_slice;
+    if whole_close.is_none() {
+        // Close factor: at most this share of the position per call (at least one lot).
+        let factor_cap = div_u128(
+            apply_rate(size as u128, params.close_factor, Rounding::Up)?,
+            lot as u128,
+            Rounding::Up,
+        )?
+        .mul_or_err(lot as u128)?;
+        let caller_cap = (max_base / lot).saturating_mul(lot).max(lot);
+        closed = closed.min(to_u64(factor_cap).unwrap_or(u64::MAX)).min(caller_cap).min(size);
+        // Leave no dust behind.
+        let remaining = size - closed;
+        if remaining > 0
+            && notional(remaining, position.price.oracle_high, Rounding::Up)? < params.dust_notional as u128
+        {
+            whole_close = Some(WholeClose::Dust);
+            closed = size;
+        }
+    } else {
+        closed = size;
+    }
+
+    let outcome = simulate_slice(target, &others, closed, bonus, params)?;
+    Ok(LiquidationPlan { health_before, bonus_rate: bonus, exact_slice, whole_close, outcome })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::math::health::MarketPrice;
+
+    const P: u128 = PRICE_PRECISION;
+
+    pub(crate) fn params() -> LiquidationParams {
+        LiquidationParams {
+            liquidation_buffer: 200_000,
+            bonus_min_rate: 5_000,
+            bonus_max_rate: 25_000,
+            insurance_fee_rate: 10_000,
+            bonus_ramp_slots: 150,
+            close_factor: 1_000_000,
+            dust_notional: 1_000_000,
+            base_lot_size: 1_000_000,
+        }
+    }
+
+    fn sol_long(base: i64, entry: i64, price: u128) -> PositionRisk {
+        PositionRisk {
+            base,
+            entry_quote: entry,
+            price: MarketPrice::exact(price),
+            maintenance_rate: 50_000,
+            initial_rate: 100_000,
+        }
+    }
+
+    #[test]
+    fn ten_x_long_just_under_maintenance_closes_a_small_slice() {
+        // 1,000 USDC, 10x long: 66.666 SOL bought at $150 (9,999.9 USDC). Maintenance is crossed
+        // at ≈ $142.1; at $142 equity is 466.67 < M = 473.33.
+        let position = sol_long(66_666_000_000, 9_999_900_000, 142_000_000_000);
+        let target = LiquidationTarget { collateral: 1_000 * 1_000_000, positions: &[position], index: 0 };
+        let plan = plan_liquidation(&target, 0, u64::MAX, &params()).unwrap();
+        assert!(plan.health_before.is_liquidatable());
+        assert!(plan.whole_close.is_none());
+        let fraction = plan.outcome.closed_base as f64 / 66_666_000_000.0;
+        assert!(fraction < 0.3, "closed {fraction}");
+        let after = plan.outcome.health_after;
+        assert!(target_margin_scaled(&after, 200_000).unwrap() >= 0);
+        // One lot less would not have been enough.
+        let others = MaintenanceHealth::default();
+        let less = simulate_slice(
+            &target,
+            &others,
+            plan.outcome.closed_base - 1_000_000,
+            plan.bonus_rate,
+            &params(),
+        )
+        .unwrap();
+        assert!(target_margin_scaled(&less.health_after, 200_000).unwrap() < 0);
+    }
+
+    #[test]
+    fn bonus_rises_with_shortfall_and_time() {
+        let p = params();
+        let healthy_edge = MaintenanceHealth { equity: 99, maintenance_requirement: 100 };
+        let deep = MaintenanceHealth { equity: 10, maintenance_requirement: 100 };
+        let bankrupt = MaintenanceHealth { equity: -5, maintenance_requirement: 100 };
+        assert_eq!(bonus_rate(&healthy_edge, 0, &p).unwrap(), 5_000 + 200); // 1 % of the range
+        assert_eq!(bonus_rate(&deep, 0, &p).unwrap(), 5_000 + 18_000);
+        assert_eq!(bonus_rate(&bankrupt, 0, &p).unwrap(), 25_000);
+        assert_eq!(bonus_rate(&healthy_edge, 75, &p).unwrap(), 15_000); // half the ramp
+        assert_eq!(bonus_rate(&healthy_edge, 10_000, &p).unwrap(), 25_000);
+    }
+
+    #[test]
+    fn insolvent_account_closes_whole_position_without_penalty() {
+        // Long 10 SOL bought at $150, now $50: −1,000 unrealized against 500 collateral.
+        let position = sol_long(10_000_000_000, 1_500_000_000, 50_000_000_000);
+        let target = LiquidationTarget { collateral: 500_000_000, positions: &[position], index: 0 };
+        let plan = plan_liquidation(&target, 0, 1_000_000, &params()).unwrap();
+        assert_eq!(plan.whole_close, Some(WholeClose::Insolvent));
+        assert_eq!(plan.outcome.closed_base, 10_000_000_000);
+        assert_eq!((plan.outcome.keeper_bonus, plan.outcome.insurance_fee), (0, 0));
+        assert_eq!(plan.outcome.collateral_after, 500_000_000 - 1_000_000_000);
+    }
+
+    #[test]
+    fn penalty_is_capped_at_the_equity_left() {
+        // Equity of 2 USDC on a 1,000 USDC position: the full penalty (3.5 % = 35) would create
+        // bad debt; it is capped at 2, keeper first.
+        let position = sol_long(10_000_000_000, 1_000_000_000, 100 * P / 1000);
+        let target = LiquidationTarget { collateral: 2_000_000, positions: &[position], index: 0 };
+        let plan = plan_liquidation(&target, 0, u64::MAX, &params()).unwrap();
+        assert_eq!(plan.outcome.keeper_bonus + plan.outcome.insurance_fee, 2_000_000);
+        assert_eq!(plan.outcome.health_after.equity, 0);
+    }
+}
