@@ -4,6 +4,7 @@
 use anchor_lang::prelude::*;
 
 #[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExchangeInitialized {
     pub exchange: Pubkey,
     pub admin: Pubkey,
@@ -12,6 +13,7 @@ pub struct ExchangeInitialized {
 }
 
 #[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MarketAdded {
     pub exchange: Pubkey,
     pub market: Pubkey,
@@ -20,12 +22,14 @@ pub struct MarketAdded {
 }
 
 #[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MarketParamsUpdated {
     pub market: Pubkey,
     pub market_index: u16,
 }
 
 #[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PauseChanged {
     pub exchange: Pubkey,
     /// `None` for the exchange-wide flags.
@@ -34,6 +38,7 @@ pub struct PauseChanged {
 }
 
 #[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdminTransferred {
     pub exchange: Pubkey,
     pub previous_admin: Pubkey,
@@ -41,6 +46,7 @@ pub struct AdminTransferred {
 }
 
 #[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CollateralDeposited {
     pub margin_account: Pubkey,
     pub depositor: Pubkey,
@@ -49,6 +55,7 @@ pub struct CollateralDeposited {
 }
 
 #[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CollateralWithdrawn {
     pub margin_account: Pubkey,
     pub amount: u64,
@@ -56,6 +63,7 @@ pub struct CollateralWithdrawn {
 }
 
 #[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderFilled {
     pub margin_account: Pubkey,
     pub market_index: u16,
@@ -71,6 +79,7 @@ pub struct OrderFilled {
 }
 
 #[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LiquidityDeposited {
     pub provider: Pubkey,
     pub amount: u64,
@@ -79,6 +88,7 @@ pub struct LiquidityDeposited {
 }
 
 #[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LiquidityWithdrawn {
     pub provider: Pubkey,
     pub amount: u64,
@@ -87,6 +97,7 @@ pub struct LiquidityWithdrawn {
 }
 
 #[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InsuranceDeposited {
     pub depositor: Pubkey,
     pub amount: u64,
@@ -96,6 +107,7 @@ pub struct InsuranceDeposited {
 /// One liquidation slice. Keepers read it from the transaction's log (`Program data:` lines,
 /// Anchor's event encoding: 8-byte discriminator + Borsh).
 #[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LiquidationSlice {
     pub margin_account: Pubkey,
     pub owner: Pubkey,
@@ -133,6 +145,7 @@ pub struct LiquidationSlice {
 
 /// A bankrupt account's deficit was covered (insurance first, the pool for the rest).
 #[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BankruptcyResolved {
     pub margin_account: Pubkey,
     pub deficit: u64,
@@ -143,6 +156,7 @@ pub struct BankruptcyResolved {
 }
 
 #[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InsuranceWithdrawn {
     pub admin: Pubkey,
     pub amount: u64,

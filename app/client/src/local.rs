@@ -1,4 +1,4 @@
-//! The test context: an exchange on an in-process bank, with fixtures and checks.
+//! A local exchange on the in-process runtime, with fixtures and checks.
 
 use std::collections::BTreeMap;
 
@@ -118,14 +118,14 @@ pub struct LiquidityProvider {
     pub shares: Pubkey,
 }
 
-pub struct TestContextBuilder {
+pub struct LocalExchangeBuilder {
     markets: Vec<MarketSpec>,
     pool_liquidity: u64,
     insurance: u64,
     insurance_cap_per_event: u64,
 }
 
-impl TestContextBuilder {
+impl LocalExchangeBuilder {
     pub fn with_market(mut self, spec: MarketSpec) -> Self {
         self.markets.push(spec);
         self
@@ -148,7 +148,7 @@ impl TestContextBuilder {
         self
     }
 
-    pub async fn build(self) -> TestContext {
+    pub async fn build(self) -> LocalExchange {
         let mut program_test = ProgramTest::default();
         program_test.prefer_bpf(false);
         program_test.add_program("microliq", microliq::ID, processor!(crate::process_instruction));
@@ -157,7 +157,7 @@ impl TestContextBuilder {
         let quote_mint = Keypair::new();
         let admin = Keypair::new();
         let ex = ExchangeAddresses::derive(quote_mint.pubkey());
-        let mut ctx = TestContext {
+        let mut ctx = LocalExchange {
             bank,
             admin,
             ex,
@@ -166,6 +166,8 @@ impl TestContextBuilder {
             nonce: 0,
             lp: None,
             last_logs: Vec::new(),
+            sent: Default::default(),
+            blockhash_at: std::time::Instant::now(),
         };
         ctx.fund(&ctx.admin.pubkey(), 10_000_000_000).await;
         ctx.create_mint(&quote_mint, 6).await;
@@ -192,7 +194,7 @@ impl TestContextBuilder {
 }
 
 /// An exchange on an in-process bank, with its markets and the margin accounts made so far.
-pub struct TestContext {
+pub struct LocalExchange {
     pub bank: ProgramTestContext,
     pub admin: Keypair,
     pub ex: ExchangeAddresses,
@@ -204,6 +206,9 @@ pub struct TestContext {
     /// Log lines of the last transaction sent (events are decoded from them).
     pub last_logs: Vec<String>,
     nonce: u64,
+    /// Signatures sent under the current blockhash (a repeat waits for a new one).
+    sent: std::collections::HashSet<solana_sdk::signature::Signature>,
+    blockhash_at: std::time::Instant,
 }
 
 /// The error a failed transaction ended with.
@@ -214,9 +219,9 @@ pub enum TxError {
     Other(String),
 }
 
-impl TestContext {
-    pub fn builder() -> TestContextBuilder {
-        TestContextBuilder {
+impl LocalExchange {
+    pub fn builder() -> LocalExchangeBuilder {
+        LocalExchangeBuilder {
             markets: Vec::new(),
             pool_liquidity: 0,
             insurance: 0,
@@ -225,7 +230,7 @@ impl TestContext {
     }
 
     /// The common setup: SOL and BTC markets, a 1,000,000 USDC pool, 50,000 USDC insurance.
-    pub async fn standard() -> TestContext {
+    pub async fn standard() -> LocalExchange {
         Self::builder()
             .with_market(MarketSpec::sol())
             .with_market(MarketSpec::btc())
@@ -251,11 +256,32 @@ impl TestContext {
             ComputeBudgetInstruction::set_compute_unit_price(self.nonce),
         ];
         all.extend_from_slice(instructions);
+        self.send_raw(&all, signers).await
+    }
+
+    /// Sends exactly `instructions` (the caller adds any compute-budget instructions), paid by
+    /// the context payer, with a fresh blockhash; checks the ledgers on success.
+    pub async fn send_raw(&mut self, all: &[Instruction], signers: &[&Keypair]) -> Result<(), TxError> {
         let payer = self.payer();
         let mut keys: Vec<&Keypair> = vec![&payer];
         keys.extend(signers.iter().copied().filter(|k| k.pubkey() != payer.pubkey()));
-        let blockhash = self.bank.get_new_latest_blockhash().await.expect("blockhash");
-        let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &keys, blockhash);
+        // The in-process bank makes a blockhash every 6.4 ms and keeps 150: refresh ours (without
+        // waiting) when it is half a second old.
+        if self.blockhash_at.elapsed() > std::time::Duration::from_millis(500) {
+            self.refresh_blockhash(false).await;
+        }
+        let mut tx =
+            Transaction::new_signed_with_payer(all, Some(&payer.pubkey()), &keys, self.bank.last_blockhash);
+        if self.sent.contains(&tx.signatures[0]) {
+            self.refresh_blockhash(true).await;
+            tx = Transaction::new_signed_with_payer(
+                all,
+                Some(&payer.pubkey()),
+                &keys,
+                self.bank.last_blockhash,
+            );
+        }
+        self.sent.insert(tx.signatures[0]);
         let outcome = self.bank.banks_client.process_transaction_with_metadata(tx).await;
         let outcome = match outcome {
             Ok(outcome) => outcome,
@@ -278,16 +304,20 @@ impl TestContext {
     /// `Program data: <base64>` lines holding Anchor's 8-byte discriminator and the Borsh body
     /// (natively they carry a `Program log: ` prefix, see [`crate::log_capture`]).
     pub fn events<T: anchor_lang::Event + anchor_lang::AnchorDeserialize>(&self) -> Vec<T> {
-        use base64::Engine;
-        self.last_logs
-            .iter()
-            .filter_map(|line| {
-                line.strip_prefix("Program log: ").unwrap_or(line).strip_prefix("Program data: ")
-            })
-            .filter_map(|data| base64::engine::general_purpose::STANDARD.decode(data).ok())
-            .filter(|bytes| bytes.starts_with(T::DISCRIMINATOR))
-            .map(|bytes| T::deserialize(&mut &bytes[T::DISCRIMINATOR.len()..]).expect("event body"))
-            .collect()
+        crate::decode_events(&self.last_logs)
+    }
+
+    /// Takes the bank's latest blockhash; with `must_change`, waits until it differs from ours.
+    async fn refresh_blockhash(&mut self, must_change: bool) {
+        let latest = self.bank.banks_client.get_latest_blockhash().await.expect("blockhash");
+        if latest != self.bank.last_blockhash {
+            self.bank.last_blockhash = latest;
+            self.sent.clear();
+        } else if must_change {
+            self.bank.get_new_latest_blockhash().await.expect("blockhash");
+            self.sent.clear();
+        }
+        self.blockhash_at = std::time::Instant::now();
     }
 
     /// After every successful transaction: quote vault == Σ collateral + pool ledger, the
@@ -386,6 +416,15 @@ impl TestContext {
     }
 
     // --- time and prices ---------------------------------------------------------------------
+
+    /// Moves the clock the program sees forward by `slots` and `seconds` (the Clock sysvar; the
+    /// bank itself is not warped, which would recompute the accounts hash every step).
+    pub async fn advance(&mut self, slots: u64, seconds: i64) {
+        let mut clock = self.clock().await;
+        clock.slot += slots;
+        clock.unix_timestamp += seconds;
+        self.bank.set_sysvar(&clock);
+    }
 
     /// Moves the clock's unix timestamp (prices keep their publish time).
     pub async fn set_unix_timestamp(&mut self, unix_timestamp: i64) {

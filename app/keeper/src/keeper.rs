@@ -1,0 +1,204 @@
+//! One keeper pass: scan, rank, and liquidate each account slice by slice until the program
+//! says it is no longer liquidatable.
+
+use anchor_lang::prelude::Pubkey;
+use anyhow::Result;
+use microliq::error::MicroliqError;
+use microliq::events::{BankruptcyResolved, LiquidationSlice};
+use microliq::math::{target_margin_scaled, LiquidationPlan};
+use microliq_client::decode_events;
+use microliq_client::ix::{self, ExchangeAddresses};
+use solana_sdk::signature::{Keypair, Signer};
+use tracing::{info, warn};
+
+use crate::chain::{Chain, SendError};
+use crate::scan::{self, decode, Assessment, Snapshot};
+
+/// How the keeper sends.
+#[derive(Clone, Debug)]
+pub struct KeeperConfig {
+    /// Compute-unit limit for a liquidation with no other position; each remaining-account pair
+    /// adds `compute_units_per_market`.
+    pub compute_unit_limit: u32,
+    pub compute_units_per_market: u32,
+    /// Priority fee, micro-lamports per compute unit.
+    pub priority_fee: u64,
+    /// Retries of a transaction that failed for a transient reason.
+    pub max_retries: u32,
+    /// Most slices sent for one account in one pass.
+    pub max_slices_per_account: u32,
+}
+
+impl Default for KeeperConfig {
+    fn default() -> Self {
+        KeeperConfig {
+            compute_unit_limit: 120_000,
+            compute_units_per_market: 15_000,
+            priority_fee: 1_000,
+            max_retries: 3,
+            max_slices_per_account: 20,
+        }
+    }
+}
+
+/// The keeper's identity: the signer and the token account its bonus goes to.
+pub struct Liquidator {
+    pub keeper: Keypair,
+    pub keeper_token: Pubkey,
+    pub addresses: ExchangeAddresses,
+}
+
+/// One executed slice: what the keeper predicted, and what the program reported.
+#[derive(Clone, Debug)]
+pub struct SliceRecord {
+    pub account: Pubkey,
+    pub expected: LiquidationPlan,
+    pub event: LiquidationSlice,
+    pub bankruptcy: Option<BankruptcyResolved>,
+}
+
+impl SliceRecord {
+    /// The program closed exactly the slice the keeper computed with the same code.
+    pub fn matches_prediction(&self) -> bool {
+        self.event.base_closed == self.expected.outcome.closed_base
+            && self.event.keeper_bonus == self.expected.outcome.keeper_bonus
+            && self.event.insurance_fee == self.expected.outcome.insurance_fee
+    }
+
+    /// `E − (1 + β)·M` strictly improved, or the position was closed.
+    pub fn health_improved(&self, liquidation_buffer: u32) -> bool {
+        let health = |equity: i64, requirement: u64| microliq::math::MaintenanceHealth {
+            equity: equity as i128,
+            maintenance_requirement: requirement as u128,
+        };
+        let before = target_margin_scaled(
+            &health(self.event.equity_before, self.event.maintenance_before),
+            liquidation_buffer,
+        );
+        let after = target_margin_scaled(
+            &health(self.event.equity_after, self.event.maintenance_after),
+            liquidation_buffer,
+        );
+        matches!((before, after), (Ok(b), Ok(a)) if a > b) || self.event.remaining_base == 0
+    }
+
+    /// Penalty taken beyond the equity the account had (must be zero: the liquidation itself
+    /// never creates bad debt).
+    pub fn bad_debt_created(&self) -> u64 {
+        if self.event.equity_before > 0 && self.event.equity_after < 0 {
+            self.event.equity_after.unsigned_abs()
+        } else {
+            0
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Default)]
+pub struct PassReport {
+    pub scanned: usize,
+    pub liquidatable: Vec<Pubkey>,
+    pub slices: Vec<SliceRecord>,
+    pub failures: Vec<(Pubkey, SendError)>,
+}
+
+/// Scans every margin account and liquidates the liquidatable ones, most under water first.
+pub async fn run_pass(
+    chain: &mut dyn Chain,
+    liquidator: &Liquidator,
+    config: &KeeperConfig,
+) -> Result<PassReport> {
+    let snapshot = Snapshot::load(chain, liquidator.addresses).await?;
+    let accounts = scan::decode_margin_accounts(&chain.margin_accounts().await?);
+    let ranked = scan::rank(&accounts, &snapshot);
+    let mut report = PassReport { scanned: accounts.len(), ..PassReport::default() };
+    report.liquidatable = ranked.iter().map(|(a, _, _)| a.address).collect();
+    for (assessment, _, _) in ranked {
+        info!(account = %assessment.address, equity = assessment.health.equity, maintenance = assessment.health.maintenance_requirement as u64, "liquidatable");
+        liquidate_account(chain, liquidator, config, &snapshot, assessment, &mut report).await?;
+    }
+    Ok(report)
+}
+
+async fn liquidate_account(
+    chain: &mut dyn Chain,
+    liquidator: &Liquidator,
+    config: &KeeperConfig,
+    snapshot: &Snapshot,
+    mut assessment: Assessment,
+    report: &mut PassReport,
+) -> Result<()> {
+    for _ in 0..config.max_slices_per_account {
+        let Some((market_index, plan)) = assessment.best_plan(snapshot, u64::MAX) else { return Ok(()) };
+        let market = &snapshot.markets[market_index as usize];
+        let health_accounts = snapshot.health_pairs(&assessment.account, market_index);
+        let limit =
+            config.compute_unit_limit + config.compute_units_per_market * health_accounts.len() as u32;
+        let instruction = ix::Liquidate {
+            keeper: liquidator.keeper.pubkey(),
+            margin_account: assessment.address,
+            market: market.key,
+            oracle: market.state.oracle,
+            keeper_token: liquidator.keeper_token,
+            market_index,
+            max_base: u64::MAX,
+            health_accounts,
+        }
+        .instruction(&liquidator.addresses);
+
+        let mut attempt = 0;
+        let logs = loop {
+            match chain
+                .send(std::slice::from_ref(&instruction), &liquidator.keeper, limit, config.priority_fee)
+                .await
+            {
+                Ok(logs) => break logs,
+                Err(SendError::Program(code)) if code == 6000 + MicroliqError::NotLiquidatable as u32 => {
+                    info!(account = %assessment.address, "no longer liquidatable");
+                    return Ok(());
+                }
+                Err(SendError::Transient(reason)) if attempt < config.max_retries => {
+                    attempt += 1;
+                    warn!(account = %assessment.address, attempt, %reason, "retrying");
+                }
+                Err(error) => {
+                    warn!(account = %assessment.address, ?error, "liquidation failed");
+                    report.failures.push((assessment.address, error));
+                    return Ok(());
+                }
+            }
+        };
+        let Some(event) = decode_events::<LiquidationSlice>(&logs).into_iter().next() else {
+            warn!(account = %assessment.address, "liquidation sent but no event in the log");
+            return Ok(());
+        };
+        let record = SliceRecord {
+            account: assessment.address,
+            expected: plan,
+            bankruptcy: decode_events::<BankruptcyResolved>(&logs).into_iter().next(),
+            event,
+        };
+        info!(
+            account = %record.account,
+            market = market_index,
+            base_closed = record.event.base_closed,
+            remaining = record.event.remaining_base,
+            bonus = record.event.keeper_bonus,
+            insurance_fee = record.event.insurance_fee,
+            bankrupt = record.event.bankrupt,
+            matches_prediction = record.matches_prediction(),
+            "liquidated a slice"
+        );
+        report.slices.push(record);
+
+        // Re-read the account and go again while the program still allows it.
+        let data = chain.accounts(&[assessment.address]).await?.remove(0);
+        let Some(account) = data.as_deref().and_then(decode) else { return Ok(()) };
+        let Some(next) = Assessment::new(assessment.address, account, snapshot) else { return Ok(()) };
+        if next.account.open_position_count() == 0 {
+            return Ok(());
+        }
+        assessment = next;
+    }
+    Ok(())
+}

@@ -1,0 +1,199 @@
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anchor_lang::prelude::Pubkey;
+use anyhow::{anyhow, Context as _, Result};
+use clap::{Parser, Subcommand};
+use microliq_client::ix::ExchangeAddresses;
+use microliq_keeper::chain::RpcChain;
+use microliq_keeper::keeper::{run_pass, KeeperConfig, Liquidator};
+use microliq_keeper::{bench, demo, simulate};
+use solana_sdk::signature::{read_keypair_file, Signer};
+use tracing::{info, warn};
+
+/// Microliq keeper: liquidates under-margined accounts slice by slice. Without a subcommand it
+/// runs the embedded demo.
+#[derive(Parser)]
+#[command(name = "microliq-keeper", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The default job: an exchange on the in-process runtime, a few dozen traders, a price
+    /// crash, and the keeper liquidating in slices. Needs no setup.
+    Demo {
+        /// Also write the summary as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        #[arg(long, default_value_t = 36)]
+        traders: usize,
+        #[arg(long, default_value_t = 40)]
+        steps: usize,
+    },
+    /// The real keeper loop against a cluster.
+    Run {
+        /// JSON-RPC URL of the cluster.
+        #[arg(long)]
+        rpc: String,
+        /// The keeper's keypair file (signs and pays fees).
+        #[arg(long)]
+        keypair: PathBuf,
+        #[arg(long, default_value_t = microliq::ID)]
+        program_id: Pubkey,
+        /// The exchange's quote mint (the exchange is the PDA `["exchange", quote_mint]`).
+        #[arg(long)]
+        quote_mint: Pubkey,
+        /// Token account (quote mint) that receives the bonus; defaults to the keeper's
+        /// associated token account.
+        #[arg(long)]
+        keeper_token: Option<Pubkey>,
+        /// Micro-lamports per compute unit.
+        #[arg(long, default_value_t = 1_000)]
+        priority_fee: u64,
+        /// Compute-unit limit of a liquidation with no other position (+15,000 per other market).
+        #[arg(long, default_value_t = 120_000)]
+        compute_unit_limit: u32,
+        /// Milliseconds between passes.
+        #[arg(long, default_value_t = 2_000)]
+        interval_ms: u64,
+        /// Run one pass and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// The cascade simulator: the same price paths under micro- and full liquidation.
+    Simulate {
+        /// Also write the results as JSON here (`micro` and `full` objects).
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[arg(long, default_value_t = 6)]
+        paths: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Replay these prices (CSV: one row per step, SOL then BTC in dollars) instead.
+        #[arg(long)]
+        prices: Option<PathBuf>,
+        #[arg(long, default_value_t = 48)]
+        steps: usize,
+        #[arg(long, default_value_t = 30)]
+        traders: usize,
+        /// The SVG plot of user equity over time.
+        #[arg(long, default_value = "microliq-simulation.svg")]
+        plot: PathBuf,
+    },
+    /// Scan throughput: decode + health + rank of synthetic accounts on one core.
+    Bench {
+        #[arg(long, default_value_t = 100_000)]
+        accounts: usize,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Some(Command::Run { .. }) => "info",
+        _ => "warn",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            // tarpc (inside the in-process runtime) warns on every request without OpenTelemetry.
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| format!("{default_level},tarpc=error").into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let embedded = !matches!(cli.command, Some(Command::Run { .. }) | Some(Command::Bench { .. }));
+    // Natively, the program's `msg!` lines go to stdout (on chain they go to the transaction
+    // log): the embedded commands write their own output to a copy of stdout and send fd 1 to
+    // /dev/null while the runtime runs.
+    let mut stdout: Box<dyn std::io::Write> =
+        if embedded { microliq_keeper::quiet::story_stdout()? } else { Box::new(std::io::stdout()) };
+    match cli.command.unwrap_or(Command::Demo { json: None, seed: 7, traders: 36, steps: 40 }) {
+        Command::Demo { json, seed, traders, steps } => {
+            let summary =
+                runtime.block_on(demo::run(&demo::DemoConfig { seed, traders, steps }, &mut stdout))?;
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_string_pretty(&summary)?)?;
+                writeln!(stdout, "\nsummary written to {}", path.display())?;
+            }
+        }
+        Command::Simulate { json, paths, seed, prices, steps, traders, plot } => {
+            let config = simulate::SimulateConfig {
+                seed,
+                paths,
+                steps,
+                traders,
+                prices_csv: prices,
+                plot: Some(plot),
+            };
+            let report = runtime.block_on(simulate::run(&config, &mut stdout))?;
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+                writeln!(stdout, "results written to {}", path.display())?;
+            }
+        }
+        Command::Bench { accounts } => {
+            bench::run(accounts, &mut stdout)?;
+        }
+        Command::Run {
+            rpc,
+            keypair,
+            program_id,
+            quote_mint,
+            keeper_token,
+            priority_fee,
+            compute_unit_limit,
+            interval_ms,
+            once,
+        } => {
+            if program_id != microliq::ID {
+                return Err(anyhow!(
+                    "this build derives PDAs for program {}; rebuild with the other id in declare_id!",
+                    microliq::ID
+                ));
+            }
+            let keeper =
+                read_keypair_file(&keypair).map_err(|e| anyhow!("reading {}: {e}", keypair.display()))?;
+            let keeper_token = keeper_token.unwrap_or_else(|| {
+                anchor_spl::associated_token::get_associated_token_address(&keeper.pubkey(), &quote_mint)
+            });
+            let liquidator =
+                Liquidator { keeper, keeper_token, addresses: ExchangeAddresses::derive(quote_mint) };
+            let config = KeeperConfig { priority_fee, compute_unit_limit, ..KeeperConfig::default() };
+            let mut chain = RpcChain::new(rpc, program_id);
+            info!(keeper = %liquidator.keeper.pubkey(), exchange = %liquidator.addresses.exchange, "keeper started");
+            runtime.block_on(async {
+                loop {
+                    match run_pass(&mut chain, &liquidator, &config).await {
+                        Ok(report) => info!(
+                            scanned = report.scanned,
+                            liquidatable = report.liquidatable.len(),
+                            slices = report.slices.len(),
+                            failures = report.failures.len(),
+                            "pass done"
+                        ),
+                        Err(error) => warn!(%error, "pass failed"),
+                    }
+                    if once {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(interval_ms)).await;
+                }
+                Ok::<(), anyhow::Error>(())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+#[allow(dead_code)]
+fn parse_pubkey(s: &str) -> Result<Pubkey> {
+    Pubkey::from_str(s).context("not a public key")
+}

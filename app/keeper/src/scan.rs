@@ -1,0 +1,183 @@
+//! Finding liquidatable accounts with the program's own code: accounts are decoded from their
+//! on-chain bytes, prices go through the program's oracle guards, health and the expected slice
+//! come from `microliq::math`. Nothing here is a second implementation.
+
+use anchor_lang::prelude::Pubkey;
+use anchor_lang::Discriminator;
+use anyhow::{anyhow, Result};
+use microliq::math::{
+    self, target_margin_scaled, LiquidationPlan, LiquidationTarget, MaintenanceHealth, PositionRisk,
+};
+use microliq::oracle::{read_price_account, OracleReading};
+use microliq::state::{Exchange, MarginAccount, Market, MAX_POSITIONS};
+use microliq_client::ix::ExchangeAddresses;
+use pyth_sdk_solana::state::load_price_account;
+
+use crate::chain::Chain;
+
+/// Decodes a zero-copy account of type `T` (Anchor discriminator, then the struct's bytes).
+pub fn decode<T: bytemuck::Pod + Discriminator>(data: &[u8]) -> Option<T> {
+    let size = std::mem::size_of::<T>();
+    if data.len() < 8 + size || !data.starts_with(T::DISCRIMINATOR) {
+        return None;
+    }
+    Some(bytemuck::pod_read_unaligned(&data[8..8 + size]))
+}
+
+/// One market as the keeper sees it: its state and, when the oracle passes every guard, its
+/// price. A market without a valid price cannot be used to liquidate (the program would refuse).
+#[derive(Clone, Debug)]
+pub struct MarketView {
+    pub index: u16,
+    pub key: Pubkey,
+    pub state: Market,
+    pub oracle: Option<OracleReading>,
+}
+
+/// The exchange, its markets and prices at one moment.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub addresses: ExchangeAddresses,
+    pub exchange: Exchange,
+    pub markets: Vec<MarketView>,
+    pub slot: u64,
+    pub unix_timestamp: i64,
+}
+
+impl Snapshot {
+    /// Reads the exchange, every market and every oracle.
+    pub async fn load(chain: &mut dyn Chain, addresses: ExchangeAddresses) -> Result<Snapshot> {
+        let (slot, unix_timestamp) = chain.clock().await?;
+        let exchange_data = chain.accounts(&[addresses.exchange]).await?.remove(0);
+        let exchange: Exchange =
+            exchange_data.as_deref().and_then(decode).ok_or_else(|| anyhow!("exchange account not found"))?;
+        let market_keys: Vec<Pubkey> = (0..exchange.market_count).map(|i| addresses.market(i)).collect();
+        let market_data = chain.accounts(&market_keys).await?;
+        let mut markets = Vec::new();
+        for (index, (key, data)) in market_keys.iter().zip(market_data).enumerate() {
+            let state: Market =
+                data.as_deref().and_then(decode).ok_or_else(|| anyhow!("market {index} missing"))?;
+            markets.push(MarketView { index: index as u16, key: *key, state, oracle: None });
+        }
+        let oracle_keys: Vec<Pubkey> = markets.iter().map(|m| m.state.oracle).collect();
+        let oracle_data = chain.accounts(&oracle_keys).await?;
+        for (market, data) in markets.iter_mut().zip(oracle_data) {
+            market.oracle = data.as_deref().and_then(|data| {
+                let account = load_price_account::<32, ()>(data).ok()?;
+                read_price_account(account, &market.state, exchange.quote_decimals, unix_timestamp).ok()
+            });
+        }
+        Ok(Snapshot { addresses, exchange, markets, slot, unix_timestamp })
+    }
+
+    fn lookup(&self, index: u16) -> Option<(math::MarketPrice, u32, u32)> {
+        let market = self.markets.get(index as usize)?;
+        let oracle = market.oracle?;
+        Some((oracle.price, market.state.params.maintenance_rate, market.state.params.initial_rate))
+    }
+
+    /// `(market, oracle)` pairs for every market `account` holds a position in except `except`,
+    /// ascending: the remaining accounts of `liquidate`.
+    pub fn health_pairs(&self, account: &MarginAccount, except: u16) -> Vec<(Pubkey, Pubkey)> {
+        let (indexes, count) = account.other_market_indexes(Some(except));
+        indexes[..count]
+            .iter()
+            .map(|&i| {
+                let market = &self.markets[i as usize];
+                (market.key, market.state.oracle)
+            })
+            .collect()
+    }
+}
+
+/// An account's health at the snapshot's prices.
+#[derive(Clone, Copy, Debug)]
+pub struct Assessment {
+    pub address: Pubkey,
+    pub account: MarginAccount,
+    pub health: MaintenanceHealth,
+    risks: [PositionRisk; MAX_POSITIONS],
+    count: usize,
+}
+
+impl Assessment {
+    /// Health of `account`, or `None` when a market it holds has no valid price.
+    pub fn new(address: Pubkey, account: MarginAccount, snapshot: &Snapshot) -> Option<Assessment> {
+        let (risks, count) = account.position_risks(|i| snapshot.lookup(i)).ok()?;
+        let health = math::maintenance_health(account.collateral, &risks[..count]).ok()?;
+        Some(Assessment { address, account, health, risks, count })
+    }
+
+    pub fn positions(&self) -> &[PositionRisk] {
+        &self.risks[..self.count]
+    }
+
+    /// `M − E`: how far below maintenance (0 when above).
+    pub fn shortfall(&self) -> u128 {
+        self.health.shortfall()
+    }
+
+    /// The plan the program would execute for a `liquidate` of `market_index` now, if it would
+    /// accept one (the same rule as the program: `E < M`, or flagged and below its target).
+    pub fn plan(&self, snapshot: &Snapshot, market_index: u16, max_base: u64) -> Option<LiquidationPlan> {
+        let index = self.account.risk_index(market_index)?;
+        let market = snapshot.markets.get(market_index as usize)?;
+        let params = market.state.params.liquidation();
+        let flagged = self.account.being_liquidated == 1;
+        let slots =
+            if flagged { snapshot.slot.saturating_sub(self.account.liquidation_start_slot) } else { 0 };
+        let target =
+            LiquidationTarget { collateral: self.account.collateral, positions: self.positions(), index };
+        let plan = math::plan_liquidation(&target, slots, max_base, &params).ok()?;
+        let below_target = target_margin_scaled(&plan.health_before, params.liquidation_buffer).ok()? < 0;
+        (plan.health_before.is_liquidatable() || (flagged && below_target)).then_some(plan)
+    }
+
+    /// Which position to slice: a plan that reaches the target with the smallest closed notional
+    /// if there is one (the least disruption for the trader), else the largest requirement.
+    pub fn best_plan(&self, snapshot: &Snapshot, max_base: u64) -> Option<(u16, LiquidationPlan)> {
+        let mut best: Option<(u16, LiquidationPlan)> = None;
+        for position in self.account.positions.iter().filter(|p| p.is_open()) {
+            let Some(plan) = self.plan(snapshot, position.market_index, max_base) else { continue };
+            let score = |p: &LiquidationPlan| {
+                let reaches = p.whole_close.is_none() && p.outcome.closed_base == p.exact_slice;
+                (
+                    reaches,
+                    std::cmp::Reverse(if reaches {
+                        p.outcome.closed_notional
+                    } else {
+                        u64::MAX - p.outcome.closed_notional
+                    }),
+                )
+            };
+            if best.as_ref().is_none_or(|(_, b)| score(&plan) > score(b)) {
+                best = Some((position.market_index, plan));
+            }
+        }
+        best
+    }
+}
+
+/// Every account the program would let a keeper liquidate now, most under water first
+/// (`M − E` descending, then address for a stable order).
+pub fn rank(
+    accounts: &[(Pubkey, MarginAccount)],
+    snapshot: &Snapshot,
+) -> Vec<(Assessment, u16, LiquidationPlan)> {
+    let mut out: Vec<_> = accounts
+        .iter()
+        .filter(|(_, account)| account.open_position_count() > 0)
+        .filter_map(|(address, account)| Assessment::new(*address, *account, snapshot))
+        .filter_map(|assessment| {
+            let (market, plan) = assessment.best_plan(snapshot, u64::MAX)?;
+            Some((assessment, market, plan))
+        })
+        .collect();
+    out.sort_by(|a, b| b.0.shortfall().cmp(&a.0.shortfall()).then(a.0.address.cmp(&b.0.address)));
+    out
+}
+
+/// Decodes `(address, bytes)` pairs into margin accounts, skipping anything that is not one.
+pub fn decode_margin_accounts(raw: &[(Pubkey, Vec<u8>)]) -> Vec<(Pubkey, MarginAccount)> {
+    raw.iter().filter_map(|(key, data)| decode::<MarginAccount>(data).map(|a| (*key, a))).collect()
+}
