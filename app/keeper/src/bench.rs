@@ -113,3 +113,18 @@ pub fn run(count: usize, out: &mut dyn Write) -> Result<BenchResult> {
     )?;
     Ok(result)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_accounts_decode_and_some_are_liquidatable() {
+        let raw = synthetic_accounts(2_000, 1);
+        let decoded = decode_margin_accounts(&raw);
+        assert_eq!(decoded.len(), 2_000);
+        let ranked = rank(&decoded, &synthetic_snapshot());
+        assert!(!ranked.is_empty() && ranked.len() < 2_000, "{} liquidatable", ranked.len());
+        assert!(ranked.windows(2).all(|w| w[0].0.shortfall() >= w[1].0.shortfall()));
+    }
+}

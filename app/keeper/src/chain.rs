@@ -197,3 +197,36 @@ impl Chain for LocalExchange {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn margin_account_query_filters_by_size_and_discriminator() {
+        let query = margin_account_query();
+        let filters = query.filters.clone().unwrap();
+        assert_eq!(filters[0], RpcFilterType::DataSize(MarginAccount::SPACE as u64));
+        match &filters[1] {
+            RpcFilterType::Memcmp(memcmp) => {
+                assert_eq!(memcmp.offset(), 0);
+                assert_eq!(memcmp.bytes().unwrap().as_ref(), MarginAccount::DISCRIMINATOR);
+            }
+            other => panic!("expected memcmp, got {other:?}"),
+        }
+        assert_eq!(query.account_config.encoding, Some(UiAccountEncoding::Base64));
+        // The JSON the RPC node receives.
+        let json = serde_json::to_value(&query).unwrap();
+        assert_eq!(json["filters"][0]["dataSize"], MarginAccount::SPACE as u64);
+        assert_eq!(json["filters"][1]["memcmp"]["offset"], 0);
+        assert_eq!(json["encoding"], "base64");
+    }
+
+    #[test]
+    fn budget_instructions_set_limit_and_price() {
+        let [limit, price] = budget_instructions(150_000, 2_500);
+        assert_eq!(limit, ComputeBudgetInstruction::set_compute_unit_limit(150_000));
+        assert_eq!(price, ComputeBudgetInstruction::set_compute_unit_price(2_500));
+        assert_eq!(limit.program_id, solana_sdk::compute_budget::id());
+    }
+}

@@ -86,6 +86,9 @@ enum Command {
         /// The SVG plot of user equity over time.
         #[arg(long, default_value = "microliq-simulation.svg")]
         plot: PathBuf,
+        /// Liquidation buffer β of both markets, in millionths (200000 = 20 %, the default).
+        #[arg(long)]
+        liquidation_buffer: Option<u32>,
     },
     /// Scan throughput: decode + health + rank of synthetic accounts on one core.
     Bench {
@@ -124,7 +127,7 @@ fn main() -> Result<()> {
                 writeln!(stdout, "\nsummary written to {}", path.display())?;
             }
         }
-        Command::Simulate { json, paths, seed, prices, steps, traders, plot } => {
+        Command::Simulate { json, paths, seed, prices, steps, traders, plot, liquidation_buffer } => {
             let config = simulate::SimulateConfig {
                 seed,
                 paths,
@@ -132,6 +135,7 @@ fn main() -> Result<()> {
                 traders,
                 prices_csv: prices,
                 plot: Some(plot),
+                liquidation_buffer,
             };
             let report = runtime.block_on(simulate::run(&config, &mut stdout))?;
             if let Some(path) = json {

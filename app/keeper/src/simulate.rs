@@ -25,11 +25,21 @@ pub struct SimulateConfig {
     pub prices_csv: Option<PathBuf>,
     /// Where to write the SVG plot of user equity over time.
     pub plot: Option<PathBuf>,
+    /// Override of the markets' liquidation buffer β (1e6 = 100 %); default 20 %.
+    pub liquidation_buffer: Option<u32>,
 }
 
 impl Default for SimulateConfig {
     fn default() -> Self {
-        SimulateConfig { seed: 7, paths: 6, steps: 48, traders: 30, prices_csv: None, plot: None }
+        SimulateConfig {
+            seed: 7,
+            paths: 6,
+            steps: 48,
+            traders: 30,
+            prices_csv: None,
+            plot: None,
+            liquidation_buffer: None,
+        }
     }
 }
 
@@ -137,7 +147,13 @@ async fn run_policy(
         PolicyResult { vaults_match_ledgers: true, equity_curve: vec![0.0; steps + 1], ..Default::default() };
     for (index, path) in paths.iter().enumerate() {
         // The same traders on every policy for a path.
-        let mut world = World::new(config.seed.wrapping_add(index as u64), config.traders, policy).await?;
+        let mut world = World::with_buffer(
+            config.seed.wrapping_add(index as u64),
+            config.traders,
+            policy,
+            config.liquidation_buffer,
+        )
+        .await?;
         result.user_deposits += world.deposits();
         result.equity_curve[0] += world.user_equity().await? as f64 / 1e6 / paths.len() as f64;
         let mut records: Vec<SliceRecord> = Vec::new();
@@ -273,4 +289,34 @@ pub fn plot_equity(report: &SimulationReport, path: &Path) -> Result<()> {
     chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw()?;
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_with_header_single_column_and_bad_values() {
+        let dir = std::env::temp_dir().join(format!("microliq-csv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.csv");
+        std::fs::write(&good, "sol\n150\n\n149.5\n").unwrap();
+        assert_eq!(
+            read_prices_csv(&good).unwrap(),
+            vec![vec![150.0, START_PRICES[1]], vec![149.5, START_PRICES[1]]]
+        );
+        let bad = dir.join("bad.csv");
+        std::fs::write(&bad, "150,60000\n-1,60000\n").unwrap();
+        assert!(read_prices_csv(&bad).is_err());
+        std::fs::write(&bad, "150,60000\nabc,1\n").unwrap();
+        assert!(read_prices_csv(&bad).is_err());
+    }
+
+    #[test]
+    fn paths_are_seeded_and_positive() {
+        let a = gbm_with_jumps(3, 50);
+        assert_eq!(a, gbm_with_jumps(3, 50));
+        assert_ne!(a, gbm_with_jumps(4, 50));
+        assert!(a.iter().flatten().all(|p| *p > 0.0));
+    }
 }

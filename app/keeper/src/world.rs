@@ -69,10 +69,25 @@ impl World {
     /// Builds the exchange and `traders` accounts (seeded): deposits of 500–5,000 USDC, leverage
     /// 2x–9.5x, three in four long, in SOL, BTC or both.
     pub async fn new(seed: u64, traders: usize, policy: Policy) -> Result<World> {
-        let sol = MarketSpec::sol();
-        let btc = MarketSpec::btc();
-        let sol = MarketSpec { params: policy.params(sol.params), ..sol };
-        let btc = MarketSpec { params: policy.params(btc.params), ..btc };
+        Self::with_buffer(seed, traders, policy, None).await
+    }
+
+    /// As [`World::new`], with the markets' liquidation buffer β set (rate, 1e6 = 100 %).
+    pub async fn with_buffer(
+        seed: u64,
+        traders: usize,
+        policy: Policy,
+        buffer: Option<u32>,
+    ) -> Result<World> {
+        let configure = |spec: MarketSpec| {
+            let mut params = policy.params(spec.params);
+            if let Some(buffer) = buffer {
+                params.liquidation_buffer = buffer;
+            }
+            MarketSpec { params, ..spec }
+        };
+        let sol = configure(MarketSpec::sol());
+        let btc = configure(MarketSpec::btc());
         let mut exchange = LocalExchange::builder()
             .with_market(sol)
             .with_market(btc)

@@ -9,8 +9,10 @@ pub mod bounds {
     pub const MAINTENANCE_RATE: (u32, u32) = (5_000, 500_000);
     /// Initial margin fraction: above maintenance, at most 100 %.
     pub const INITIAL_RATE_MAX: u32 = 1_000_000;
-    /// Liquidation buffer β: 0 … 100 % of the maintenance requirement.
-    pub const LIQUIDATION_BUFFER_MAX: u32 = 1_000_000;
+    /// Liquidation buffer β: 0 … 300 % of the maintenance requirement (300 % ends a liquidation
+    /// at 4× maintenance, above typical initial margin; jumpy markets need a large β, see
+    /// docs/LIQUIDATION.md).
+    pub const LIQUIDATION_BUFFER_MAX: u32 = 3_000_000;
     /// Keeper bonus rate: at most 20 % of the closed notional.
     pub const BONUS_RATE_MAX: u32 = 200_000;
     /// Insurance fee rate: at most 10 % of the closed notional.

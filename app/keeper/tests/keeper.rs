@@ -1,0 +1,178 @@
+//! The keeper against the real program on the in-process runtime.
+
+use microliq::error::MicroliqError;
+use microliq_client::*;
+use microliq_keeper::chain::Chain;
+use microliq_keeper::demo::{self, DemoConfig};
+use microliq_keeper::keeper::{run_pass, KeeperConfig, Liquidator};
+use microliq_keeper::scan::{decode_margin_accounts, rank, Snapshot};
+use microliq_keeper::simulate::{self, SimulateConfig};
+use solana_sdk::signature::Signer;
+
+async fn liquidator(ctx: &mut LocalExchange) -> Liquidator {
+    let keeper = ctx.keeper().await;
+    Liquidator { keeper: keeper.owner.insecure_clone(), keeper_token: keeper.token, addresses: ctx.ex }
+}
+
+#[tokio::test]
+async fn keeper_finds_exactly_the_liquidatable_accounts() {
+    // SETUP: five accounts; after SOL falls to $142 and BTC to $55,000 only the 10x SOL long and
+    // the 10x BTC long are under maintenance.
+    let mut ctx = LocalExchange::standard().await;
+    let sol_10x = ctx.trader(1_000 * USDC).await;
+    ctx.trade(&sol_10x, 0, 66 * SOL).await.unwrap();
+    let sol_2x = ctx.trader(1_000 * USDC).await;
+    ctx.trade(&sol_2x, 0, 13 * SOL).await.unwrap();
+    let sol_short = ctx.trader(1_000 * USDC).await;
+    ctx.trade(&sol_short, 0, -66 * SOL).await.unwrap();
+    let idle = ctx.trader(1_000 * USDC).await;
+    let btc_10x = ctx.trader(1_000 * USDC).await;
+    ctx.trade(&btc_10x, 1, 16_500_000).await.unwrap(); // 0.165 BTC = 9,900 USDC
+    ctx.set_price_usd(0, 142.0).await;
+    ctx.set_price_usd(1, 55_000.0).await;
+    let liquidator = liquidator(&mut ctx).await;
+
+    // ACT
+    let snapshot = Snapshot::load(&mut ctx, liquidator.addresses).await.unwrap();
+    let accounts = decode_margin_accounts(&ctx.margin_accounts().await.unwrap());
+    let ranked = rank(&accounts, &snapshot);
+
+    // CHECK: the keeper's set is {sol_10x, btc_10x}, most under water first …
+    let found: Vec<_> = ranked.iter().map(|(a, _, _)| a.address).collect();
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[0], btc_10x.account, "BTC is further below maintenance");
+    assert_eq!(found[1], sol_10x.account);
+    // … and the program agrees: it refuses every account the keeper skipped.
+    let keeper = Keeper { owner: liquidator.keeper.insecure_clone(), token: liquidator.keeper_token };
+    for skipped in [&sol_2x, &sol_short] {
+        assert_error(ctx.liquidate(&keeper, &skipped.account, 0).await, MicroliqError::NotLiquidatable);
+    }
+    let _ = idle;
+    // The pass liquidates both, and the program closes exactly what the keeper predicted.
+    let report = run_pass(&mut ctx, &liquidator, &KeeperConfig::default()).await.unwrap();
+    assert_eq!(report.liquidatable, found);
+    assert!(report.failures.is_empty());
+    assert!(report.slices.iter().all(|r| r.matches_prediction()), "{:?}", report.slices);
+    let liquidated: std::collections::BTreeSet<_> = report.slices.iter().map(|r| r.account).collect();
+    assert_eq!(liquidated.len(), 2);
+    assert_eq!(
+        ctx.token_balance(&liquidator.keeper_token).await,
+        report.slices.iter().map(|r| r.event.keeper_bonus).sum::<u64>()
+    );
+    // A second pass finds nothing left to do.
+    let again = run_pass(&mut ctx, &liquidator, &KeeperConfig::default()).await.unwrap();
+    assert!(again.liquidatable.is_empty() && again.slices.is_empty());
+}
+
+#[tokio::test]
+async fn expected_slice_equals_what_the_program_closes() {
+    let mut ctx = LocalExchange::standard().await;
+    let alice = ctx.trader(1_000 * USDC).await;
+    ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
+    ctx.set_price_usd(0, 141.0).await;
+    let liquidator = liquidator(&mut ctx).await;
+    let snapshot = Snapshot::load(&mut ctx, liquidator.addresses).await.unwrap();
+    let accounts = decode_margin_accounts(&ctx.margin_accounts().await.unwrap());
+    let (_, market, plan) = rank(&accounts, &snapshot).remove(0);
+    // The harness computes the same plan from the account and prices independently.
+    let harness_plan = ctx.expected_liquidation(&alice.account, market, u64::MAX).await;
+    assert_eq!(plan, harness_plan);
+    let report = run_pass(&mut ctx, &liquidator, &KeeperConfig::default()).await.unwrap();
+    let first = &report.slices[0];
+    assert_eq!(first.event.base_closed, plan.outcome.closed_base);
+    assert_eq!(first.event.keeper_bonus, plan.outcome.keeper_bonus);
+    assert_eq!(first.event.equity_after as i128, plan.outcome.health_after.equity);
+    assert_eq!(ctx.margin_account(&alice.account).await.positions[0].base, first.event.remaining_base);
+}
+
+#[tokio::test]
+async fn demo_runs_and_its_invariants_hold() {
+    let mut out = Vec::new();
+    let summary = demo::run(&DemoConfig { seed: 3, traders: 10, steps: 16 }, &mut out).await.unwrap();
+    let story = String::from_utf8(out).unwrap();
+    assert!(summary.slices > 0, "{story}");
+    assert!(summary.liquidated_accounts > 0 && summary.liquidated_accounts <= 10);
+    assert!(summary.vaults_match_ledgers);
+    assert_eq!(summary.bad_debt_created_by_liquidation, 0);
+    assert!(summary.health_improved_every_slice);
+    assert!(summary.keeper_predicted_every_slice);
+    assert!(story.contains("summary") && story.contains("closed"));
+    let json = serde_json::to_value(&summary).unwrap();
+    for key in [
+        "accounts",
+        "liquidated_accounts",
+        "slices",
+        "full_closures",
+        "bonus_paid",
+        "insurance_fees",
+        "insurance_draws",
+        "socialized_loss",
+        "bad_debt_created_by_liquidation",
+        "vaults_match_ledgers",
+        "health_improved_every_slice",
+    ] {
+        assert!(json.get(key).is_some(), "missing {key}");
+    }
+}
+
+#[tokio::test]
+async fn simulator_runs_both_policies_and_writes_its_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let plot = dir.path().join("equity.svg");
+    let config = SimulateConfig {
+        seed: 11,
+        paths: 1,
+        steps: 14,
+        traders: 8,
+        prices_csv: None,
+        plot: Some(plot.clone()),
+    };
+    let report = simulate::run(&config, &mut Vec::new()).await.unwrap();
+    for result in [&report.micro, &report.full] {
+        assert!(result.vaults_match_ledgers);
+        assert_eq!(result.bad_debt_created_by_liquidation, 0);
+        assert_eq!(result.equity_curve.len(), 15);
+        assert_eq!(result.bad_debt, result.insurance_draws + result.socialized_loss);
+    }
+    let json = serde_json::to_value(&report).unwrap();
+    for policy in ["micro", "full"] {
+        for key in
+            ["user_equity_preserved", "bad_debt", "insurance_draws", "liquidation_txs", "keeper_revenue"]
+        {
+            assert!(json[policy].get(key).is_some(), "missing {policy}.{key}");
+        }
+    }
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("micro-liquidation") && svg.contains("full liquidation"));
+}
+
+#[tokio::test]
+async fn simulator_replays_a_csv_price_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("prices.csv");
+    std::fs::write(&csv, "sol,btc\n150,60000\n140,58000\n120,52000\n125,53000\n").unwrap();
+    let config = SimulateConfig {
+        seed: 5,
+        paths: 9,
+        steps: 99,
+        traders: 6,
+        prices_csv: Some(csv),
+        plot: None,
+        liquidation_buffer: None,
+    };
+    let report = simulate::run(&config, &mut Vec::new()).await.unwrap();
+    assert_eq!((report.paths, report.steps), (1, 4));
+    assert!(report.micro.liquidation_txs > 0 || report.full.liquidation_txs > 0);
+}
+
+#[tokio::test]
+async fn chain_trait_reads_the_local_exchange() {
+    let mut ctx = LocalExchange::standard().await;
+    let alice = ctx.trader(10 * USDC).await;
+    let chain: &mut dyn Chain = &mut ctx;
+    let accounts = chain.margin_accounts().await.unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].0, alice.account);
+    let decoded = decode_margin_accounts(&accounts);
+    assert_eq!(decoded[0].1.owner, alice.owner.pubkey());
+}
