@@ -126,6 +126,7 @@ async fn simulator_runs_both_policies_and_writes_its_plot() {
         traders: 8,
         prices_csv: None,
         plot: Some(plot.clone()),
+        liquidation_buffer: None,
     };
     let report = simulate::run(&config, &mut Vec::new()).await.unwrap();
     for result in [&report.micro, &report.full] {
