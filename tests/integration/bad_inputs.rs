@@ -246,3 +246,68 @@ fn clone_order(order: &ix::PlaceOrder) -> ix::PlaceOrder {
         health_accounts: order.health_accounts.clone(),
     }
 }
+
+#[tokio::test]
+async fn accounts_of_another_exchange_are_refused() {
+    // SETUP: a second exchange (another quote mint) in the same bank, with its own market and a
+    // margin account of alice's.
+    let mut ctx = TestContext::standard().await;
+    let alice = alice_with_long(&mut ctx).await;
+    let other_mint = Keypair::new();
+    ctx.create_mint(&other_mint, 6).await;
+    let other = ix::ExchangeAddresses::derive(other_mint.pubkey());
+    let init = ix::InitializeExchange {
+        admin: ctx.admin.pubkey(),
+        pyth_program: PYTH_PROGRAM,
+        insurance_cap_per_event: 0,
+    }
+    .instruction(&other);
+    ctx.admin_send(init).await.unwrap();
+    let other_oracle = ctx.markets[0].oracle;
+    let add = ix::AddMarket {
+        admin: ctx.admin.pubkey(),
+        market: other.market(0),
+        oracle: other_oracle,
+        params: default_params(),
+        base_decimals: 9,
+        name: "OTHER".into(),
+    }
+    .instruction(&other);
+    ctx.admin_send(add).await.unwrap();
+    let create = ix::CreateMarginAccount { owner: alice.owner.pubkey(), id: 0 }.instruction(&other);
+    ctx.send(&[create], &[&alice.owner]).await.unwrap();
+    let foreign_account = other.margin_account(&alice.owner.pubkey(), 0);
+
+    // ACT / CHECK: the other exchange's margin account on this exchange.
+    let deposit = ix::DepositCollateral {
+        depositor: alice.owner.pubkey(),
+        margin_account: foreign_account,
+        depositor_token: alice.token,
+        amount: USDC,
+    }
+    .instruction(&ctx.ex);
+    refused(&mut ctx, deposit, &alice.owner, &[alice.token, foreign_account], MicroliqError::WrongExchange)
+        .await;
+    // The other exchange's market for an order on this one.
+    let mut order = ctx.order(&alice, 0, SOL).await;
+    order.market = other.market(0);
+    let order = order.instruction(&ctx.ex);
+    refused(&mut ctx, order, &alice.owner, &[other.market(0)], MicroliqError::WrongExchange).await;
+    // This exchange's vault passed as the other exchange's: the quote vault of another PDA.
+    let mut wrong_vault = ix::DepositCollateral {
+        depositor: alice.owner.pubkey(),
+        margin_account: alice.account,
+        depositor_token: alice.token,
+        amount: USDC,
+    }
+    .instruction(&ctx.ex);
+    wrong_vault.accounts[4].pubkey = other.quote_vault;
+    refused(
+        &mut ctx,
+        wrong_vault,
+        &alice.owner,
+        &[alice.token, other.quote_vault],
+        MicroliqError::WrongVault,
+    )
+    .await;
+}
