@@ -482,12 +482,7 @@ impl LocalExchange {
         max_base: u64,
     ) -> LiquidationPlan {
         let state = self.margin_account(account).await;
-        let mut rates = Vec::new();
-        for i in 0..self.markets.len() as u16 {
-            let params = self.market(i).await.params;
-            rates.push((self.market_price(i), params.maintenance_rate, params.initial_rate));
-        }
-        let (risks, count) = state.position_risks(|i| rates.get(i as usize).copied()).unwrap();
+        let (risks, count) = self.position_risks(&state).await;
         let params = self.market(market).await.params.liquidation();
         let slot = self.clock().await.slot;
         let slots = if state.being_liquidated == 1 { slot - state.liquidation_start_slot } else { 0 };
@@ -499,15 +494,23 @@ impl LocalExchange {
         microliq::math::plan_liquidation(&target, slots, max_base, &params).unwrap()
     }
 
-    /// The account's maintenance health at current prices.
-    pub async fn health(&mut self, account: &Pubkey) -> MaintenanceHealth {
-        let state = self.margin_account(account).await;
+    /// The health inputs of `state`'s positions at the current oracle prices and market rates.
+    async fn position_risks(
+        &mut self,
+        state: &MarginAccount,
+    ) -> ([microliq::math::PositionRisk; microliq::state::MAX_POSITIONS], usize) {
         let mut rates = Vec::new();
         for i in 0..self.markets.len() as u16 {
             let params = self.market(i).await.params;
             rates.push((self.market_price(i), params.maintenance_rate, params.initial_rate));
         }
-        let (risks, count) = state.position_risks(|i| rates.get(i as usize).copied()).unwrap();
+        state.position_risks(|i| rates.get(i as usize).copied()).unwrap()
+    }
+
+    /// The account's maintenance health at current prices.
+    pub async fn health(&mut self, account: &Pubkey) -> MaintenanceHealth {
+        let state = self.margin_account(account).await;
+        let (risks, count) = self.position_risks(&state).await;
         microliq::math::maintenance_health(state.collateral, &risks[..count]).unwrap()
     }
 

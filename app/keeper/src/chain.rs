@@ -55,6 +55,17 @@ pub fn budget_instructions(compute_unit_limit: u32, priority_fee: u64) -> [Instr
     ]
 }
 
+/// `instructions` behind the compute-budget instructions.
+pub fn with_budget(
+    instructions: &[Instruction],
+    compute_unit_limit: u32,
+    priority_fee: u64,
+) -> Vec<Instruction> {
+    let mut all = budget_instructions(compute_unit_limit, priority_fee).to_vec();
+    all.extend_from_slice(instructions);
+    all
+}
+
 /// The `getProgramAccounts` request that finds every margin account: the account's size and its
 /// Anchor discriminator at offset 0, base64 encoded.
 pub fn margin_account_query() -> RpcProgramAccountsConfig {
@@ -124,8 +135,7 @@ impl Chain for RpcChain {
         compute_unit_limit: u32,
         priority_fee: u64,
     ) -> std::result::Result<Vec<String>, SendError> {
-        let mut all = budget_instructions(compute_unit_limit, priority_fee).to_vec();
-        all.extend_from_slice(instructions);
+        let all = with_budget(instructions, compute_unit_limit, priority_fee);
         let blockhash =
             self.client.get_latest_blockhash().await.map_err(|e| SendError::Transient(e.to_string()))?;
         let tx = Transaction::new_signed_with_payer(&all, Some(&signer.pubkey()), &[signer], blockhash);
@@ -188,9 +198,7 @@ impl Chain for LocalExchange {
         compute_unit_limit: u32,
         priority_fee: u64,
     ) -> std::result::Result<Vec<String>, SendError> {
-        let mut all = budget_instructions(compute_unit_limit, priority_fee).to_vec();
-        all.extend_from_slice(instructions);
-        match self.send_raw(&all, &[signer]).await {
+        match self.send_raw(&with_budget(instructions, compute_unit_limit, priority_fee), &[signer]).await {
             Ok(()) => Ok(self.last_logs.clone()),
             Err(TxError::Custom(code)) => Err(SendError::Program(code)),
             Err(TxError::Other(other)) => Err(SendError::Transient(other)),
