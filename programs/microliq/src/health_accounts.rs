@@ -9,26 +9,30 @@
 use anchor_lang::prelude::*;
 
 use crate::error::MicroliqError;
-use crate::math::{self, MaintenanceHealth, PositionRisk};
+use crate::math::{self, MaintenanceHealth, MarketPrice, PositionRisk};
 use crate::oracle::{read_oracle, OracleReading};
 use crate::state::{Exchange, MarginAccount, Market, MAX_POSITIONS};
 
-/// What health needs of one market: its index, rates and validated prices.
+/// What health needs of one market: its index, rates, validated prices and whether its EMA
+/// circuit breaker is tripped (not the whole [`OracleReading`]: snapshots are copied around, and
+/// SBF copies word by word).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MarketSnapshot {
     pub market_index: u16,
     pub maintenance_rate: u32,
     pub initial_rate: u32,
-    pub oracle: OracleReading,
+    pub price: MarketPrice,
+    pub ema_diverged: bool,
 }
 
 impl MarketSnapshot {
-    pub fn new(market: &Market, oracle: OracleReading) -> Self {
+    pub fn new(market: &Market, oracle: &OracleReading) -> Self {
         MarketSnapshot {
             market_index: market.market_index,
             maintenance_rate: market.params.maintenance_rate,
             initial_rate: market.params.initial_rate,
-            oracle,
+            price: oracle.price,
+            ema_diverged: oracle.ema_diverged,
         }
     }
 }
@@ -99,7 +103,7 @@ impl HealthMarkets {
     ) -> Result<()> {
         let (indexes, count) = account.other_market_indexes(except);
         load_market_pairs(remaining, exchange_key, exchange, &indexes[..count], now, |market, oracle| {
-            self.push(MarketSnapshot::new(market, oracle))
+            self.push(MarketSnapshot::new(market, &oracle))
         })
     }
 
@@ -107,20 +111,27 @@ impl HealthMarkets {
         self.snapshots[..self.count].iter().find(|s| s.market_index == market_index)
     }
 
-    /// The risk inputs of every open position of `account`.
-    pub fn positions(&self, account: &MarginAccount) -> Result<([PositionRisk; MAX_POSITIONS], usize)> {
-        account.position_risks(|index| {
-            self.get(index).map(|s| (s.oracle.price, s.maintenance_rate, s.initial_rate))
+    /// The risk inputs of every open position of `account`, written into `risks`; returns how
+    /// many.
+    pub fn fill_positions(
+        &self,
+        account: &MarginAccount,
+        risks: &mut [PositionRisk; MAX_POSITIONS],
+    ) -> Result<usize> {
+        account.fill_position_risks(risks, |index| {
+            self.get(index).map(|s| (s.price, s.maintenance_rate, s.initial_rate))
         })
     }
 
     pub fn maintenance_health(&self, account: &MarginAccount) -> Result<MaintenanceHealth> {
-        let (risks, count) = self.positions(account)?;
+        let mut risks = [PositionRisk::default(); MAX_POSITIONS];
+        let count = self.fill_positions(account, &mut risks)?;
         Ok(math::maintenance_health(account.collateral, &risks[..count])?)
     }
 
     pub fn initial_health(&self, account: &MarginAccount) -> Result<i128> {
-        let (risks, count) = self.positions(account)?;
+        let mut risks = [PositionRisk::default(); MAX_POSITIONS];
+        let count = self.fill_positions(account, &mut risks)?;
         Ok(math::initial_health(account.collateral, &risks[..count])?)
     }
 
@@ -129,7 +140,7 @@ impl HealthMarkets {
     pub fn require_initial_health(&self, account: &MarginAccount) -> Result<()> {
         for position in account.positions.iter().filter(|p| p.is_open()) {
             if let Some(snapshot) = self.get(position.market_index) {
-                snapshot.oracle.require_no_divergence()?;
+                require!(!snapshot.ema_diverged, MicroliqError::OracleEmaDivergence);
             }
         }
         require!(self.initial_health(account)? >= 0, MicroliqError::InitialHealthViolated);

@@ -14,6 +14,9 @@
 #![allow(clippy::manual_is_multiple_of)]
 
 use anchor_lang::prelude::*;
+// Integer/float intrinsics (`__multi3`, `__udivti3`, …) for the SBF target.
+#[cfg(target_os = "solana")]
+use solana_compiler_builtins as _;
 
 pub mod error;
 pub mod events;

@@ -20,7 +20,11 @@ pub fn instruction(ix: Instruction2) -> Instruction {
         accounts: ix
             .accounts
             .iter()
-            .map(|m| AccountMeta { pubkey: addr(&m.pubkey), is_signer: m.is_signer, is_writable: m.is_writable })
+            .map(|m| AccountMeta {
+                pubkey: addr(&m.pubkey),
+                is_signer: m.is_signer,
+                is_writable: m.is_writable,
+            })
             .collect(),
         data: ix.data,
     }

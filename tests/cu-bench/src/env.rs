@@ -24,6 +24,17 @@ use crate::convert::{addr, instruction, pubkey};
 
 pub type Res<T> = Result<T, String>;
 
+/// A deterministic keypair (the n-th of the run): PDA bump searches, and so the compute units of
+/// instructions that derive PDAs (`initialize_exchange`, `add_market`, `create_margin_account`),
+/// are then the same on every run.
+pub fn keypair() -> Keypair {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let mut seed = [7u8; 32];
+    seed[..8].copy_from_slice(&NEXT.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    Keypair::new_from_array(seed)
+}
+
 #[macro_export]
 macro_rules! ensure {
     ($cond:expr, $($fmt:tt)+) => {
@@ -48,7 +59,8 @@ pub const USDC: u64 = 1_000_000;
 /// One SOL-like base unit (9 decimals) in base atoms.
 pub const SOL: i64 = 1_000_000_000;
 /// The Pyth program id the exchange is configured with (mainnet legacy oracle program).
-pub const PYTH_PROGRAM: Pubkey = anchor_lang::solana_program::pubkey!("FsJ3A3u2vn5cTVofAjvy6y5kwABJAqYWpe4975bi2epH");
+pub const PYTH_PROGRAM: Pubkey =
+    anchor_lang::solana_program::pubkey!("FsJ3A3u2vn5cTVofAjvy6y5kwABJAqYWpe4975bi2epH");
 /// A realistic wall clock (the oracle's publish time follows it).
 pub const START_UNIX_TIMESTAMP: i64 = 1_750_000_000;
 pub const START_SLOT: u64 = 350_000_000;
@@ -122,7 +134,11 @@ impl Addresses {
     }
 
     pub fn market(&self, index: u16) -> Pubkey {
-        Pubkey::find_program_address(&[seeds::MARKET, self.exchange.as_ref(), &index.to_le_bytes()], &microliq::ID).0
+        Pubkey::find_program_address(
+            &[seeds::MARKET, self.exchange.as_ref(), &index.to_le_bytes()],
+            &microliq::ID,
+        )
+        .0
     }
 
     pub fn margin_account(&self, owner: &Pubkey, id: u32) -> Pubkey {
@@ -179,7 +195,11 @@ pub struct Env {
     pub setup_cu: Vec<(&'static str, u64)>,
 }
 
-fn ix2(accounts: impl ToAccountMetas, data: impl InstructionData, remaining: &[(Pubkey, Pubkey)]) -> Instruction2 {
+fn ix2(
+    accounts: impl ToAccountMetas,
+    data: impl InstructionData,
+    remaining: &[(Pubkey, Pubkey)],
+) -> Instruction2 {
     let mut metas = accounts.to_account_metas(None);
     for (market, oracle) in remaining {
         metas.push(AccountMeta2::new_readonly(*market, false));
@@ -209,14 +229,22 @@ impl Env {
         clock.unix_timestamp = START_UNIX_TIMESTAMP;
         svm.set_sysvar(&clock);
 
-        let payer = Keypair::new();
-        let admin = Keypair::new();
+        let payer = keypair();
+        let admin = keypair();
         svm.airdrop(&payer.pubkey(), 1_000_000_000_000).map_err(|e| format!("{e:?}"))?;
         svm.airdrop(&admin.pubkey(), 10_000_000_000).map_err(|e| format!("{e:?}"))?;
-        let quote_mint = Keypair::new();
+        let quote_mint = keypair();
         let ex = Addresses::derive(pubkey(&quote_mint.pubkey()));
-        let mut env =
-            Env { svm, payer, admin, ex, markets: Vec::new(), margin_accounts: Vec::new(), lp: None, setup_cu: vec![] };
+        let mut env = Env {
+            svm,
+            payer,
+            admin,
+            ex,
+            markets: Vec::new(),
+            margin_accounts: Vec::new(),
+            lp: None,
+            setup_cu: vec![],
+        };
         env.create_mint(&quote_mint, 6)?;
 
         let init = ix2(
@@ -233,7 +261,10 @@ impl Env {
                 rent: anchor_lang::solana_program::sysvar::rent::ID,
             },
             microliq::instruction::InitializeExchange {
-                args: args::InitializeExchangeArgs { pyth_program: PYTH_PROGRAM, insurance_cap_per_event: u64::MAX },
+                args: args::InitializeExchangeArgs {
+                    pyth_program: PYTH_PROGRAM,
+                    insurance_cap_per_event: u64::MAX,
+                },
             },
             &[],
         );
@@ -268,13 +299,27 @@ impl Env {
         all.extend(ixs.iter().cloned().map(instruction));
         let mut keys: Vec<&Keypair> = vec![&self.payer];
         keys.extend(signers.iter().copied().filter(|k| k.pubkey() != self.payer.pubkey()));
-        let tx = Transaction::new_signed_with_payer(&all, Some(&self.payer.pubkey()), &keys, self.svm.latest_blockhash());
+        let tx = Transaction::new_signed_with_payer(
+            &all,
+            Some(&self.payer.pubkey()),
+            &keys,
+            self.svm.latest_blockhash(),
+        );
         let result = self.svm.send_transaction(tx);
         self.svm.expire_blockhash();
         let meta = match result {
-            Ok(meta) => meta,
+            Ok(meta) => {
+                if std::env::var_os("CU_BENCH_LOGS").is_some() {
+                    eprintln!("  {}", meta.logs.join("\n  "));
+                }
+                meta
+            }
             Err(failed) => {
-                return Err(format!("transaction failed: {:?}\n  {}", failed.err, failed.meta.logs.join("\n  ")));
+                return Err(format!(
+                    "transaction failed: {:?}\n  {}",
+                    failed.err,
+                    failed.meta.logs.join("\n  ")
+                ));
             }
         };
         let needle = format!("Program {} consumed ", microliq::ID);
@@ -313,7 +358,11 @@ impl Env {
         }
         ensure_eq!(sum, exchange.total_collateral as i128, "Σ margin-account collateral vs ledger");
         let fund = self.insurance_fund()?;
-        ensure_eq!(self.token_balance(&self.ex.insurance_vault)?, fund.balance, "insurance vault vs fund ledger");
+        ensure_eq!(
+            self.token_balance(&self.ex.insurance_vault)?,
+            fund.balance,
+            "insurance vault vs fund ledger"
+        );
         ensure!(fund.invariant().is_ok(), "insurance fund invariant");
         Ok(())
     }
@@ -374,8 +423,13 @@ impl Env {
 
     pub fn write_oracle(&mut self, oracle: &Pubkey, dollars: f64) -> Res<i64> {
         let (mantissa, data) = pyth_price_bytes(dollars, self.clock().unix_timestamp);
-        let account =
-            Account { lamports: 1_000_000_000, data, owner: addr(&PYTH_PROGRAM), executable: false, rent_epoch: 0 };
+        let account = Account {
+            lamports: 1_000_000_000,
+            data,
+            owner: addr(&PYTH_PROGRAM),
+            executable: false,
+            rent_epoch: 0,
+        };
         self.svm.set_account(addr(oracle), account).map_err(|e| format!("{e:?}"))?;
         Ok(mantissa)
     }
@@ -440,7 +494,7 @@ impl Env {
     }
 
     pub fn token_account(&mut self, mint: &Pubkey, owner: &Pubkey) -> Res<Pubkey> {
-        let account = Keypair::new();
+        let account = keypair();
         let key = pubkey(&account.pubkey());
         let payer = pubkey(&self.payer.pubkey());
         let len = spl_token::state::Account::LEN;
@@ -461,14 +515,15 @@ impl Env {
 
     pub fn mint_quote(&mut self, to: &Pubkey, amount: u64) -> Res<()> {
         let payer = pubkey(&self.payer.pubkey());
-        let ix = spl_token::instruction::mint_to(&spl_token::ID, &self.ex.quote_mint, to, &payer, &[], amount)
-            .map_err(|e| format!("{e:?}"))?;
+        let ix =
+            spl_token::instruction::mint_to(&spl_token::ID, &self.ex.quote_mint, to, &payer, &[], amount)
+                .map_err(|e| format!("{e:?}"))?;
         self.send(&[ix], &[]).map(|_| ())
     }
 
     /// A funded signer with a quote token account holding `amount`.
     pub fn wallet(&mut self, amount: u64) -> Res<Wallet> {
-        let owner = Keypair::new();
+        let owner = keypair();
         self.svm.airdrop(&owner.pubkey(), 1_000_000_000).map_err(|e| format!("{e:?}"))?;
         let mint = self.ex.quote_mint;
         let token = self.token_account(&mint, &pubkey(&owner.pubkey()))?;
@@ -493,14 +548,17 @@ impl Env {
     pub fn health_pairs(&self, account: &Pubkey, except: Option<u16>) -> Res<Vec<(Pubkey, Pubkey)>> {
         let state = self.margin_account(account)?;
         let (indexes, count) = state.other_market_indexes(except);
-        Ok(indexes[..count].iter().map(|&i| (self.markets[i as usize].market, self.markets[i as usize].oracle)).collect())
+        Ok(indexes[..count]
+            .iter()
+            .map(|&i| (self.markets[i as usize].market, self.markets[i as usize].oracle))
+            .collect())
     }
 
     // --- instructions (each returns the program's compute units) ------------------------------
 
     pub fn add_market(&mut self, name: &str) -> Res<u64> {
         let index = self.markets.len() as u16;
-        let oracle = pubkey(&Keypair::new().pubkey());
+        let oracle = pubkey(&keypair().pubkey());
         let market = self.ex.market(index);
         let mantissa = self.write_oracle(&oracle, 150.0)?;
         let ix = ix2(
@@ -642,7 +700,10 @@ impl Env {
                 oracle: fixture.oracle,
             },
             microliq::instruction::PlaceOrder {
-                args: args::PlaceOrderArgs { base_delta, limit_price: if base_delta > 0 { u64::MAX } else { 0 } },
+                args: args::PlaceOrderArgs {
+                    base_delta,
+                    limit_price: if base_delta > 0 { u64::MAX } else { 0 },
+                },
             },
             &self.health_pairs(&trader.account, Some(market))?,
         );
@@ -665,7 +726,9 @@ impl Env {
                 insurance_vault: self.ex.insurance_vault,
                 token_program: spl_token::ID,
             },
-            microliq::instruction::Liquidate { args: args::LiquidateArgs { market_index: market, max_base: u64::MAX } },
+            microliq::instruction::Liquidate {
+                args: args::LiquidateArgs { market_index: market, max_base: u64::MAX },
+            },
             &self.health_pairs(account, Some(market))?,
         );
         let owner = keeper.owner.insecure_clone();
@@ -692,7 +755,10 @@ impl Env {
 
     pub fn set_delegate(&mut self, trader: &Trader, delegate: Pubkey) -> Res<u64> {
         let ix = ix2(
-            microliq::accounts::SetDelegate { owner: pubkey(&trader.owner.pubkey()), margin_account: trader.account },
+            microliq::accounts::SetDelegate {
+                owner: pubkey(&trader.owner.pubkey()),
+                margin_account: trader.account,
+            },
             microliq::instruction::SetDelegate { args: args::SetDelegateArgs { delegate } },
             &[],
         );
@@ -721,7 +787,9 @@ impl Env {
     pub fn update_exchange(&mut self, insurance_cap_per_event: u64) -> Res<u64> {
         let ix = ix2(
             microliq::accounts::UpdateExchange { admin: self.admin_key(), exchange: self.ex.exchange },
-            microliq::instruction::UpdateExchange { args: args::UpdateExchangeArgs { insurance_cap_per_event } },
+            microliq::instruction::UpdateExchange {
+                args: args::UpdateExchangeArgs { insurance_cap_per_event },
+            },
             &[],
         );
         self.admin_measure(ix)

@@ -139,7 +139,11 @@ fn positions_scenario(bench: &mut Bench, so: &[u8], n: u16) -> Res<()> {
     let cu = env.withdraw(&alice, 100 * USDC)?;
     bench.record("withdraw_collateral", None, Some(nm), nm, cu);
     ensure_eq!(env.token_balance(&alice.token)?, 100 * USDC, "withdrawal paid");
-    ensure_eq!(env.margin_account(&alice.account)?.collateral, (collateral - fees) as i64, "collateral after");
+    ensure_eq!(
+        env.margin_account(&alice.account)?.collateral,
+        (collateral - fees) as i64,
+        "collateral after"
+    );
 
     // LP withdrawal at NAV over n markets, with open interest (prices unchanged: PnL ≤ 0).
     let exchange = env.exchange()?;
@@ -228,7 +232,11 @@ fn bankruptcy_scenario(bench: &mut Bench, so: &[u8]) -> Res<()> {
     ensure_eq!(env.margin_account(&alice.account)?.collateral, 0, "collateral reset");
     ensure_eq!(env.insurance_fund()?.balance, fund_before - 984_950_000, "fund drawn");
     ensure_eq!(env.exchange()?.pool_balance, pool_before + 1_980 * USDC as i64, "pool keeps the loss");
-    ensure_eq!(env.token_balance(&env.ex.quote_vault)?, vault_before + 984_950_000, "draw moved to the vault");
+    ensure_eq!(
+        env.token_balance(&env.ex.quote_vault)?,
+        vault_before + 984_950_000,
+        "draw moved to the vault"
+    );
     ensure_eq!(env.exchange()?.negative_collateral, 0, "no negative collateral left");
     ensure_eq!(env.token_balance(&keeper.token)?, 0, "keeper unpaid");
 
@@ -271,7 +279,7 @@ fn admin_scenario(bench: &mut Bench, so: &[u8]) -> Res<()> {
     env.set_market_pause(0, 0)?;
 
     let (alice, _) = env.trader(0)?;
-    let delegate = pubkey(&solana_keypair::Keypair::new().pubkey());
+    let delegate = pubkey(&keypair().pubkey());
     let cu = env.set_delegate(&alice, delegate)?;
     bench.record("set_delegate", None, None, 1, cu);
     ensure_eq!(env.margin_account(&alice.account)?.delegate, delegate, "delegate set");
@@ -282,7 +290,7 @@ fn admin_scenario(bench: &mut Bench, so: &[u8]) -> Res<()> {
     ensure_eq!(env.token_balance(&wallet.token)?, 1_000 * USDC, "insurance withdrawn");
     ensure_eq!(env.insurance_fund()?.total_withdrawn, 1_000 * USDC, "fund ledger");
 
-    let new_admin = solana_keypair::Keypair::new();
+    let new_admin = keypair();
     let new_key = pubkey(&new_admin.pubkey());
     let cu = env.transfer_admin(new_admin)?;
     bench.record("transfer_admin", None, None, 1, cu);
@@ -329,8 +337,12 @@ fn main() {
 
     // Marginal cost of one more position in the account (health over one more market).
     let mut over_budget = Vec::new();
-    for (instruction, case) in [("liquidate", None), ("withdraw_collateral", None), ("place_order", Some("open"))] {
-        if let (Some(one), Some(eight)) = (bench.find(instruction, case, Some(1)), bench.find(instruction, case, Some(8))) {
+    for (instruction, case) in
+        [("liquidate", None), ("withdraw_collateral", None), ("place_order", Some("open"))]
+    {
+        if let (Some(one), Some(eight)) =
+            (bench.find(instruction, case, Some(1)), bench.find(instruction, case, Some(8)))
+        {
             let per = (eight as f64 - one as f64) / 7.0;
             println!(
                 "{{\"derived\":\"cu_per_extra_position\",\"instruction\":\"{instruction}\",\"from\":{one},\"to\":{eight},\"cu\":{per:.0}}}"

@@ -40,6 +40,11 @@ impl core::fmt::Display for MathError {
 
 pub type MathResult<T> = Result<T, MathError>;
 
+// The small helpers below are `#[inline(always)]`: as calls, their `u128` arguments, rounding,
+// `#[track_caller]` location and returned `Result` need more than SBF's five argument registers
+// and go through memory; inlined, the constant divisors fold. It saves ~10 % of `liquidate`
+// (docs/PERFORMANCE.md).
+
 /// Which way a division rounds. Every division in the protocol names one, chosen against the
 /// account being valued: what it owes rounds [`Rounding::Up`], what it is worth or is paid rounds
 /// [`Rounding::Down`].
@@ -57,7 +62,7 @@ pub trait Checked: Sized + Copy {
 }
 
 macro_rules! impl_checked {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $mul:path),*) => {$(
         impl Checked for $t {
             #[track_caller]
             #[inline(always)]
@@ -72,25 +77,40 @@ macro_rules! impl_checked {
             #[track_caller]
             #[inline(always)]
             fn mul_or_err(self, rhs: Self) -> MathResult<Self> {
-                match self.checked_mul(rhs) { Some(v) => Ok(v), None => Err(MathError::here()) }
+                match $mul(self, rhs) { Some(v) => Ok(v), None => Err(MathError::here()) }
             }
         }
     )*};
 }
-impl_checked!(u64, i64, u128, i128);
+impl_checked!(u64 => u64::checked_mul, i64 => i64::checked_mul, u128 => u128::checked_mul,
+    i128 => checked_mul_i128);
+
+/// `i128::checked_mul` computed on magnitudes: one unsigned overflow-checked 128-bit multiply and
+/// a sign. Same result as `checked_mul`; it exists for the SBF build, where the signed 128-bit
+/// overflow check (`llvm.smul.with.overflow.i128`) becomes a `__muloti4`/`__multi3` libcall that
+/// returns 128 bits, which upstream LLVM's BPF backend cannot lower (see docs/PERFORMANCE.md).
+#[inline(always)]
+pub fn checked_mul_i128(a: i128, b: i128) -> Option<i128> {
+    let magnitude = checked_mul_u128(a.unsigned_abs(), b.unsigned_abs())?;
+    if (a < 0) != (b < 0) {
+        // Down to −2^127 = i128::MIN, whose magnitude wraps back to itself.
+        (magnitude <= i128::MIN.unsigned_abs()).then(|| (magnitude as i128).wrapping_neg())
+    } else {
+        i128::try_from(magnitude).ok()
+    }
+}
 
 /// `numerator / denominator` for unsigned values, rounded as asked.
 #[track_caller]
-#[inline]
+#[inline(always)]
 pub fn div_u128(numerator: u128, denominator: u128, rounding: Rounding) -> MathResult<u128> {
     if denominator == 0 {
         return Err(MathError::here());
     }
-    let quotient = numerator / denominator;
+    let (quotient, remainder) = div_rem_u128(numerator, denominator);
     match rounding {
-        Rounding::Down => Ok(quotient),
-        Rounding::Up if numerator % denominator != 0 => Ok(quotient + 1),
-        Rounding::Up => Ok(quotient),
+        Rounding::Up if remainder != 0 => Ok(quotient + 1),
+        _ => Ok(quotient),
     }
 }
 
@@ -98,26 +118,115 @@ pub fn div_u128(numerator: u128, denominator: u128, rounding: Rounding) -> MathR
 /// negative infinity and `Up` toward positive infinity (not toward zero), so that a signed
 /// quantity of value rounds against its holder whatever its sign.
 #[track_caller]
-#[inline]
+#[inline(always)]
 pub fn div_i128(numerator: i128, denominator: u128, rounding: Rounding) -> MathResult<i128> {
-    let denominator = i128::try_from(denominator).map_err(|_| MathError::here())?;
-    if denominator == 0 {
+    if denominator == 0 || denominator > i128::MAX as u128 {
         return Err(MathError::here());
     }
-    let quotient = numerator.div_euclid(denominator); // floor, since denominator > 0
-    let exact = numerator.rem_euclid(denominator) == 0;
-    match rounding {
-        Rounding::Down => Ok(quotient),
-        Rounding::Up if !exact => Ok(quotient + 1),
-        Rounding::Up => Ok(quotient),
+    let (quotient, remainder) = div_rem_u128(numerator.unsigned_abs(), denominator);
+    // Rounding moves the magnitude up when it moves away from zero: floor of a negative value,
+    // ceiling of a positive one. |numerator| ≤ 2^127, and a remainder means denominator ≥ 2, so
+    // the magnitude stays ≤ 2^127 (−2^127 is i128::MIN; `wrapping_neg` maps it to itself).
+    let away = remainder != 0 && ((numerator < 0) == (rounding == Rounding::Down));
+    let magnitude = (quotient + away as u128) as i128;
+    Ok(if numerator < 0 { magnitude.wrapping_neg() } else { magnitude })
+}
+
+/// `(n / d, n % d)` for `d != 0`.
+///
+/// SBF has a native 64-bit division but no 128-bit one: `u128 / u128` is a software routine of
+/// hundreds of instructions (a bit-by-bit loop in upstream-LLVM builds). Every divisor in the
+/// protocol's formulas but one fits in 64 bits (PRICE_PRECISION, RATE_PRECISION, lot and position
+/// sizes, supplies), so this divides with two native 64-bit divisions per 64-bit quotient digit
+/// (Knuth's algorithm D as in Hacker's Delight `divlu`), and divisors of 64 bits or more with one
+/// normalized estimate and one correction.
+#[inline(always)]
+pub fn div_rem_u128(n: u128, d: u128) -> (u128, u128) {
+    let (n_hi, n_lo) = ((n >> 64) as u64, n as u64);
+    if d >> 64 == 0 {
+        let d = d as u64;
+        if n_hi == 0 {
+            return ((n_lo / d) as u128, (n_lo % d) as u128);
+        }
+        let (q_hi, r_hi) = (n_hi / d, n_hi % d);
+        let (q_lo, r) = div_128_by_64(r_hi, n_lo, d);
+        return (((q_hi as u128) << 64) | q_lo as u128, r as u128);
+    }
+    // d ≥ 2^64, so the quotient is < 2^64. Estimate it from the top 64 bits of d normalized
+    // (≥ 2^63) and n / 2 (whose high half is < 2^63, below them): the estimate is the quotient
+    // or one more, so one less is the quotient or one less, which one comparison settles.
+    let shift = ((d >> 64) as u64).leading_zeros(); // 0..=63
+    let d_top = ((d << shift) >> 64) as u64;
+    let half = n >> 1;
+    let (estimate, _) = div_128_by_64((half >> 64) as u64, half as u64, d_top);
+    let mut q = (estimate >> (63 - shift)) as u128;
+    q = q.saturating_sub(1);
+    let r = n - q * d; // q ≤ n / d
+    if r >= d {
+        (q + 1, r - d)
+    } else {
+        (q, r)
+    }
+}
+
+/// `(u1·2^64 + u0) / v` and the remainder, for `u1 < v` (so the quotient fits in 64 bits).
+/// Hacker's Delight `divlu`: normalize `v`, then two quotient digits of 32 bits, each estimated
+/// with one native 64-bit division and corrected at most twice.
+#[inline(always)]
+fn div_128_by_64(u1: u64, u0: u64, v: u64) -> (u64, u64) {
+    const B: u64 = 1 << 32;
+    const MASK: u64 = B - 1;
+    let s = v.leading_zeros();
+    let v = v << s;
+    let (vn1, vn0) = (v >> 32, v & MASK); // vn1 ≥ 2^31
+    let un32 = if s == 0 { u1 } else { (u1 << s) | (u0 >> (64 - s)) };
+    let un10 = u0 << s;
+    let (un1, un0) = (un10 >> 32, un10 & MASK);
+
+    // First digit. q1 < 2^33; inside the loop q1 < B and rhat < B, so neither product nor
+    // sum below can overflow 64 bits.
+    let mut q1 = un32 / vn1;
+    let mut rhat = un32 - q1 * vn1;
+    while q1 >= B || q1.wrapping_mul(vn0) > (rhat << 32) | un1 {
+        q1 -= 1;
+        rhat += vn1;
+        if rhat >= B {
+            break;
+        }
+    }
+    // The partial remainder (un32·B + un1 − q1·v) is < v: modular arithmetic is exact.
+    let un21 = (un32 << 32).wrapping_add(un1).wrapping_sub(q1.wrapping_mul(v));
+
+    let mut q0 = un21 / vn1;
+    let mut rhat = un21 - q0 * vn1;
+    while q0 >= B || q0.wrapping_mul(vn0) > (rhat << 32) | un0 {
+        q0 -= 1;
+        rhat += vn1;
+        if rhat >= B {
+            break;
+        }
+    }
+    let r = (un21 << 32).wrapping_add(un0).wrapping_sub(q0.wrapping_mul(v)) >> s;
+    ((q1 << 32) | q0, r)
+}
+
+/// `a · b`, or `None` on overflow. When both factors fit in 64 bits (amounts, prices ≤
+/// `MAX_PRICE`, rates) the product cannot overflow and is one widening multiply, without the
+/// 128-bit overflow check (a dozen 64-bit multiplies on SBF).
+#[inline(always)]
+pub fn checked_mul_u128(a: u128, b: u128) -> Option<u128> {
+    if (a | b) >> 64 == 0 {
+        Some((a as u64 as u128) * (b as u64 as u128))
+    } else {
+        a.checked_mul(b)
     }
 }
 
 /// `a · b / c` in unsigned 128-bit arithmetic with explicit rounding. The product must fit.
 #[track_caller]
-#[inline]
+#[inline(always)]
 pub fn mul_div_u128(a: u128, b: u128, c: u128, rounding: Rounding) -> MathResult<u128> {
-    let product = a.checked_mul(b).ok_or_else(MathError::here)?;
+    let product = checked_mul_u128(a, b).ok_or_else(MathError::here)?;
     div_u128(product, c, rounding)
 }
 
@@ -125,7 +234,7 @@ pub fn mul_div_u128(a: u128, b: u128, c: u128, rounding: Rounding) -> MathResult
 /// 128 bits on extreme inputs. Fails only when the quotient itself exceeds `u128` or `c == 0`.
 #[track_caller]
 pub fn mul_div_wide(a: u128, b: u128, c: u128, rounding: Rounding) -> MathResult<u128> {
-    if let Some(product) = a.checked_mul(b) {
+    if let Some(product) = checked_mul_u128(a, b) {
         return div_u128(product, c, rounding);
     }
     if c == 0 {
@@ -164,39 +273,41 @@ pub fn mul_div_wide(a: u128, b: u128, c: u128, rounding: Rounding) -> MathResult
 
 /// `|base| · price / PRICE_PRECISION`: the notional value in quote atoms of a base amount.
 #[track_caller]
-#[inline]
+#[inline(always)]
 pub fn notional(base: u64, price: u128, rounding: Rounding) -> MathResult<u128> {
     mul_div_u128(base as u128, price, PRICE_PRECISION, rounding)
 }
 
 /// `signed_base · price / PRICE_PRECISION` in quote atoms, rounded toward ±∞ as asked.
 #[track_caller]
-#[inline]
+#[inline(always)]
 pub fn signed_value(base: i64, price: u128, rounding: Rounding) -> MathResult<i128> {
     // |base| ≤ 2^63 and price ≤ 2^64 keep the product below 2^127.
     if price > MAX_PRICE {
         return Err(MathError::here());
     }
-    let product = (base as i128).checked_mul(price as i128).ok_or_else(MathError::here)?;
+    // A 64×64-bit unsigned product (< 2^127, cannot overflow) and the base's sign.
+    let magnitude = (base.unsigned_abs() as u128 * price as u64 as u128) as i128;
+    let product = if base < 0 { -magnitude } else { magnitude };
     div_i128(product, PRICE_PRECISION, rounding)
 }
 
 /// `amount · rate / RATE_PRECISION`.
 #[track_caller]
-#[inline]
+#[inline(always)]
 pub fn apply_rate(amount: u128, rate: u32, rounding: Rounding) -> MathResult<u128> {
     mul_div_u128(amount, rate as u128, RATE_PRECISION, rounding)
 }
 
 /// Narrowing conversions that fail instead of truncating.
 #[track_caller]
-#[inline]
+#[inline(always)]
 pub fn to_u64(value: u128) -> MathResult<u64> {
     u64::try_from(value).map_err(|_| MathError::here())
 }
 
 #[track_caller]
-#[inline]
+#[inline(always)]
 pub fn to_i64(value: i128) -> MathResult<i64> {
     i64::try_from(value).map_err(|_| MathError::here())
 }
@@ -207,10 +318,22 @@ pub fn i128_to_u128(value: i128) -> MathResult<u128> {
     u128::try_from(value).map_err(|_| MathError::here())
 }
 
-/// `10^exp` as `u128`, for `exp` in 0..=38.
+/// `10^0 ..= 10^38`, every power of ten a `u128` holds.
+const POW10: [u128; 39] = {
+    let mut table = [1u128; 39];
+    let mut i = 1;
+    while i < table.len() {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
+/// `10^exp` as `u128`, for `exp` in 0..=38 (a table lookup: no multiplication loop on chain).
 #[track_caller]
+#[inline]
 pub fn pow10(exp: u32) -> MathResult<u128> {
-    10u128.checked_pow(exp).ok_or_else(MathError::here)
+    POW10.get(exp as usize).copied().ok_or_else(MathError::here)
 }
 
 /// Converts an oracle value `mantissa · 10^expo` (in whole quote units per whole base unit) into
@@ -296,6 +419,100 @@ mod tests {
         assert_eq!(mul_div_wide(max, 5, 7, Rounding::Down).unwrap(), 5 * (max / 7) + 2);
         assert_eq!(mul_div_wide(max, 5, 7, Rounding::Up).unwrap(), 5 * (max / 7) + 3);
         assert!(mul_div_wide(u128::MAX, 2, 1, Rounding::Down).is_err());
+    }
+
+    /// The reference: what `div_i128` computed before it had a 64-bit fast path.
+    fn div_i128_reference(numerator: i128, denominator: u128, rounding: Rounding) -> Option<i128> {
+        let denominator = i128::try_from(denominator).ok().filter(|d| *d != 0)?;
+        let quotient = numerator.div_euclid(denominator);
+        let exact = numerator.rem_euclid(denominator) == 0;
+        Some(if rounding == Rounding::Up && !exact { quotient + 1 } else { quotient })
+    }
+
+    #[test]
+    fn fast_division_matches_the_standard_library_on_edges() {
+        let edges = [
+            1u128,
+            2,
+            3,
+            7,
+            10,
+            1_000_000,
+            PRICE_PRECISION,
+            (1 << 32) - 1,
+            1 << 32,
+            (1 << 32) + 1,
+            (1 << 63) - 1,
+            1 << 63,
+            u64::MAX as u128 - 1,
+            u64::MAX as u128,
+            1 << 64,
+            (1 << 64) + 1,
+            (1 << 64) * 3 + 12_345,
+            (1 << 96) - 1,
+            1 << 100,
+            (1 << 127) - 1,
+            1 << 127,
+            u128::MAX - 1,
+            u128::MAX,
+            0x8000_0000_0000_0001_ffff_ffff_0000_0001,
+            0xffff_ffff_0000_0000_ffff_ffff_0000_0000,
+        ];
+        for &n in edges.iter().chain(&[0u128]) {
+            for &d in &edges {
+                assert_eq!(div_rem_u128(n, d), (n / d, n % d), "{n} / {d}");
+                for rounding in [Rounding::Down, Rounding::Up] {
+                    assert_eq!(
+                        div_u128(n, d, rounding).ok(),
+                        Some(n / d + (rounding == Rounding::Up && n % d != 0) as u128)
+                    );
+                    for signed in
+                        [n as i128, (n as i128).wrapping_neg(), (n >> 1) as i128, -((n >> 1) as i128)]
+                    {
+                        assert_eq!(
+                            div_i128(signed, d, rounding).ok(),
+                            div_i128_reference(signed, d, rounding),
+                            "{signed} / {d} {rounding:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(div_i128(5, 0, Rounding::Down).is_err());
+        assert!(div_i128(5, 1 << 127, Rounding::Down).is_err());
+        assert_eq!(pow10(0).unwrap(), 1);
+        assert_eq!(pow10(38).unwrap(), 10u128.pow(38));
+        assert!(pow10(39).is_err());
+    }
+
+    #[test]
+    fn checked_mul_i128_matches_the_standard_library() {
+        let values = [
+            0i128,
+            1,
+            -1,
+            2,
+            -2,
+            3,
+            1 << 63,
+            -(1 << 63),
+            1 << 64,
+            -(1 << 64),
+            (1 << 126) - 1,
+            1 << 126,
+            -(1 << 126),
+            i128::MAX,
+            i128::MIN,
+            i128::MIN + 1,
+            i128::MAX / 3,
+            -(i128::MAX / 3),
+            123_456_789_012_345_678_901_234_567,
+        ];
+        for &a in &values {
+            for &b in &values {
+                assert_eq!(checked_mul_i128(a, b), a.checked_mul(b), "{a} · {b}");
+            }
+        }
     }
 
     #[test]

@@ -44,6 +44,9 @@ impl MarketPrice {
     /// Converts an oracle reading (`price ± conf`, `ema`, all `· 10^expo` dollars per whole base
     /// unit; `price > conf ≥ 0`, `ema > 0`) into fixed point, each bound rounded against the
     /// holder that uses it. Shared by the program and off-chain code.
+    ///
+    /// Equal to converting each bound with [`oracle_to_fixed`], but the scale is looked up once
+    /// and each mantissa is multiplied or divided once (both roundings come from one division).
     pub fn from_oracle(
         price: u64,
         conf: u64,
@@ -52,18 +55,37 @@ impl MarketPrice {
         quote_decimals: u8,
         base_decimals: u8,
     ) -> MathResult<Self> {
-        let fixed = |mantissa: u64, rounding| {
-            oracle_to_fixed(mantissa, expo, quote_decimals, base_decimals, rounding)
-        };
-        let oracle_low = fixed(price, Rounding::Down)?;
-        let oracle_high = fixed(price, Rounding::Up)?;
         let below = price.checked_sub(conf).ok_or_else(MathError::here)?;
         let above = price.checked_add(conf).ok_or_else(MathError::here)?;
+        let exponent =
+            expo as i64 + quote_decimals as i64 - base_decimals as i64 + PRICE_PRECISION_EXP as i64;
+        // (rounded down, rounded up) of mantissa · 10^exponent, each ≤ MAX_PRICE.
+        let convert = |mantissa: u64| -> MathResult<(u128, u128)> {
+            if exponent >= 0 {
+                let scale = pow10(u32::try_from(exponent).map_err(|_| MathError::here())?)?;
+                let value = checked_mul_u128(mantissa as u128, scale).ok_or_else(MathError::here)?;
+                if value > MAX_PRICE {
+                    return Err(MathError::here());
+                }
+                Ok((value, value))
+            } else if exponent < -38 {
+                // 10^39 exceeds u128 and any u64 mantissa: the value rounds to 0 or 1.
+                Ok((0, u128::from(mantissa != 0)))
+            } else {
+                // A quotient of a u64 mantissa never exceeds MAX_PRICE.
+                let (quotient, remainder) = div_rem_u128(mantissa as u128, pow10(-exponent as u32)?);
+                Ok((quotient, quotient + (remainder != 0) as u128))
+            }
+        };
+        let (oracle_low, oracle_high) = convert(price)?;
+        let (below_down, _) = convert(below)?;
+        let (_, above_up) = convert(above)?;
+        let (ema_down, ema_up) = convert(ema)?;
         Ok(MarketPrice {
             oracle_low,
             oracle_high,
-            conservative_long: fixed(below, Rounding::Down)?.min(fixed(ema, Rounding::Down)?),
-            conservative_short: fixed(above, Rounding::Up)?.max(fixed(ema, Rounding::Up)?),
+            conservative_long: below_down.min(ema_down),
+            conservative_short: above_up.max(ema_up),
         })
     }
 

@@ -72,6 +72,10 @@ pub struct LiquidationParams {
 
 /// `E · (1e6) − (1e6 + β) · M`: the margin against the liquidation's end target, scaled by
 /// [`RATE_PRECISION`]. The account is back at its target when this is `≥ 0`.
+///
+/// Always inlined: as a call its promoted arguments (two `i128` + rate + return slot) need more
+/// than the five argument registers SBF has (see docs/PERFORMANCE.md).
+#[inline(always)]
 pub fn target_margin_scaled(health: &MaintenanceHealth, liquidation_buffer: u32) -> MathResult<i128> {
     let buffered = RATE_PRECISION as i128 + liquidation_buffer as i128;
     let requirement = (health.maintenance_requirement as i128).mul_or_err(buffered)?;
@@ -215,7 +219,8 @@ pub fn simulate_slice(
     let trade = apply_trade(position.base, position.entry_quote, close_delta, &position.price)?;
     let remaining = PositionRisk { base: trade.new_base, entry_quote: trade.new_entry_quote, ..*position };
 
-    let closed_notional = notional(closed_base, position.price.oracle_high, Rounding::Up)?;
+    // `|Δ|·P` rounded up, as `apply_trade` already computed it for the taker fee.
+    let closed_notional = trade.traded_notional as u128;
     let penalty_rate = bonus_rate as u64 + params.insurance_fee_rate as u64;
     let full_penalty = mul_div_u128(closed_notional, penalty_rate as u128, RATE_PRECISION, Rounding::Up)?;
     let full_bonus = apply_rate(closed_notional, bonus_rate, Rounding::Down)?;
@@ -266,10 +271,13 @@ pub fn plan_liquidation(
             .add_or_err(position.maintenance_requirement()?)?,
     };
     let bonus = bonus_rate(&health_before, slots_since_flagged, params)?;
-    let reaches = |closed: u64| -> MathResult<bool> {
-        let outcome = simulate_slice(target, &others, closed, bonus, params)?;
+    let simulate = |closed: u64| simulate_slice(target, &others, closed, bonus, params);
+    let reached = |outcome: &SliceOutcome| -> MathResult<bool> {
         Ok(target_margin_scaled(&outcome.health_after, params.liquidation_buffer)? >= 0)
     };
+    // The simulation of the current `slice`, when one was made: each costs ~1.5k compute units
+    // on chain, and the final outcome is usually one already simulated.
+    let mut at_slice: Option<SliceOutcome> = None;
 
     let mut whole_close = None;
     let exact_slice = if health_before.equity <= 0 {
@@ -290,14 +298,31 @@ pub fn plan_liquidation(
         let mut slice = to_u64(div_u128(estimate, lot as u128, Rounding::Up)?.mul_or_err(lot as u128)?)
             .unwrap_or(u64::MAX);
         slice = slice.clamp(lot.min(size), size);
-        while slice < size && !reaches(slice)? {
+        while slice < size {
+            let outcome = simulate(slice)?;
+            if reached(&outcome)? {
+                at_slice = Some(outcome);
+                break;
+            }
             slice = slice.saturating_add(lot).min(size);
         }
-        while slice > lot && reaches(slice - lot)? {
+        while slice > lot {
+            let outcome = simulate(slice - lot)?;
+            if !reached(&outcome)? {
+                break;
+            }
             slice -= lot;
+            at_slice = Some(outcome);
         }
-        if slice == size && !reaches(size)? {
-            whole_close = Some(WholeClose::TargetUnreachable);
+        if slice == size {
+            let outcome = match at_slice {
+                Some(outcome) => outcome,
+                None => simulate(size)?,
+            };
+            if !reached(&outcome)? {
+                whole_close = Some(WholeClose::TargetUnreachable);
+            }
+            at_slice = Some(outcome);
         }
         slice
     };
@@ -325,7 +350,10 @@ pub fn plan_liquidation(
         closed = size;
     }
 
-    let outcome = simulate_slice(target, &others, closed, bonus, params)?;
+    let outcome = match at_slice {
+        Some(outcome) if closed == exact_slice => outcome,
+        _ => simulate(closed)?,
+    };
     Ok(LiquidationPlan { health_before, bonus_rate: bonus, exact_slice, whole_close, outcome })
 }
 

@@ -25,6 +25,75 @@ fn position(base: i64, entry: i64, price: u128, (mm, im): (u32, u32)) -> Positio
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
 
+    /// The SBF-friendly signed 128-bit checked multiply agrees with the standard library, and
+    /// `signed_value` with the plain signed product, over the whole range.
+    #[test]
+    fn wide_signed_products_match_the_standard_library(
+        a in any::<i128>(),
+        b in any::<i128>(),
+        shift in 0u32..127,
+        base in any::<i64>(),
+        price in 0u128..=MAX_PRICE,
+    ) {
+        prop_assert_eq!(checked_mul_i128(a, b), a.checked_mul(b));
+        prop_assert_eq!(checked_mul_i128(a >> shift, b), (a >> shift).checked_mul(b));
+        for rounding in [Rounding::Down, Rounding::Up] {
+            let exact = div_i128((base as i128) * (price as i128), PRICE_PRECISION, rounding).unwrap();
+            prop_assert_eq!(signed_value(base, price, rounding).unwrap(), exact);
+        }
+    }
+
+    /// The 64-bit-digit division agrees with the standard library's for every magnitude of
+    /// numerator and divisor (each shifted to exercise 1- to 128-bit operands).
+    #[test]
+    fn fast_division_matches_the_standard_library(
+        n in any::<u128>(),
+        d in 1u128..=u128::MAX,
+        n_shift in 0u32..128,
+        d_shift in 0u32..128,
+        rounding in prop_oneof![Just(Rounding::Down), Just(Rounding::Up)],
+    ) {
+        let (n, d) = (n >> n_shift, (d >> d_shift).max(1));
+        prop_assert_eq!(div_rem_u128(n, d), (n / d, n % d));
+        let signed = n as i128;
+        let reference = i128::try_from(d).ok().map(|di| {
+            let q = signed.div_euclid(di);
+            if rounding == Rounding::Up && signed.rem_euclid(di) != 0 { q + 1 } else { q }
+        });
+        prop_assert_eq!(div_i128(signed, d, rounding).ok(), reference);
+    }
+
+    /// `MarketPrice::from_oracle` (one scale, one division per mantissa) equals converting each
+    /// bound on its own with `oracle_to_fixed`, errors included.
+    #[test]
+    fn from_oracle_matches_per_bound_conversion(
+        price in any::<u64>(),
+        conf in any::<u64>(),
+        ema in any::<u64>(),
+        expo in -60i32..=20,
+        quote_decimals in 0u8..=12,
+        base_decimals in 0u8..=18,
+        small in any::<bool>(),
+    ) {
+        // Half the cases with realistic magnitudes, where conversions succeed.
+        let (price, conf, ema) = if small { (price >> 24, conf >> 40, ema >> 24) } else { (price, conf, ema) };
+        let fixed = |m, r| oracle_to_fixed(m, expo, quote_decimals, base_decimals, r);
+        let reference = (|| -> MathResult<MarketPrice> {
+            let oracle_low = fixed(price, Rounding::Down)?;
+            let oracle_high = fixed(price, Rounding::Up)?;
+            let below = price.checked_sub(conf).ok_or_else(MathError::here)?;
+            let above = price.checked_add(conf).ok_or_else(MathError::here)?;
+            Ok(MarketPrice {
+                oracle_low,
+                oracle_high,
+                conservative_long: fixed(below, Rounding::Down)?.min(fixed(ema, Rounding::Down)?),
+                conservative_short: fixed(above, Rounding::Up)?.max(fixed(ema, Rounding::Up)?),
+            })
+        })();
+        let fast = MarketPrice::from_oracle(price, conf, ema, expo, quote_decimals, base_decimals);
+        prop_assert_eq!(fast.ok(), reference.ok());
+    }
+
     /// A long's margin `E − M` never falls when its price rises; a short's never rises.
     #[test]
     fn margin_is_monotonic_in_price(

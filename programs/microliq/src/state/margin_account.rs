@@ -103,9 +103,20 @@ impl MarginAccount {
     /// `(price, maintenance_rate, initial_rate)`. Used by the program and by off-chain code.
     pub fn position_risks(
         &self,
-        mut market: impl FnMut(u16) -> Option<(crate::math::MarketPrice, u32, u32)>,
+        market: impl FnMut(u16) -> Option<(crate::math::MarketPrice, u32, u32)>,
     ) -> Result<([crate::math::PositionRisk; MAX_POSITIONS], usize)> {
         let mut risks = [crate::math::PositionRisk::default(); MAX_POSITIONS];
+        let count = self.fill_position_risks(&mut risks, market)?;
+        Ok((risks, count))
+    }
+
+    /// [`Self::position_risks`] written into `risks` (returns the count). On chain the array
+    /// (768 bytes) is filled in place: SBF copies a returned array word by word.
+    pub fn fill_position_risks(
+        &self,
+        risks: &mut [crate::math::PositionRisk; MAX_POSITIONS],
+        mut market: impl FnMut(u16) -> Option<(crate::math::MarketPrice, u32, u32)>,
+    ) -> Result<usize> {
         let mut count = 0;
         for position in self.positions.iter().filter(|p| p.is_open()) {
             let (price, maintenance_rate, initial_rate) =
@@ -119,7 +130,7 @@ impl MarginAccount {
             };
             count += 1;
         }
-        Ok((risks, count))
+        Ok(count)
     }
 
     /// Index, among [`Self::position_risks`], of the position in `market_index`.

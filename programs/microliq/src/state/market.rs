@@ -196,6 +196,10 @@ impl Market {
 
     /// Traders' aggregate unrealized PnL in this market, `L·P − e_L − S·P − e_S`, rounded as
     /// asked (the pool's NAV is the pool balance minus this).
+    ///
+    /// Always inlined: as a call its promoted arguments (two `i128` prices, rounding, `self`,
+    /// return slot) need more than the five argument registers SBF has (docs/PERFORMANCE.md).
+    #[inline(always)]
     pub fn traders_unrealized_pnl(&self, price: &MarketPrice, rounding: Rounding) -> MathResult<i128> {
         use math::Checked;
         // Rounding the total as asked: longs' value and shorts' debt use the matching bound.

@@ -5,9 +5,9 @@ use crate::error::MicroliqError;
 use crate::events::{BankruptcyResolved, LiquidationSlice};
 use crate::health_accounts::{HealthMarkets, MarketSnapshot};
 use crate::instructions::keeper::bankruptcy::{is_bankrupt, resolve_bankruptcy, BankruptcyResolution};
-use crate::math::{self, target_margin_scaled, Checked, LiquidationTarget, WholeClose};
+use crate::math::{self, target_margin_scaled, Checked, LiquidationTarget, PositionRisk, WholeClose};
 use crate::oracle::read_oracle;
-use crate::state::{pause, Exchange, InsuranceFund, MarginAccount, Market};
+use crate::state::{pause, Exchange, InsuranceFund, MarginAccount, Market, MAX_POSITIONS};
 use crate::token_ops::ExchangeSigner;
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
@@ -49,10 +49,14 @@ pub struct Liquidate<'info> {
         constraint = keeper_token.owner == keeper.key() @ MicroliqError::WrongTokenOwner,
     )]
     pub keeper_token: Account<'info, TokenAccount>,
+    /// CHECK: the exchange's quote vault, pinned by address; the token program checks it. Not
+    /// unpacked: an `Account<TokenAccount>` costs ~750 CU (docs/PERFORMANCE.md).
     #[account(mut, address = exchange.load()?.quote_vault @ MicroliqError::WrongVault)]
-    pub quote_vault: Account<'info, TokenAccount>,
+    pub quote_vault: UncheckedAccount<'info>,
+    /// CHECK: the exchange's insurance vault, pinned by address; the token program checks it. Not
+    /// unpacked: an `Account<TokenAccount>` costs ~750 CU (docs/PERFORMANCE.md).
     #[account(mut, address = exchange.load()?.insurance_vault @ MicroliqError::WrongVault)]
-    pub insurance_vault: Account<'info, TokenAccount>,
+    pub insurance_vault: UncheckedAccount<'info>,
     pub token_program: Program<'info, Token>,
 }
 
@@ -89,7 +93,7 @@ impl Liquidate<'_> {
             clock.unix_timestamp,
         )?;
         let mut markets = HealthMarkets::default();
-        markets.push(MarketSnapshot::new(&market, oracle))?;
+        markets.push(MarketSnapshot::new(&market, &oracle))?;
         markets.load_others(
             ctx.remaining_accounts,
             &accounts.exchange.key(),
@@ -98,7 +102,8 @@ impl Liquidate<'_> {
             Some(market_index),
             clock.unix_timestamp,
         )?;
-        let (risks, count) = markets.positions(&account)?;
+        let mut risks = [PositionRisk::default(); MAX_POSITIONS];
+        let count = markets.fill_positions(&account, &mut risks)?;
         let index = account.risk_index(market_index).ok_or(MicroliqError::NoPositionInMarket)?;
 
         // Plan the slice with the program's own (pure) liquidation math.

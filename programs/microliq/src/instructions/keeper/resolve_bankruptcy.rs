@@ -1,5 +1,5 @@
 use anchor_lang::prelude::*;
-use anchor_spl::token::{Token, TokenAccount};
+use anchor_spl::token::Token;
 
 use crate::error::MicroliqError;
 use crate::events::BankruptcyResolved;
@@ -21,10 +21,14 @@ pub struct ResolveBankruptcy<'info> {
     pub margin_account: AccountLoader<'info, MarginAccount>,
     #[account(mut, has_one = exchange @ MicroliqError::WrongExchange)]
     pub insurance_fund: AccountLoader<'info, InsuranceFund>,
+    /// CHECK: the exchange's quote vault, pinned by address; the token program checks it. Not
+    /// unpacked: an `Account<TokenAccount>` costs ~750 CU (docs/PERFORMANCE.md).
     #[account(mut, address = exchange.load()?.quote_vault @ MicroliqError::WrongVault)]
-    pub quote_vault: Account<'info, TokenAccount>,
+    pub quote_vault: UncheckedAccount<'info>,
+    /// CHECK: the exchange's insurance vault, pinned by address; the token program checks it. Not
+    /// unpacked: an `Account<TokenAccount>` costs ~750 CU (docs/PERFORMANCE.md).
     #[account(mut, address = exchange.load()?.insurance_vault @ MicroliqError::WrongVault)]
-    pub insurance_vault: Account<'info, TokenAccount>,
+    pub insurance_vault: UncheckedAccount<'info>,
     pub token_program: Program<'info, Token>,
 }
 

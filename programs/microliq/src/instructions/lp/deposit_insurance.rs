@@ -26,8 +26,10 @@ pub struct DepositInsurance<'info> {
         constraint = depositor_token.owner == depositor.key() @ MicroliqError::WrongTokenOwner,
     )]
     pub depositor_token: Account<'info, TokenAccount>,
+    /// CHECK: the exchange's insurance vault, pinned by address; the token program checks it. Not
+    /// unpacked: an `Account<TokenAccount>` costs ~750 CU (docs/PERFORMANCE.md).
     #[account(mut, address = exchange.load()?.insurance_vault @ MicroliqError::WrongVault)]
-    pub insurance_vault: Account<'info, TokenAccount>,
+    pub insurance_vault: UncheckedAccount<'info>,
     pub token_program: Program<'info, Token>,
 }
 

@@ -33,8 +33,10 @@ pub struct DepositLiquidity<'info> {
     pub provider_shares: Account<'info, TokenAccount>,
     #[account(mut, address = exchange.load()?.lp_mint @ MicroliqError::WrongLpMint)]
     pub lp_mint: Account<'info, Mint>,
+    /// CHECK: the exchange's quote vault, pinned by address; the token program checks it. Not
+    /// unpacked: an `Account<TokenAccount>` costs ~750 CU (docs/PERFORMANCE.md).
     #[account(mut, address = exchange.load()?.quote_vault @ MicroliqError::WrongVault)]
-    pub quote_vault: Account<'info, TokenAccount>,
+    pub quote_vault: UncheckedAccount<'info>,
     pub token_program: Program<'info, Token>,
 }
 

@@ -27,8 +27,10 @@ pub struct DepositCollateral<'info> {
         constraint = depositor_token.owner == depositor.key() @ MicroliqError::WrongTokenOwner,
     )]
     pub depositor_token: Account<'info, TokenAccount>,
+    /// CHECK: the exchange's quote vault, pinned by address; the token program checks it. Not
+    /// unpacked: an `Account<TokenAccount>` costs ~750 CU (docs/PERFORMANCE.md).
     #[account(mut, address = exchange.load()?.quote_vault @ MicroliqError::WrongVault)]
-    pub quote_vault: Account<'info, TokenAccount>,
+    pub quote_vault: UncheckedAccount<'info>,
     pub token_program: Program<'info, Token>,
 }
 

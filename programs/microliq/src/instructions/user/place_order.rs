@@ -112,7 +112,7 @@ impl PlaceOrder<'_> {
 
         if outcome.adds_risk() {
             let mut markets = HealthMarkets::default();
-            markets.push(MarketSnapshot::new(&market, oracle))?;
+            markets.push(MarketSnapshot::new(&market, &oracle))?;
             markets.load_others(
                 ctx.remaining_accounts,
                 &accounts.exchange.key(),
