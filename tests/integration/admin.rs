@@ -111,7 +111,9 @@ async fn transfer_admin_needs_both_keys_and_hands_over() {
     // The old admin can no longer pause.
     let pause_ix =
         ix::SetPause { admin: admin.pubkey(), market: None, paused: pause::ALL }.instruction(&ctx.ex);
+    let before = ctx.snapshot_with(&[]).await;
     assert_error(ctx.send(&[pause_ix], &[&admin]).await, MicroliqError::NotAdmin);
+    before.assert_unchanged(&ctx.snapshot_with(&[]).await);
 }
 
 #[tokio::test]
@@ -131,7 +133,9 @@ async fn pause_flags_are_set_exchange_wide_and_per_market() {
     assert_eq!(ctx.market(0).await.paused, pause::INCREASE);
     // Unknown bits are refused.
     let bad = ix::SetPause { admin, market: None, paused: 1 << 15 }.instruction(&ctx.ex);
+    let before = ctx.snapshot_with(&[]).await;
     assert_error(ctx.admin_send(bad).await, MicroliqError::ParameterOutOfBounds);
+    before.assert_unchanged(&ctx.snapshot_with(&[]).await);
 }
 
 #[tokio::test]

@@ -107,7 +107,9 @@ async fn insurance_deposit_credits_the_fund() {
     let fund = ctx.insurance_fund().await;
     assert_eq!((fund.balance, fund.total_contributions), (1_234 * USDC, 1_234 * USDC));
     assert_eq!(ctx.token_balance(&ctx.ex.insurance_vault.clone()).await, 1_234 * USDC);
+    let before = ctx.snapshot_with(&[]).await;
     assert_error(ctx.deposit_insurance(0).await, MicroliqError::ZeroAmount);
+    before.assert_unchanged(&ctx.snapshot_with(&[]).await);
 }
 
 #[tokio::test]

@@ -45,7 +45,9 @@ async fn keeper_finds_exactly_the_liquidatable_accounts() {
     // … and the program agrees: it refuses every account the keeper skipped.
     let keeper = Keeper { owner: liquidator.keeper.insecure_clone(), token: liquidator.keeper_token };
     for skipped in [&sol_2x, &sol_short] {
+        let before = ctx.snapshot_with(&[keeper.token]).await;
         assert_error(ctx.liquidate(&keeper, &skipped.account, 0).await, MicroliqError::NotLiquidatable);
+        before.assert_unchanged(&ctx.snapshot_with(&[keeper.token]).await);
     }
     let _ = idle;
     // The pass liquidates both, and the program closes exactly what the keeper predicted.
