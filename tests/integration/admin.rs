@@ -89,7 +89,13 @@ async fn admin_only_instructions_refuse_other_signers() {
         ix::SetPause { admin: mallory.pubkey(), market: None, paused: pause::ALL }.instruction(&ctx.ex),
         ix::SetPause { admin: mallory.pubkey(), market: Some(market), paused: pause::ALL }
             .instruction(&ctx.ex),
-        ix::UpdateExchange { admin: mallory.pubkey(), insurance_cap_per_event: 0 }.instruction(&ctx.ex),
+        ix::UpdateExchange {
+            admin: mallory.pubkey(),
+            insurance_cap_per_event: 0,
+            insolvent_close_reward: 0,
+            liquidation_episode_slots: 150,
+        }
+        .instruction(&ctx.ex),
         ix::TransferAdmin { admin: mallory.pubkey(), new_admin: mallory.pubkey() }.instruction(&ctx.ex),
     ];
     for instruction in instructions {

@@ -280,6 +280,7 @@ async fn accounts_of_another_exchange_are_refused() {
 
     // ACT / CHECK: the other exchange's margin account on this exchange.
     let deposit = ix::DepositCollateral {
+        health_accounts: vec![],
         depositor: alice.owner.pubkey(),
         margin_account: foreign_account,
         depositor_token: alice.token,
@@ -295,6 +296,7 @@ async fn accounts_of_another_exchange_are_refused() {
     refused(&mut ctx, order, &alice.owner, &[other.market(0)], MicroliqError::WrongExchange).await;
     // This exchange's vault passed as the other exchange's: the quote vault of another PDA.
     let mut wrong_vault = ix::DepositCollateral {
+        health_accounts: vec![],
         depositor: alice.owner.pubkey(),
         margin_account: alice.account,
         depositor_token: alice.token,

@@ -25,6 +25,7 @@ async fn anyone_may_top_up_an_account() {
     let alice = ctx.trader(100 * USDC).await;
     let (bob, bob_token) = ctx.wallet(50 * USDC).await;
     let top_up = ix::DepositCollateral {
+        health_accounts: vec![],
         depositor: bob.pubkey(),
         margin_account: alice.account,
         depositor_token: bob_token,
@@ -158,6 +159,7 @@ async fn deposit_bad_inputs_change_nothing() {
     let alice = ctx.trader_with_wallet(0, 10 * USDC).await;
     let ex = ctx.ex;
     let deposit = |amount| ix::DepositCollateral {
+        health_accounts: vec![],
         depositor: alice.owner.pubkey(),
         margin_account: alice.account,
         depositor_token: alice.token,

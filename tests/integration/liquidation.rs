@@ -2,7 +2,7 @@
 //! (keeper, insurance fund, pool, collateral), and the program's post-conditions.
 
 use microliq::error::MicroliqError;
-use microliq::events::{BankruptcyResolved, LiquidationSlice};
+use microliq::events::{BankruptcyResolved, LiquidationSliceV2};
 use microliq::math::{target_margin_scaled, WholeClose, RATE_PRECISION};
 use microliq::state::{pause, MarketParams};
 use microliq_tests::ix;
@@ -16,8 +16,8 @@ async fn ten_x_long(ctx: &mut TestContext) -> Trader {
     alice
 }
 
-fn at_target(equity: i64, maintenance: u64, buffer: u32) -> bool {
-    equity as i128 * RATE_PRECISION as i128 >= (RATE_PRECISION as i128 + buffer as i128) * maintenance as i128
+fn at_target(equity: i128, maintenance: u128, buffer: u32) -> bool {
+    equity * RATE_PRECISION as i128 >= (RATE_PRECISION as i128 + buffer as i128) * maintenance as i128
 }
 
 #[tokio::test]
@@ -38,7 +38,7 @@ async fn ten_x_long_just_under_maintenance_loses_one_small_slice() {
     ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
 
     // CHECK: one event, every field.
-    let events = ctx.events::<LiquidationSlice>();
+    let events = ctx.events::<LiquidationSliceV2>();
     assert_eq!(events.len(), 1);
     let e = &events[0];
     let outcome = plan.outcome;
@@ -52,10 +52,13 @@ async fn ten_x_long_just_under_maintenance_loses_one_small_slice() {
     assert_eq!(e.whole_close, 0);
     assert_eq!(e.fill_price, 142_000_000_000);
     assert_eq!((e.oracle_price, e.oracle_conf, e.oracle_expo), (14_200_000_000, 0, -8));
-    assert_eq!(e.realized_pnl, outcome.trade.realized_pnl);
+    assert_eq!(e.realized_pnl as i128, outcome.trade.realized_pnl);
     assert_eq!(e.bonus_rate, plan.bonus_rate);
     assert_eq!(e.bonus_rate, 5_066); // 0.5 % + 2 % · (1.55 / 468.6)
-    assert_eq!((e.keeper_bonus, e.insurance_fee), (outcome.keeper_bonus, outcome.insurance_fee));
+    assert_eq!(
+        (e.keeper_bonus as u128, e.insurance_fee as u128),
+        (outcome.keeper_bonus, outcome.insurance_fee)
+    );
     assert_eq!((e.equity_before, e.maintenance_before), (467_050_000, 468_600_000));
     assert_eq!(e.equity_after as i128, outcome.health_after.equity);
     assert_eq!(e.maintenance_after as u128, outcome.health_after.maintenance_requirement);
@@ -74,7 +77,7 @@ async fn ten_x_long_just_under_maintenance_loses_one_small_slice() {
     assert_eq!(ctx.insurance_fund().await.balance, fund_before + e.insurance_fee);
     assert_eq!(ctx.exchange().await.pool_balance, pool_before - e.realized_pnl);
     let account = ctx.margin_account(&alice.account).await;
-    assert_eq!(account.collateral, outcome.collateral_after);
+    assert_eq!(account.collateral as i128, outcome.collateral_after);
     assert_eq!(account.positions[0].base, e.remaining_base);
     assert_eq!(account.being_liquidated, 0, "target reached ends the episode");
     assert_eq!(ctx.market(0).await.long_base, e.remaining_base as u64);
@@ -92,7 +95,7 @@ async fn ten_x_long_just_under_maintenance_loses_one_small_slice() {
         e.remaining_base as f64 / 1e9,
         full_close_equity as f64 / 1e6,
     );
-    assert!(e.equity_after > 3 * full_close_equity);
+    assert!(e.equity_after > 3 * full_close_equity as i128);
 
     // A second call finds a healthy account.
     let before = ctx.snapshot_with(&[keeper.token]).await;
@@ -120,7 +123,7 @@ async fn deeper_move_takes_several_capped_slices_with_hysteresis() {
         let position = ctx.margin_account(&alice.account).await.positions[0].base.unsigned_abs();
         match ctx.liquidate(&keeper, &alice.account, 0).await {
             Ok(()) => {
-                let event = ctx.events::<LiquidationSlice>().remove(0);
+                let event = ctx.events::<LiquidationSliceV2>().remove(0);
                 // CHECK each slice: capped at 10 % of the position (rounded up to the lot) …
                 assert!(event.base_closed <= (position / 10).div_ceil(1_000_000) * 1_000_000);
                 // … and it strictly improves E − 1.2·M.
@@ -154,7 +157,7 @@ async fn deeper_move_takes_several_capped_slices_with_hysteresis() {
     // CHECK: several slices; later ones ran above maintenance (hysteresis) until the target.
     assert!(slices.len() >= 3, "{} slices", slices.len());
     assert!(
-        slices.iter().any(|s| s.equity_before >= s.maintenance_before as i64),
+        slices.iter().any(|s| s.equity_before >= s.maintenance_before as i128),
         "no slice above maintenance"
     );
     let last = slices.last().unwrap();
@@ -187,11 +190,12 @@ async fn gap_below_zero_equity_closes_everything_and_insurance_covers_the_defici
     // ACT
     ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
 
-    // CHECK: whole close, no penalty (there was no equity to take it from), full insurance draw.
-    let e = ctx.events::<LiquidationSlice>().remove(0);
+    // CHECK: whole close, no penalty (there was no equity to take it from), the keeper's
+    // insolvent-close reward (1 USDC: below 7,920 · 5 %) and then the deficit from insurance.
+    let e = ctx.events::<LiquidationSliceV2>().remove(0);
     assert_eq!((e.base_closed, e.whole_close, e.remaining_base), (66 * SOL as u64, 2, 0));
     assert_eq!(e.realized_pnl, -1_980 * USDC as i64);
-    assert_eq!((e.keeper_bonus, e.insurance_fee), (0, 0));
+    assert_eq!((e.keeper_bonus, e.insurance_fee, e.insolvent_reward), (0, 0, USDC));
     assert!(e.bankrupt);
     assert_eq!((e.insurance_draw, e.socialized_loss), (984_950_000, 0));
     let b = ctx.events::<BankruptcyResolved>().remove(0);
@@ -199,17 +203,18 @@ async fn gap_below_zero_equity_closes_everything_and_insurance_covers_the_defici
         (b.margin_account, b.deficit, b.insurance_draw, b.socialized_loss),
         (alice.account, 984_950_000, 984_950_000, 0)
     );
-    assert_eq!(b.insurance_balance_after, fund_before - 984_950_000);
+    assert_eq!(b.insurance_balance_after, fund_before - USDC - 984_950_000);
     assert_eq!(b.slot, e.slot);
 
     assert_eq!(ctx.margin_account(&alice.account).await.collateral, 0);
-    assert_eq!(ctx.insurance_fund().await.balance, fund_before - 984_950_000);
-    assert_eq!(ctx.insurance_fund().await.total_draws, 984_950_000);
+    let fund = ctx.insurance_fund().await;
+    assert_eq!(fund.balance, fund_before - USDC - 984_950_000);
+    assert_eq!((fund.total_draws, fund.total_keeper_rewards), (984_950_000, USDC));
     // The pool keeps the full 1,980 loss: 995.05 from her collateral, 984.95 from insurance.
     assert_eq!(ctx.exchange().await.pool_balance, pool_before + 1_980 * USDC as i64);
     assert_eq!(ctx.token_balance(&ctx.ex.quote_vault.clone()).await, vault_before + 984_950_000);
     assert_eq!(ctx.exchange().await.negative_collateral, 0);
-    assert_eq!(ctx.token_balance(&keeper.token).await, 0);
+    assert_eq!(ctx.token_balance(&keeper.token).await, USDC);
 }
 
 #[tokio::test]
@@ -227,12 +232,14 @@ async fn insurance_too_small_socializes_the_rest_and_records_it() {
 
     ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
 
-    let e = ctx.events::<LiquidationSlice>().remove(0);
-    assert_eq!((e.insurance_draw, e.socialized_loss), (100 * USDC, 884_950_000));
+    // The keeper's 1 USDC reward comes first, then 99 of the deficit; the pool takes the rest.
+    let e = ctx.events::<LiquidationSliceV2>().remove(0);
+    assert_eq!(e.insolvent_reward, USDC);
+    assert_eq!((e.insurance_draw, e.socialized_loss), (99 * USDC, 885_950_000));
     assert_eq!(ctx.insurance_fund().await.balance, 0);
     let exchange = ctx.exchange().await;
-    assert_eq!(exchange.total_socialized_loss, 884_950_000);
-    assert_eq!(exchange.pool_balance, pool_before + 1_980 * USDC as i64 - 884_950_000);
+    assert_eq!(exchange.total_socialized_loss, 885_950_000);
+    assert_eq!(exchange.pool_balance, pool_before + 1_980 * USDC as i64 - 885_950_000);
 }
 
 #[tokio::test]
@@ -248,7 +255,7 @@ async fn per_event_insurance_cap_limits_the_draw() {
     let keeper = ctx.keeper().await;
     ctx.set_price_usd(0, 120.0).await;
     ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
-    let e = ctx.events::<LiquidationSlice>().remove(0);
+    let e = ctx.events::<LiquidationSliceV2>().remove(0);
     assert_eq!((e.insurance_draw, e.socialized_loss), (200 * USDC, 784_950_000));
 }
 
@@ -268,16 +275,16 @@ async fn several_markets_keeper_picks_which_to_slice() {
     let plan = ctx.expected_liquidation(&carol.account, 0, u64::MAX).await;
     assert_eq!(plan.whole_close, Some(WholeClose::TargetUnreachable));
     ctx.liquidate(&keeper, &carol.account, 0).await.unwrap();
-    let first = ctx.events::<LiquidationSlice>().remove(0);
+    let first = ctx.events::<LiquidationSliceV2>().remove(0);
     assert_eq!((first.market_index, first.whole_close, first.base_closed), (0, 3, 10 * SOL as u64));
-    assert_eq!(first.keeper_bonus, plan.outcome.keeper_bonus);
+    assert_eq!(first.keeper_bonus as u128, plan.outcome.keeper_bonus);
 
     // ACT 2: still flagged and below target; now BTC, in slices capped at 50 % of the position,
     // until the target is reached.
     let plan = ctx.expected_liquidation(&carol.account, 1, u64::MAX).await;
     let mut slices = Vec::new();
     while ctx.liquidate(&keeper, &carol.account, 1).await.is_ok() {
-        slices.push(ctx.events::<LiquidationSlice>().remove(0));
+        slices.push(ctx.events::<LiquidationSliceV2>().remove(0));
         assert!(slices.len() < 10);
     }
     assert_eq!(slices[0].base_closed, plan.outcome.closed_base);
@@ -302,7 +309,7 @@ async fn shorts_are_liquidated_by_buying_back_a_slice() {
 
     ctx.liquidate(&keeper, &bob.account, 0).await.unwrap();
 
-    let e = ctx.events::<LiquidationSlice>().remove(0);
+    let e = ctx.events::<LiquidationSliceV2>().remove(0);
     assert_eq!(e.base_closed, plan.outcome.closed_base);
     assert_eq!(e.remaining_base, -66 * SOL + e.base_closed as i64);
     assert!(e.remaining_base < -40 * SOL, "most of the short survives");
@@ -321,7 +328,7 @@ async fn keeper_max_base_caps_the_slice() {
     liquidate.max_base = 2 * SOL as u64 + 123; // rounded down to the lot
     let instruction = liquidate.instruction(&ctx.ex);
     ctx.send(&[instruction], &[&keeper.owner]).await.unwrap();
-    let e = ctx.events::<LiquidationSlice>().remove(0);
+    let e = ctx.events::<LiquidationSliceV2>().remove(0);
     assert_eq!(e.base_closed, 2 * SOL as u64);
     assert!(e.base_closed < e.exact_slice);
     assert_eq!(ctx.margin_account(&alice.account).await.being_liquidated, 1, "still below target: flagged");

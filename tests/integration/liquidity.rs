@@ -113,9 +113,9 @@ async fn insurance_deposit_credits_the_fund() {
 }
 
 #[tokio::test]
-async fn lps_cannot_withdraw_the_profit_owed_to_winning_traders() {
+async fn lps_are_paid_without_the_profit_owed_to_winning_traders() {
     // SETUP: alice wins 100 USDC in SOL, bob loses 100 USDC in BTC: net PnL 0, but the pool
-    // owes alice 100 if she closes before bob.
+    // owes alice 100 if she closes before bob pays.
     let mut ctx = TestContext::builder()
         .with_market(MarketSpec::sol())
         .with_market(MarketSpec::btc())
@@ -129,17 +129,20 @@ async fn lps_cannot_withdraw_the_profit_owed_to_winning_traders() {
     ctx.set_price_usd(0, 160.0).await;
     ctx.set_price_usd(1, 59_000.0).await;
     let lp = ctx.lp.take().unwrap();
-    // ACT: all shares would pay NAV = 10,003.75 and leave 0 < 100 owed.
-    let before = ctx.snapshot_with(&[lp.token, lp.shares]).await;
-    assert_error(ctx.withdraw_liquidity(&lp, 10_000 * USDC).await, MicroliqError::PoolInsufficient);
-    before.assert_unchanged(&ctx.snapshot_with(&[lp.token, lp.shares]).await);
-    // CHECK: 9,000 shares pay 9,003.375 and leave 1,000.375.
-    ctx.withdraw_liquidity(&lp, 9_000 * USDC).await.unwrap();
-    assert_eq!(ctx.token_balance(&lp.token).await, 9_003_375_000);
-    // Alice's profit is paid in full.
+
+    // ACT: the only LP burns every share. The collectable NAV counts alice's profit as owed and
+    // bob's unpaid loss as nothing: 10,003.75 − 100 = 9,903.75 (docs/POOL.md).
+    ctx.withdraw_liquidity(&lp, 10_000 * USDC).await.unwrap();
+
+    // CHECK: the pool keeps exactly alice's profit, and she is paid in full.
+    assert_eq!(ctx.token_balance(&lp.token).await, 9_903_750_000);
+    assert_eq!(ctx.exchange().await.pool_balance, 100 * USDC as i64);
     ctx.trade(&alice, 0, -10 * SOL).await.unwrap();
     assert_eq!(
         ctx.margin_account(&alice.account).await.collateral,
         (1_100 * USDC - 750_000 - 800_000) as i64
     );
+    // Bob's loss, once realized, is the pool's (the LP left before it was collected).
+    ctx.trade(&bob, 1, -10_000_000).await.unwrap();
+    assert_eq!(ctx.exchange().await.pool_balance, (800_000 + 100 * USDC + 2_950_000) as i64);
 }

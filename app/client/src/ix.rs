@@ -161,6 +161,8 @@ impl UpdateMarket {
 pub struct UpdateExchange {
     pub admin: Pubkey,
     pub insurance_cap_per_event: u64,
+    pub insolvent_close_reward: u64,
+    pub liquidation_episode_slots: u64,
 }
 
 impl UpdateExchange {
@@ -168,7 +170,11 @@ impl UpdateExchange {
         build(
             microliq::accounts::UpdateExchange { admin: self.admin, exchange: ex.exchange },
             microliq::instruction::UpdateExchange {
-                args: args::UpdateExchangeArgs { insurance_cap_per_event: self.insurance_cap_per_event },
+                args: args::UpdateExchangeArgs {
+                    insurance_cap_per_event: self.insurance_cap_per_event,
+                    insolvent_close_reward: self.insolvent_close_reward,
+                    liquidation_episode_slots: self.liquidation_episode_slots,
+                },
             },
             &[],
         )
@@ -262,6 +268,9 @@ pub struct DepositCollateral {
     pub margin_account: Pubkey,
     pub depositor_token: Pubkey,
     pub amount: u64,
+    /// `(market, oracle)` of every market the account holds, ascending, or empty. Given, they
+    /// let the deposit end a liquidation episode it cures.
+    pub health_accounts: Vec<(Pubkey, Pubkey)>,
 }
 
 impl DepositCollateral {
@@ -278,7 +287,7 @@ impl DepositCollateral {
             microliq::instruction::DepositCollateral {
                 args: args::DepositCollateralArgs { amount: self.amount },
             },
-            &[],
+            &self.health_accounts,
         )
     }
 }
@@ -356,6 +365,7 @@ impl DepositLiquidity {
                 provider_shares: self.provider_shares,
                 lp_mint: ex.lp_mint,
                 quote_vault: ex.quote_vault,
+                insurance_fund: ex.insurance_fund,
                 token_program: anchor_spl::token::ID,
             },
             microliq::instruction::DepositLiquidity {

@@ -659,12 +659,16 @@ impl LocalExchange {
 
     // --- instruction shortcuts ---------------------------------------------------------------
 
+    /// A deposit by the owner with the account's health accounts (so that it can end a
+    /// liquidation episode it cures).
     pub async fn deposit(&mut self, trader: &Trader, amount: u64) -> Result<(), TxError> {
+        let health_accounts = self.health_pairs(&trader.account, None).await;
         let deposit = ix::DepositCollateral {
             depositor: trader.owner.pubkey(),
             margin_account: trader.account,
             depositor_token: trader.token,
             amount,
+            health_accounts,
         }
         .instruction(&self.ex);
         let owner = trader.owner.insecure_clone();

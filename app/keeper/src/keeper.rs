@@ -4,7 +4,7 @@
 use anchor_lang::prelude::Pubkey;
 use anyhow::Result;
 use microliq::error::MicroliqError;
-use microliq::events::{BankruptcyResolved, LiquidationSlice};
+use microliq::events::{BankruptcyResolved, LiquidationSliceV2};
 use microliq::math::{target_margin_scaled, LiquidationPlan};
 use microliq_client::decode_events;
 use microliq_client::ix::{self, ExchangeAddresses};
@@ -53,7 +53,7 @@ pub struct Liquidator {
 pub struct SliceRecord {
     pub account: Pubkey,
     pub expected: LiquidationPlan,
-    pub event: LiquidationSlice,
+    pub event: LiquidationSliceV2,
     pub bankruptcy: Option<BankruptcyResolved>,
 }
 
@@ -61,15 +61,15 @@ impl SliceRecord {
     /// The program closed exactly the slice the keeper computed with the same code.
     pub fn matches_prediction(&self) -> bool {
         self.event.base_closed == self.expected.outcome.closed_base
-            && self.event.keeper_bonus == self.expected.outcome.keeper_bonus
-            && self.event.insurance_fee == self.expected.outcome.insurance_fee
+            && self.event.keeper_bonus as u128 == self.expected.outcome.keeper_bonus
+            && self.event.insurance_fee as u128 == self.expected.outcome.insurance_fee
     }
 
     /// `E − (1 + β)·M` strictly improved, or the position was closed.
     pub fn health_improved(&self, liquidation_buffer: u32) -> bool {
-        let health = |equity: i64, requirement: u64| microliq::math::MaintenanceHealth {
-            equity: equity as i128,
-            maintenance_requirement: requirement as u128,
+        let health = |equity: i128, requirement: u128| microliq::math::MaintenanceHealth {
+            equity,
+            maintenance_requirement: requirement,
         };
         let before = target_margin_scaled(
             &health(self.event.equity_before, self.event.maintenance_before),
@@ -84,7 +84,7 @@ impl SliceRecord {
 
     /// Penalty taken beyond the equity the account had (must be zero: the liquidation itself
     /// never creates bad debt).
-    pub fn bad_debt_created(&self) -> u64 {
+    pub fn bad_debt_created(&self) -> u128 {
         if self.event.equity_before > 0 && self.event.equity_after < 0 {
             self.event.equity_after.unsigned_abs()
         } else {
@@ -168,7 +168,7 @@ async fn liquidate_account(
                 }
             }
         };
-        let Some(event) = decode_events::<LiquidationSlice>(&logs).into_iter().next() else {
+        let Some(event) = decode_events::<LiquidationSliceV2>(&logs).into_iter().next() else {
             warn!(account = %assessment.address, "liquidation sent but no event in the log");
             return Ok(());
         };

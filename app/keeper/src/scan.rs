@@ -118,19 +118,20 @@ impl Assessment {
     }
 
     /// The plan the program would execute for a `liquidate` of `market_index` now, if it would
-    /// accept one (the same rule as the program: `E < M`, or flagged and below its target).
+    /// slice (the same rule as the program: `E < M`, or in a live episode and below its target;
+    /// the episode's liveness and ramp come from the program's own `MarginAccount` methods).
     pub fn plan(&self, snapshot: &Snapshot, market_index: u16, max_base: u64) -> Option<LiquidationPlan> {
         let index = self.account.risk_index(market_index)?;
         let market = snapshot.markets.get(market_index as usize)?;
         let params = market.state.params.liquidation();
-        let flagged = self.account.being_liquidated == 1;
-        let slots =
-            if flagged { snapshot.slot.saturating_sub(self.account.liquidation_start_slot) } else { 0 };
+        let episode_slots = snapshot.exchange.liquidation_episode_slots;
+        let live = self.account.episode_live(snapshot.slot, episode_slots);
+        let slots = self.account.slots_in_episode(snapshot.slot, episode_slots);
         let target =
             LiquidationTarget { collateral: self.account.collateral, positions: self.positions(), index };
         let plan = math::plan_liquidation(&target, slots, max_base, &params).ok()?;
         let below_target = target_margin_scaled(&plan.health_before, params.liquidation_buffer).ok()? < 0;
-        (plan.health_before.is_liquidatable() || (flagged && below_target)).then_some(plan)
+        (plan.health_before.is_liquidatable() || (live && below_target)).then_some(plan)
     }
 
     /// Which position to slice: a plan that reaches the target with the smallest closed notional
@@ -146,7 +147,7 @@ impl Assessment {
                     std::cmp::Reverse(if reaches {
                         p.outcome.closed_notional
                     } else {
-                        u64::MAX - p.outcome.closed_notional
+                        u128::MAX - p.outcome.closed_notional
                     }),
                 )
             };

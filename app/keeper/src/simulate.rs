@@ -169,7 +169,7 @@ async fn run_policy(
         result.insurance_draws += records.iter().map(|r| r.event.insurance_draw).sum::<u64>();
         result.socialized_loss += records.iter().map(|r| r.event.socialized_loss).sum::<u64>();
         result.bad_debt_created_by_liquidation +=
-            records.iter().map(SliceRecord::bad_debt_created).sum::<u64>();
+            records.iter().map(|r| r.bad_debt_created() as u64).sum::<u64>();
         result.vaults_match_ledgers &= world.vaults_match_ledgers().await;
     }
     result.bad_debt = result.insurance_draws + result.socialized_loss;

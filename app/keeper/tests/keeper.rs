@@ -82,7 +82,7 @@ async fn expected_slice_equals_what_the_program_closes() {
     let report = run_pass(&mut ctx, &liquidator, &KeeperConfig::default()).await.unwrap();
     let first = &report.slices[0];
     assert_eq!(first.event.base_closed, plan.outcome.closed_base);
-    assert_eq!(first.event.keeper_bonus, plan.outcome.keeper_bonus);
+    assert_eq!(first.event.keeper_bonus as u128, plan.outcome.keeper_bonus);
     assert_eq!(first.event.equity_after as i128, plan.outcome.health_after.equity);
     assert_eq!(ctx.margin_account(&alice.account).await.positions[0].base, first.event.remaining_base);
 }

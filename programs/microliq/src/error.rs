@@ -119,6 +119,14 @@ pub enum MicroliqError {
     NotBankrupt,
     #[msg("The withdrawal would leave the insurance fund below the open negative collateral it may have to cover")]
     InsuranceReservedForBadDebt,
+
+    // --- money safety (appended) ------------------------------------------------------------
+    #[msg("The instruction's own market must not be repeated in the remaining accounts")]
+    HealthAccountsRepeatNamedMarket,
+    #[msg("Realized deficits exceed the insurance fund; no pool shares are minted until they are resolved")]
+    UnresolvedDeficit,
+    #[msg("An exchange parameter is outside its hard bounds")]
+    ExchangeParameterOutOfBounds,
 }
 
 impl From<MathError> for Error {

@@ -104,8 +104,8 @@ pub struct InsuranceDeposited {
     pub balance_after: u64,
 }
 
-/// One liquidation slice. Keepers read it from the transaction's log (`Program data:` lines,
-/// Anchor's event encoding: 8-byte discriminator + Borsh).
+/// One liquidation slice, as emitted up to the money-safety release; superseded by
+/// [`LiquidationSliceV2`] (kept so that old logs still decode).
 #[event]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LiquidationSlice {
@@ -161,4 +161,77 @@ pub struct InsuranceWithdrawn {
     pub admin: Pubkey,
     pub amount: u64,
     pub balance_after: u64,
+}
+
+/// One liquidation slice (replaces [`LiquidationSlice`], which is no longer emitted): health in
+/// 128-bit (a large account's equity need not fit 64 bits), the insolvent-close reward, and the
+/// episode state after the slice. Keepers read it from the transaction's log (`Program data:`
+/// lines, Anchor's event encoding: 8-byte discriminator + Borsh).
+#[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiquidationSliceV2 {
+    pub margin_account: Pubkey,
+    pub owner: Pubkey,
+    pub market_index: u16,
+    pub keeper: Pubkey,
+    /// Base atoms closed (always positive; the side is the sign of the position).
+    pub base_closed: u64,
+    /// The smallest lot multiple that restores the target, before caps.
+    pub exact_slice: u64,
+    /// 0 = a slice, 1 = whole (dust), 2 = whole (equity ≤ 0), 3 = whole (target unreachable),
+    /// 4 = whole (the penalty took all equity left). A whole close of a position whose notional
+    /// exceeds `MAX_SLICE_NOTIONAL` takes several calls.
+    pub whole_close: u8,
+    /// Fill price, fixed point (quote atoms per base atom × 1e12), rounded against the account.
+    pub fill_price: u64,
+    /// The raw Pyth aggregate price, confidence and exponent.
+    pub oracle_price: i64,
+    pub oracle_conf: u64,
+    pub oracle_expo: i32,
+    pub realized_pnl: i64,
+    /// Keeper bonus rate applied (1e6 = 100 %).
+    pub bonus_rate: u32,
+    /// Paid to the keeper out of the account's collateral.
+    pub keeper_bonus: u64,
+    pub insurance_fee: u64,
+    /// Paid to the keeper by the insurance fund for closing an insolvent position.
+    pub insolvent_reward: u64,
+    pub equity_before: i128,
+    pub maintenance_before: u128,
+    pub equity_after: i128,
+    pub maintenance_after: u128,
+    /// β of the market: the episode ends at `E ≥ (1 + β)·M`.
+    pub liquidation_buffer: u32,
+    /// Slot the episode started; 0 when this slice reached the target and ended it.
+    pub episode_start_slot: u64,
+    /// Signed base left in the position.
+    pub remaining_base: i64,
+    /// Whether this call ended with the account bankrupt and resolved.
+    pub bankrupt: bool,
+    pub insurance_draw: u64,
+    pub socialized_loss: u64,
+    pub slot: u64,
+}
+
+/// A liquidation episode ended without a slice: the account was at or above its end target
+/// (a price move or a deposit brought it there), or the episode had lapsed with the account at
+/// or above maintenance. `liquidate` returns success after emitting it, so the end is recorded.
+#[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiquidationEpisodeEnded {
+    pub margin_account: Pubkey,
+    pub episode_start_slot: u64,
+    pub equity: i128,
+    pub maintenance_requirement: u128,
+    pub slot: u64,
+}
+
+/// Exchange-wide parameters changed (`update_exchange`).
+#[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExchangeUpdated {
+    pub exchange: Pubkey,
+    pub insurance_cap_per_event: u64,
+    pub insolvent_close_reward: u64,
+    pub liquidation_episode_slots: u64,
 }

@@ -4,7 +4,8 @@
 //! oracle), and every *other* market the margin account holds a position in as remaining
 //! accounts: `(market, oracle)` pairs in strictly ascending market index. Instructions that value
 //! the whole pool (LP deposit / withdraw) take every market of the exchange that way,
-//! `0..market_count`. Anything missing, extra, duplicated or out of order is a named error.
+//! `0..market_count`. Anything missing, extra, duplicated or out of order is a named error, and
+//! so is the instruction's own market repeated among them.
 
 use anchor_lang::prelude::*;
 
@@ -21,6 +22,8 @@ pub struct MarketSnapshot {
     pub market_index: u16,
     pub maintenance_rate: u32,
     pub initial_rate: u32,
+    /// β of the market: a liquidation episode ends at `E ≥ (1 + β)·M`.
+    pub liquidation_buffer: u32,
     pub price: MarketPrice,
     pub ema_diverged: bool,
 }
@@ -31,6 +34,7 @@ impl MarketSnapshot {
             market_index: market.market_index,
             maintenance_rate: market.params.maintenance_rate,
             initial_rate: market.params.initial_rate,
+            liquidation_buffer: market.params.liquidation_buffer,
             price: oracle.price,
             ema_diverged: oracle.ema_diverged,
         }
@@ -39,11 +43,13 @@ impl MarketSnapshot {
 
 /// Reads `(market, oracle)` pairs from `remaining`, which must be exactly the markets in
 /// `expected` (ascending). Calls `visit` with each loaded market and its validated price.
+/// `named_market` is the instruction's own market account, which must not appear again.
 pub fn load_market_pairs<'info>(
     remaining: &'info [AccountInfo<'info>],
     exchange_key: &Pubkey,
     exchange: &Exchange,
     expected: &[u16],
+    named_market: Option<&Pubkey>,
     now: i64,
     mut visit: impl FnMut(&Market, OracleReading) -> Result<()>,
 ) -> Result<()> {
@@ -51,6 +57,8 @@ pub fn load_market_pairs<'info>(
     let pairs = remaining.len() / 2;
     let mut previous: Option<u16> = None;
     for (position, pair) in remaining.chunks_exact(2).enumerate() {
+        // Checked before loading: the named market is already borrowed mutably.
+        require!(Some(pair[0].key) != named_market, MicroliqError::HealthAccountsRepeatNamedMarket);
         let loader = AccountLoader::<Market>::try_from(&pair[0])?;
         let market = loader.load()?;
         require_keys_eq!(market.exchange, *exchange_key, MicroliqError::WrongExchange);
@@ -60,12 +68,22 @@ pub fn load_market_pairs<'info>(
         previous = Some(market.market_index);
         match expected.get(position) {
             Some(&want) if want == market.market_index => {}
+            // A smaller needed index should be here: out of order when a later pair holds it,
+            // missing otherwise.
+            Some(&want) if want < market.market_index => {
+                let later = remaining[(position + 1) * 2..]
+                    .chunks_exact(2)
+                    .any(|later| peek_market_index(&later[0], named_market) == Some(want));
+                return if later {
+                    err!(MicroliqError::HealthAccountsOutOfOrder)
+                } else {
+                    err!(MicroliqError::HealthAccountsMissing)
+                };
+            }
             // A needed market, but not where the ascending order puts it.
             _ if expected.contains(&market.market_index) => {
                 return err!(MicroliqError::HealthAccountsOutOfOrder)
             }
-            // A smaller needed index was skipped: that market is missing.
-            Some(&want) if want < market.market_index => return err!(MicroliqError::HealthAccountsMissing),
             _ => return err!(MicroliqError::HealthAccountsUnexpected),
         }
         let oracle = read_oracle(&pair[1], &market, &exchange.pyth_program, exchange.quote_decimals, now)?;
@@ -73,6 +91,17 @@ pub fn load_market_pairs<'info>(
     }
     require!(pairs == expected.len(), MicroliqError::HealthAccountsMissing);
     Ok(())
+}
+
+/// The market index of a remaining account, if it is a market other than `named_market` (used
+/// only to name an error precisely).
+fn peek_market_index<'info>(info: &'info AccountInfo<'info>, named_market: Option<&Pubkey>) -> Option<u16> {
+    if Some(info.key) == named_market {
+        return None;
+    }
+    let loader = AccountLoader::<Market>::try_from(info).ok()?;
+    let index = loader.load().ok()?.market_index;
+    Some(index)
 }
 
 /// The markets an account's health was computed with.
@@ -90,21 +119,44 @@ impl HealthMarkets {
         Ok(())
     }
 
-    /// Loads the remaining-account pairs for every open position of `account` except
-    /// `except` (the instruction's named market, pushed by the caller).
+    /// Loads the remaining-account pairs for every open position of `account` except the
+    /// instruction's named market `(index, key)`, which the caller pushes itself.
     pub fn load_others<'info>(
         &mut self,
         remaining: &'info [AccountInfo<'info>],
         exchange_key: &Pubkey,
         exchange: &Exchange,
         account: &MarginAccount,
-        except: Option<u16>,
+        named: Option<(u16, &Pubkey)>,
         now: i64,
     ) -> Result<()> {
-        let (indexes, count) = account.other_market_indexes(except);
-        load_market_pairs(remaining, exchange_key, exchange, &indexes[..count], now, |market, oracle| {
-            self.push(MarketSnapshot::new(market, &oracle))
-        })
+        let (indexes, count) = account.other_market_indexes(named.map(|(index, _)| index));
+        let named_market = named.map(|(_, key)| key);
+        load_market_pairs(
+            remaining,
+            exchange_key,
+            exchange,
+            &indexes[..count],
+            named_market,
+            now,
+            |market, oracle| self.push(MarketSnapshot::new(market, &oracle)),
+        )
+    }
+
+    /// Whether `account` is at or above the end target of a liquidation episode,
+    /// `E ≥ (1 + β)·M`, with β the largest of its markets' buffers (so the episode ends only
+    /// when no market's liquidation could still run).
+    pub fn at_end_target(&self, account: &MarginAccount) -> Result<bool> {
+        let health = self.maintenance_health(account)?;
+        let buffer = account
+            .positions
+            .iter()
+            .filter(|p| p.is_open())
+            .filter_map(|p| self.get(p.market_index))
+            .map(|s| s.liquidation_buffer)
+            .max()
+            .unwrap_or(0);
+        Ok(math::target_margin_scaled(&health, buffer)? >= 0)
     }
 
     pub fn get(&self, market_index: u16) -> Option<&MarketSnapshot> {

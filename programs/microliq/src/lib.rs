@@ -52,7 +52,8 @@ pub mod microliq {
         UpdateMarket::handle(ctx, args)
     }
 
-    /// Updates exchange-wide parameters (insurance cap per event).
+    /// Updates exchange-wide parameters (insurance cap per event, insolvent-close reward,
+    /// liquidation episode lapse).
     pub fn update_exchange(ctx: Context<UpdateExchange>, args: UpdateExchangeArgs) -> Result<()> {
         UpdateExchange::handle(ctx, args)
     }
@@ -92,8 +93,11 @@ pub mod microliq {
         SetDelegate::handle(ctx, args)
     }
 
-    /// Deposits quote collateral into a margin account.
-    pub fn deposit_collateral(ctx: Context<DepositCollateral>, args: DepositCollateralArgs) -> Result<()> {
+    /// Deposits quote collateral into a margin account (ends a liquidation episode it cures).
+    pub fn deposit_collateral<'info>(
+        ctx: Context<'_, '_, 'info, 'info, DepositCollateral<'info>>,
+        args: DepositCollateralArgs,
+    ) -> Result<()> {
         DepositCollateral::handle(ctx, args)
     }
 

@@ -142,30 +142,58 @@ pub fn exact_slice_estimate(
     )
 }
 
+/// Most notional (quote atoms) one liquidation call closes: `2^62`. Every ledger is an `i64` of
+/// quote atoms, so a slice's notional, its realized PnL and the collateral it lands in must fit;
+/// a position whose notional has grown beyond this (a large short in a rally) is closed over
+/// several calls instead of reverting on overflow. (4.6 · 10^18 atoms: 4.6 trillion units of a
+/// 6-decimal quote, 4.6 billion of a 9-decimal one.)
+pub const MAX_SLICE_NOTIONAL: u128 = 1 << 62;
+
 /// Why the whole position is closed instead of a slice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WholeClose {
     /// The slice leaves less than `dust_notional`.
     Dust,
-    /// Equity was `≤ 0` before the slice.
+    /// Equity was `≤ 0` before the slice: nothing is left to protect. The keeper is paid the
+    /// insolvent-close reward from the insurance fund instead of a penalty.
     Insolvent,
     /// Closing all of this position is still not enough to reach the target.
     TargetUnreachable,
+    /// The capped slice's penalty would take all the equity left: a remainder would stay open
+    /// with zero equity, so the whole position goes in this call.
+    EquityExhausted,
 }
 
-/// The effect of closing `closed_base` of the chosen position.
+impl WholeClose {
+    /// The code in the `whole_close` field of the slice event (0 = a slice).
+    pub fn code(whole_close: Option<WholeClose>) -> u8 {
+        match whole_close {
+            None => 0,
+            Some(WholeClose::Dust) => 1,
+            Some(WholeClose::Insolvent) => 2,
+            Some(WholeClose::TargetUnreachable) => 3,
+            Some(WholeClose::EquityExhausted) => 4,
+        }
+    }
+}
+
+/// The effect of closing `closed_base` of the chosen position. Amounts are wide (`u128`/`i128`):
+/// planning simulates slices no ledger could hold; the executed slice is narrowed by the caller.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SliceOutcome {
     pub closed_base: u64,
     pub trade: TradeOutcome,
     /// `|Δ| · P`, rounded up: the notional the penalty is charged on.
-    pub closed_notional: u64,
+    pub closed_notional: u128,
     /// Paid to the keeper, quote atoms (rounded down).
-    pub keeper_bonus: u64,
+    pub keeper_bonus: u128,
     /// Paid to the insurance fund, quote atoms (the rest of the rounded-up penalty).
-    pub insurance_fee: u64,
+    pub insurance_fee: u128,
+    /// The penalty was cut to the equity left after the slice (so the account ends at `E' = 0`
+    /// if this slice is executed).
+    pub equity_exhausted: bool,
     /// Collateral after realizing the slice's PnL and paying the penalty.
-    pub collateral_after: i64,
+    pub collateral_after: i128,
     pub health_after: MaintenanceHealth,
 }
 
@@ -205,8 +233,12 @@ impl LiquidationTarget<'_> {
 }
 
 /// Closes `closed_base` of the chosen position at its maintenance price, with the penalty at
-/// `bonus_rate + insurance_fee_rate`, and returns the resulting state. The penalty is capped at
-/// the equity left after the slice, keeper first.
+/// `bonus_rate + insurance_fee_rate`, and returns the resulting state.
+///
+/// The penalty is capped twice, keeper first: at the equity left after the slice (liquidation
+/// must not create bad debt) and at the collateral left after realizing the slice (a penalty
+/// never pushes collateral below zero: negative collateral is a debt to the pool, and the pool
+/// must not fund the keeper; see docs/POOL.md).
 pub fn simulate_slice(
     target: &LiquidationTarget,
     others: &MaintenanceHealth,
@@ -220,16 +252,16 @@ pub fn simulate_slice(
     let remaining = PositionRisk { base: trade.new_base, entry_quote: trade.new_entry_quote, ..*position };
 
     // `|Δ|·P` rounded up, as `apply_trade` already computed it for the taker fee.
-    let closed_notional = trade.traded_notional as u128;
+    let closed_notional = trade.traded_notional;
     let penalty_rate = bonus_rate as u64 + params.insurance_fee_rate as u64;
     let full_penalty = mul_div_u128(closed_notional, penalty_rate as u128, RATE_PRECISION, Rounding::Up)?;
     let full_bonus = apply_rate(closed_notional, bonus_rate, Rounding::Down)?;
 
-    let collateral_after_trade = (target.collateral as i128).add_or_err(trade.realized_pnl as i128)?;
+    let collateral_after_trade = (target.collateral as i128).add_or_err(trade.realized_pnl)?;
     let remaining_pnl = if remaining.base != 0 { remaining.unrealized_pnl()? } else { 0 };
     let equity_after_trade = collateral_after_trade.add_or_err(others.equity)?.add_or_err(remaining_pnl)?;
-    // Never charge more than the equity left: liquidation must not create bad debt.
-    let penalty = full_penalty.min(equity_after_trade.max(0) as u128);
+    let equity_left = equity_after_trade.max(0) as u128;
+    let penalty = full_penalty.min(equity_left).min(collateral_after_trade.max(0) as u128);
     let keeper_bonus = full_bonus.min(penalty);
     let insurance_fee = penalty - keeper_bonus;
 
@@ -241,12 +273,30 @@ pub fn simulate_slice(
     Ok(SliceOutcome {
         closed_base,
         trade,
-        closed_notional: to_u64(closed_notional)?,
-        keeper_bonus: to_u64(keeper_bonus)?,
-        insurance_fee: to_u64(insurance_fee)?,
-        collateral_after: to_i64(collateral_after_trade.sub_or_err(penalty as i128)?)?,
+        closed_notional,
+        keeper_bonus,
+        insurance_fee,
+        equity_exhausted: penalty < full_penalty && penalty == equity_left,
+        collateral_after: collateral_after_trade.sub_or_err(penalty as i128)?,
         health_after,
     })
+}
+
+/// What the insurance fund pays a keeper for closing a position of an account whose equity was
+/// already `≤ 0` (the penalty is zero there, so without it no keeper would close the remainder
+/// before it grows into more bad debt): `min(reward_cap, closed notional · mm, fund balance)`.
+///
+/// The `notional · mm` bound keeps the reward below what the account's owner lost to reach
+/// `E ≤ 0` (at least `notional · im` since its last risk-adding action, `im > mm`), so a trader
+/// cannot farm the fund by liquidating their own insolvent accounts from another key.
+pub fn insolvent_close_reward(
+    closed_notional: u128,
+    maintenance_rate: u32,
+    reward_cap: u64,
+    fund_balance: u64,
+) -> MathResult<u64> {
+    let by_size = apply_rate(closed_notional, maintenance_rate, Rounding::Down)?;
+    Ok(by_size.min(reward_cap as u128).min(fund_balance as u128) as u64)
 }
 
 /// Plans one liquidation call on `target` (see the module docs for every rule).
@@ -293,11 +343,14 @@ pub fn plan_liquidation(
             params.liquidation_buffer,
         )?;
         // Round up to the lot, then correct for the program's rounding: up while short of the
-        // target, down while one lot less still reaches it. The estimate is within an atom or two
-        // of the answer, so each loop runs at most a couple of times.
-        let mut slice = to_u64(div_u128(estimate, lot as u128, Rounding::Up)?.mul_or_err(lot as u128)?)
-            .unwrap_or(u64::MAX);
-        slice = slice.clamp(lot.min(size), size);
+        // target, down while one lot less still reaches it. With the full penalty the estimate
+        // is within an atom or two of the answer, so the upward loop runs at most a couple of
+        // times and the downward check fails at once.
+        let round_up = |base: u128| -> MathResult<u64> {
+            Ok(to_u64(div_u128(base, lot as u128, Rounding::Up)?.mul_or_err(lot as u128)?)
+                .unwrap_or(u64::MAX))
+        };
+        let mut slice = round_up(estimate)?.clamp(lot.min(size), size);
         while slice < size {
             let outcome = simulate(slice)?;
             if reached(&outcome)? {
@@ -306,13 +359,45 @@ pub fn plan_liquidation(
             }
             slice = slice.saturating_add(lot).min(size);
         }
-        while slice > lot {
-            let outcome = simulate(slice - lot)?;
-            if !reached(&outcome)? {
-                break;
+        if slice > lot {
+            let less = simulate(slice - lot)?;
+            if reached(&less)? {
+                // The penalty was capped (by the equity or the collateral left), so a smaller
+                // slice suffices. Reaching the target is monotonic in the slice (the margin
+                // gains (1 + β)·mm·P per base atom and loses at most b·P < that to the penalty),
+                // and no slice below the zero-penalty estimate can reach it: binary search
+                // between the two, in lots.
+                let floor = exact_slice_estimate(
+                    &health_before,
+                    position.price.oracle_high,
+                    position.maintenance_rate,
+                    0,
+                    params.liquidation_buffer,
+                )?;
+                let (mut low, mut high) = (round_up(floor)?.max(lot).min(slice - lot), slice - lot);
+                at_slice = Some(less);
+                while low < high {
+                    let middle = low + (high - low) / lot / 2 * lot;
+                    let outcome = simulate(middle)?;
+                    if reached(&outcome)? {
+                        high = middle;
+                        at_slice = Some(outcome);
+                    } else {
+                        low = middle + lot;
+                    }
+                }
+                slice = high;
+                // Rounding can leave the zero-penalty bound a lot high: step down while one lot
+                // less still reaches (at most once or twice).
+                while slice > lot {
+                    let outcome = simulate(slice - lot)?;
+                    if !reached(&outcome)? {
+                        break;
+                    }
+                    slice -= lot;
+                    at_slice = Some(outcome);
+                }
             }
-            slice -= lot;
-            at_slice = Some(outcome);
         }
         if slice == size {
             let outcome = match at_slice {
@@ -350,10 +435,31 @@ pub fn plan_liquidation(
         closed = size;
     }
 
-    let outcome = match at_slice {
+    let mut outcome = match at_slice {
         Some(outcome) if closed == exact_slice => outcome,
         _ => simulate(closed)?,
     };
+    // A capped slice whose penalty takes all the equity left would leave a remainder at E' = 0
+    // that no penalty could pay for: close the whole position now instead.
+    if whole_close.is_none() && closed < size && outcome.equity_exhausted {
+        whole_close = Some(WholeClose::EquityExhausted);
+        closed = size;
+        outcome = simulate(closed)?;
+    }
+    // Ledger range: at most MAX_SLICE_NOTIONAL per call, whatever rule chose the size (lot
+    // multiples, at least one lot); the rest goes in the next call.
+    if outcome.closed_notional > MAX_SLICE_NOTIONAL {
+        let most = div_u128(
+            MAX_SLICE_NOTIONAL.mul_or_err(PRICE_PRECISION)?,
+            position.price.oracle_high,
+            Rounding::Down,
+        )?;
+        let most = to_u64((most / lot as u128).mul_or_err(lot as u128)?.max(lot as u128)).unwrap_or(u64::MAX);
+        if most < closed {
+            closed = most;
+            outcome = simulate(closed)?;
+        }
+    }
     Ok(LiquidationPlan { health_before, bonus_rate: bonus, exact_slice, whole_close, outcome })
 }
 

@@ -20,14 +20,16 @@ use super::health::MarketPrice;
 pub struct TradeOutcome {
     pub new_base: i64,
     pub new_entry_quote: i64,
-    /// PnL realized by the reducing part, quote atoms (moves between collateral and pool).
-    pub realized_pnl: i64,
+    /// PnL realized by the reducing part, quote atoms (moves between collateral and pool). Kept
+    /// wide: a liquidation plan simulates slices larger than any ledger could take, and only the
+    /// slice actually executed is narrowed to the `i64` ledgers.
+    pub realized_pnl: i128,
     /// Base atoms of the old position that were closed.
     pub closed_base: u64,
     /// Base atoms newly opened (in the direction of the trade).
     pub opened_base: u64,
-    /// `|Δ| · P` rounded up: the notional on which the taker fee is charged.
-    pub traded_notional: u64,
+    /// `|Δ| · P` rounded up: the notional on which the taker fee is charged (wide, as above).
+    pub traded_notional: u128,
 }
 
 impl TradeOutcome {
@@ -79,10 +81,10 @@ pub fn apply_trade(base: i64, entry_quote: i64, delta: i64, price: &MarketPrice)
     Ok(TradeOutcome {
         new_base,
         new_entry_quote: to_i64(entry)?,
-        realized_pnl: to_i64(realized)?,
+        realized_pnl: realized,
         closed_base,
         opened_base,
-        traded_notional: to_u64(notional(delta.unsigned_abs(), price.oracle_high, Rounding::Up)?)?,
+        traded_notional: notional(delta.unsigned_abs(), price.oracle_high, Rounding::Up)?,
     })
 }
 

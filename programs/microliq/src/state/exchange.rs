@@ -28,6 +28,19 @@ pub mod pause {
 /// Most markets one exchange may list; bounds the remaining accounts of LP instructions.
 pub const MAX_MARKETS: u16 = 32;
 
+/// Hard bounds on exchange-wide parameters (`initialize_exchange`, `update_exchange`).
+pub mod exchange_bounds {
+    /// The insolvent-close reward: at most 100 whole quote units (`100 · 10^quote_decimals`).
+    pub const INSOLVENT_CLOSE_REWARD_MAX_UNITS: u64 = 100;
+    /// Episode lapse: 1 slot … ~1 day of slots.
+    pub const LIQUIDATION_EPISODE_SLOTS: (u64, u64) = (1, 216_000);
+    /// Default episode lapse: 150 slots (~1 minute), enough for a keeper's next slice.
+    pub const DEFAULT_LIQUIDATION_EPISODE_SLOTS: u64 = 150;
+    /// Largest quote mint decimals: every ledger is an `i64` of quote atoms, which holds
+    /// 9.2 · 10^18 atoms — 9.2 billion units at 9 decimals, only 9.2 million at 12.
+    pub const QUOTE_DECIMALS_MAX: u8 = 9;
+}
+
 /// The root of a Microliq deployment: one quote mint, its vaults, the pool ledger.
 ///
 /// Quote tokens live in two program-owned token accounts: the **quote vault** holds traders'
@@ -71,10 +84,16 @@ pub struct Exchange {
     pub insurance_fund_bump: u8,
     pub lp_mint_bump: u8,
     pub _padding: [u8; 6],
-    pub reserved: [u8; 104],
+    /// Paid to the keeper from the insurance fund for closing a position of an account whose
+    /// equity is already ≤ 0 (quote atoms; also capped at the closed notional × maintenance rate
+    /// and at the fund's balance), so that an insolvent remainder is always worth a call.
+    pub insolvent_close_reward: u64,
+    /// A liquidation episode lapses when its latest slice is older than this many slots.
+    pub liquidation_episode_slots: u64,
+    pub reserved: [u8; 88],
 }
 
-const _: () = assert!(core::mem::size_of::<Exchange>() == 7 * 32 + 8 * 8 + 2 * 2 + 6 + 6 + 104);
+const _: () = assert!(core::mem::size_of::<Exchange>() == 7 * 32 + 8 * 8 + 2 * 2 + 6 + 6 + 2 * 8 + 88);
 const _: () = assert!(core::mem::size_of::<Exchange>() % 8 == 0);
 
 impl Exchange {
@@ -109,9 +128,23 @@ impl Exchange {
         Ok(())
     }
 
+    /// The pool ledger after paying `payout` quote atoms out of it (a trader's realized profit,
+    /// an LP withdrawal): refused with [`MicroliqError::PoolInsufficient`] unless the pool keeps
+    /// at least `negative_collateral`. The quote vault holds `Σ collateral + pool`, so the
+    /// accounts with positive collateral can all be paid exactly when `pool ≥ Σ max(−C, 0)`;
+    /// keeping that bound on every payout also keeps `pool_balance ≥ 0` through every later
+    /// bankruptcy (docs/POOL.md).
+    pub fn require_pool_covers_deficits(&self) -> Result<()> {
+        require!(
+            self.pool_balance >= 0 && self.pool_balance as u64 >= self.negative_collateral,
+            MicroliqError::PoolInsufficient
+        );
+        Ok(())
+    }
+
     pub fn invariant(&self) -> Result<()> {
         require!(
-            self.market_count <= MAX_MARKETS && self.paused & !pause::ALL == 0,
+            self.market_count <= MAX_MARKETS && self.paused & !pause::ALL == 0 && self.pool_balance >= 0,
             MicroliqError::InvariantViolated
         );
         Ok(())

@@ -17,20 +17,23 @@ pub struct InsuranceFund {
     pub total_withdrawn: u64,
     pub bump: u8,
     pub _padding: [u8; 7],
-    pub reserved: [u8; 64],
+    /// Quote atoms ever paid to keepers for closing insolvent positions.
+    pub total_keeper_rewards: u64,
+    pub reserved: [u8; 56],
 }
 
-const _: () = assert!(core::mem::size_of::<InsuranceFund>() == 32 + 4 * 8 + 8 + 64);
+const _: () = assert!(core::mem::size_of::<InsuranceFund>() == 32 + 4 * 8 + 8 + 8 + 56);
 
 impl InsuranceFund {
     pub const SPACE: usize = 8 + core::mem::size_of::<InsuranceFund>();
 
     pub fn invariant(&self) -> Result<()> {
-        // contributions − draws − withdrawals == balance, so the fund can never be overdrawn.
+        // contributions − draws − withdrawals − rewards == balance: the fund is never overdrawn.
         let expected = self
             .total_contributions
             .checked_sub(self.total_draws)
-            .and_then(|v| v.checked_sub(self.total_withdrawn));
+            .and_then(|v| v.checked_sub(self.total_withdrawn))
+            .and_then(|v| v.checked_sub(self.total_keeper_rewards));
         require!(expected == Some(self.balance), MicroliqError::InvariantViolated);
         Ok(())
     }

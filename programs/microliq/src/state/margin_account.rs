@@ -35,21 +35,24 @@ pub struct MarginAccount {
     /// Quote atoms. Negative only after a loss beyond equity, until bankruptcy resolves it.
     pub collateral: i64,
     pub positions: [Position; MAX_POSITIONS],
-    /// Slot at which the account was first flagged as being liquidated (0 when not flagged).
+    /// Slot at which the current liquidation episode started (0 when not flagged).
     pub liquidation_start_slot: u64,
     pub trade_count: u64,
     pub liquidation_count: u64,
     pub id: u32,
-    /// 1 while the account is being liquidated (flag with hysteresis, see liquidate).
+    /// 1 while a liquidation episode runs (flag with hysteresis, see [`Self::episode_live`]).
     pub being_liquidated: u8,
     pub bump: u8,
     pub _padding: [u8; 2],
-    pub reserved: [u8; 128],
+    /// Slot of the episode's latest slice (0 when not flagged). An episode whose latest slice is
+    /// older than `exchange.liquidation_episode_slots` has lapsed.
+    pub liquidation_last_slot: u64,
+    pub reserved: [u8; 120],
 }
 
 const _: () = assert!(core::mem::size_of::<Position>() == 24);
 const _: () =
-    assert!(core::mem::size_of::<MarginAccount>() == 3 * 32 + 8 + 24 * MAX_POSITIONS + 3 * 8 + 8 + 128);
+    assert!(core::mem::size_of::<MarginAccount>() == 3 * 32 + 8 + 24 * MAX_POSITIONS + 3 * 8 + 8 + 8 + 120);
 
 impl MarginAccount {
     pub const SPACE: usize = 8 + core::mem::size_of::<MarginAccount>();
@@ -85,17 +88,37 @@ impl MarginAccount {
         (indexes, count)
     }
 
-    /// Ends a liquidation episode (the account is back at its target or passed initial health).
+    /// Ends a liquidation episode (the account is back at its target, passed initial health, or
+    /// the episode lapsed).
     pub fn clear_liquidation_flag(&mut self) {
         self.being_liquidated = 0;
         self.liquidation_start_slot = 0;
+        self.liquidation_last_slot = 0;
     }
 
-    /// Starts a liquidation episode at `slot` unless one is running.
+    /// Records a slice at `slot` that left the account below its end target: starts an episode
+    /// unless one is running, and moves the episode's latest slice to `slot`.
     pub fn flag_liquidation(&mut self, slot: u64) {
         if self.being_liquidated == 0 {
             self.being_liquidated = 1;
             self.liquidation_start_slot = slot;
+        }
+        self.liquidation_last_slot = slot;
+    }
+
+    /// Whether a liquidation episode is running at `slot`: flagged, and its latest slice at most
+    /// `episode_slots` ago. Only a live episode lets a keeper liquidate above maintenance
+    /// (hysteresis) and carries the bonus ramp; a lapsed one is over, whatever prices did since.
+    pub fn episode_live(&self, slot: u64, episode_slots: u64) -> bool {
+        self.being_liquidated == 1 && slot.saturating_sub(self.liquidation_last_slot) <= episode_slots
+    }
+
+    /// Slots since the live episode started (0 when none is live): what the bonus ramp reads.
+    pub fn slots_in_episode(&self, slot: u64, episode_slots: u64) -> u64 {
+        if self.episode_live(slot, episode_slots) {
+            slot.saturating_sub(self.liquidation_start_slot)
+        } else {
+            0
         }
     }
 

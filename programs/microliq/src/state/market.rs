@@ -194,13 +194,18 @@ impl Market {
         Ok(())
     }
 
-    /// Traders' aggregate unrealized PnL in this market, `L·P − e_L − S·P − e_S`, rounded as
-    /// asked (the pool's NAV is the pool balance minus this).
+    /// Traders' aggregate unrealized PnL in this market, per side: `(L·P − e_L, −S·P − e_S)`,
+    /// rounded as asked (`Up` makes the traders' PnL larger: the pool's liability at its
+    /// largest).
     ///
     /// Always inlined: as a call its promoted arguments (two `i128` prices, rounding, `self`,
     /// return slot) need more than the five argument registers SBF has (docs/PERFORMANCE.md).
     #[inline(always)]
-    pub fn traders_unrealized_pnl(&self, price: &MarketPrice, rounding: Rounding) -> MathResult<i128> {
+    pub fn traders_unrealized_pnl_by_side(
+        &self,
+        price: &MarketPrice,
+        rounding: Rounding,
+    ) -> MathResult<(i128, i128)> {
         use math::Checked;
         // Rounding the total as asked: longs' value and shorts' debt use the matching bound.
         let (long_price, short_price) = match rounding {
@@ -209,10 +214,19 @@ impl Market {
         };
         let long_value = math::signed_value(self.long_base as i64, long_price, rounding)?;
         let short_value = math::signed_value(-(self.short_base as i64), short_price, rounding)?;
-        long_value
-            .sub_or_err(self.long_entry_quote as i128)?
-            .add_or_err(short_value)?
-            .sub_or_err(self.short_entry_quote as i128)
+        Ok((
+            long_value.sub_or_err(self.long_entry_quote as i128)?,
+            short_value.sub_or_err(self.short_entry_quote as i128)?,
+        ))
+    }
+
+    /// Traders' aggregate unrealized PnL in this market, `L·P − e_L − S·P − e_S`, rounded as
+    /// asked (the pool's NAV is the pool balance minus this).
+    #[inline(always)]
+    pub fn traders_unrealized_pnl(&self, price: &MarketPrice, rounding: Rounding) -> MathResult<i128> {
+        use math::Checked;
+        let (long, short) = self.traders_unrealized_pnl_by_side(price, rounding)?;
+        long.add_or_err(short)
     }
 
     pub fn invariant(&self) -> Result<()> {

@@ -3,7 +3,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::error::MicroliqError;
 use crate::events::ExchangeInitialized;
-use crate::state::{seeds, Exchange, InsuranceFund};
+use crate::state::{exchange_bounds, seeds, Exchange, InsuranceFund};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
 pub struct InitializeExchangeArgs {
@@ -15,6 +15,9 @@ pub struct InitializeExchangeArgs {
 
 /// Creates the exchange for one quote mint: the exchange PDA, the quote vault (collateral and
 /// pool), the insurance vault and its ledger, and the pool share mint (same decimals as quote).
+/// The quote mint may have at most 9 decimals (every ledger is an `i64` of quote atoms). The
+/// insolvent-close reward starts at one whole quote unit and episodes lapse after 150 slots;
+/// `update_exchange` changes both.
 #[derive(Accounts)]
 pub struct InitializeExchange<'info> {
     #[account(mut)]
@@ -70,8 +73,12 @@ pub struct InitializeExchange<'info> {
 
 impl InitializeExchange<'_> {
     pub fn validate(&self, _args: &InitializeExchangeArgs) -> Result<()> {
-        // Prices are converted with 10^(expo + quote_decimals − base_decimals + 12).
-        require!(self.quote_mint.decimals <= 12, MicroliqError::UnsupportedDecimals);
+        // Ledgers are i64 quote atoms: 9.2e18 atoms is 9.2 billion units at 9 decimals but only
+        // 9.2 million at 12, too little for an exchange (docs/DECISIONS.md).
+        require!(
+            self.quote_mint.decimals <= exchange_bounds::QUOTE_DECIMALS_MAX,
+            MicroliqError::UnsupportedDecimals
+        );
         Ok(())
     }
 
@@ -87,6 +94,8 @@ impl InitializeExchange<'_> {
         exchange.lp_mint = accounts.lp_mint.key();
         exchange.pyth_program = args.pyth_program;
         exchange.insurance_cap_per_event = args.insurance_cap_per_event;
+        exchange.insolvent_close_reward = 10u64.pow(accounts.quote_mint.decimals as u32);
+        exchange.liquidation_episode_slots = exchange_bounds::DEFAULT_LIQUIDATION_EPISODE_SLOTS;
         exchange.quote_decimals = accounts.quote_mint.decimals;
         exchange.bump = ctx.bumps.exchange;
         exchange.quote_vault_bump = ctx.bumps.quote_vault;

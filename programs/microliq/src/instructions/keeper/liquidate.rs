@@ -2,7 +2,7 @@ use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
 
 use crate::error::MicroliqError;
-use crate::events::{BankruptcyResolved, LiquidationSlice};
+use crate::events::{BankruptcyResolved, LiquidationEpisodeEnded, LiquidationSliceV2};
 use crate::health_accounts::{HealthMarkets, MarketSnapshot};
 use crate::instructions::keeper::bankruptcy::{is_bankrupt, resolve_bankruptcy, BankruptcyResolution};
 use crate::math::{self, target_margin_scaled, Checked, LiquidationTarget, PositionRisk, WholeClose};
@@ -25,8 +25,11 @@ pub struct LiquidateArgs {
 /// insurance fee to the insurance vault. When the account is left with no position and negative
 /// collateral, the bankruptcy waterfall runs in the same call.
 ///
-/// An account may be liquidated when `E < M`, or — once flagged by a first slice — for as long as
-/// it stays below its end target `E < (1 + β)·M` (hysteresis).
+/// An account may be liquidated when `E < M`, or — in a live episode, started by a slice that
+/// left it short of its end target — for as long as it stays below `E < (1 + β)·M`
+/// (hysteresis). The episode ends as soon as the account is seen at or above its target (this
+/// call then closes nothing, emits `LiquidationEpisodeEnded` and succeeds, so the end is
+/// recorded), and lapses when its latest slice is older than `liquidation_episode_slots`.
 ///
 /// Remaining accounts: `(market, oracle)` for every *other* market the account holds a position
 /// in, ascending market index.
@@ -99,24 +102,48 @@ impl Liquidate<'_> {
             &accounts.exchange.key(),
             &exchange,
             &account,
-            Some(market_index),
+            Some((market_index, &accounts.market.key())),
             clock.unix_timestamp,
         )?;
         let mut risks = [PositionRisk::default(); MAX_POSITIONS];
         let count = markets.fill_positions(&account, &mut risks)?;
         let index = account.risk_index(market_index).ok_or(MicroliqError::NoPositionInMarket)?;
 
+        // The episode: a flag set by a slice that left the account short of its target. It is
+        // live while its latest slice is recent; a lapsed one is over whatever prices did since.
+        let was_flagged = account.being_liquidated == 1;
+        let live = account.episode_live(clock.slot, exchange.liquidation_episode_slots);
+        let slots_since_flagged = account.slots_in_episode(clock.slot, exchange.liquidation_episode_slots);
+        let episode_start_slot = account.liquidation_start_slot;
+        if was_flagged && !live {
+            account.clear_liquidation_flag();
+        }
+
         // Plan the slice with the program's own (pure) liquidation math.
         let params = market.params.liquidation();
         let target = LiquidationTarget { collateral: account.collateral, positions: &risks[..count], index };
-        let flagged = account.being_liquidated == 1;
-        let slots_since_flagged =
-            if flagged { clock.slot.saturating_sub(account.liquidation_start_slot) } else { 0 };
         let plan = math::plan_liquidation(&target, slots_since_flagged, args.max_base, &params)?;
         let margin_before = target_margin_scaled(&plan.health_before, params.liquidation_buffer)?;
-        // Liquidatable below maintenance; once flagged, until the end target is reached.
-        let liquidatable = plan.health_before.is_liquidatable() || (flagged && margin_before < 0);
-        require!(liquidatable, MicroliqError::NotLiquidatable);
+        // Liquidatable below maintenance; in a live episode, until the end target is reached.
+        let liquidatable = plan.health_before.is_liquidatable() || (live && margin_before < 0);
+        if !liquidatable {
+            // A flagged account at or above its target (a price move or a deposit brought it
+            // there), or whose episode lapsed above maintenance: the episode is over. Record
+            // that, so that a later dip into the hysteresis band does not resume it.
+            require!(was_flagged, MicroliqError::NotLiquidatable);
+            account.clear_liquidation_flag();
+            account.invariant()?;
+            let event = LiquidationEpisodeEnded {
+                margin_account: accounts.margin_account.key(),
+                episode_start_slot,
+                equity: plan.health_before.equity,
+                maintenance_requirement: plan.health_before.maintenance_requirement,
+                slot: clock.slot,
+            };
+            drop((exchange, account, market, fund));
+            emit!(event);
+            return Ok(());
+        }
 
         let outcome = plan.outcome;
         let size = risks[index].base.unsigned_abs();
@@ -136,6 +163,11 @@ impl Liquidate<'_> {
             plan.health_before.equity <= 0 || outcome.health_after.equity >= 0,
             MicroliqError::InvariantViolated
         );
+        // The executed slice fits the i64 ledgers (MAX_SLICE_NOTIONAL keeps it so).
+        let realized_pnl = math::to_i64(outcome.trade.realized_pnl)?;
+        let keeper_bonus = math::to_u64(outcome.keeper_bonus)?;
+        let insurance_fee = math::to_u64(outcome.insurance_fee)?;
+        let collateral_after = math::to_i64(outcome.collateral_after)?;
 
         // Apply: the slice closes against the pool at the oracle price.
         let old = account.positions[slot_index];
@@ -148,11 +180,29 @@ impl Liquidate<'_> {
         if position.base == 0 {
             position.market_index = 0;
         }
-        let collateral_change = outcome.collateral_after.sub_or_err(account.collateral)?;
+        let collateral_change = collateral_after.sub_or_err(account.collateral)?;
         exchange.change_collateral(&mut account.collateral, collateral_change)?;
-        exchange.pool_balance = exchange.pool_balance.sub_or_err(outcome.trade.realized_pnl)?;
-        fund.balance = fund.balance.add_or_err(outcome.insurance_fee)?;
-        fund.total_contributions = fund.total_contributions.add_or_err(outcome.insurance_fee)?;
+        exchange.pool_balance = exchange.pool_balance.sub_or_err(realized_pnl)?;
+        if realized_pnl > 0 {
+            // A profit is paid out of the pool only while it still covers the open deficits.
+            exchange.require_pool_covers_deficits()?;
+        }
+        fund.balance = fund.balance.add_or_err(insurance_fee)?;
+        fund.total_contributions = fund.total_contributions.add_or_err(insurance_fee)?;
+        // An insolvent close pays no penalty; the insurance fund pays the keeper a small reward
+        // so that the remainder never waits for an altruist.
+        let insolvent_reward = if plan.whole_close == Some(WholeClose::Insolvent) {
+            math::insolvent_close_reward(
+                outcome.closed_notional,
+                risks[index].maintenance_rate,
+                exchange.insolvent_close_reward,
+                fund.balance,
+            )?
+        } else {
+            0
+        };
+        fund.balance = fund.balance.sub_or_err(insolvent_reward)?;
+        fund.total_keeper_rewards = fund.total_keeper_rewards.add_or_err(insolvent_reward)?;
         exchange.total_liquidations = exchange.total_liquidations.add_or_err(1)?;
         account.liquidation_count = account.liquidation_count.saturating_add(1);
         if margin_after >= 0 {
@@ -172,31 +222,29 @@ impl Liquidate<'_> {
         exchange.invariant()?;
         fund.invariant()?;
 
-        let event = LiquidationSlice {
+        let event = LiquidationSliceV2 {
             margin_account: accounts.margin_account.key(),
             owner: account.owner,
             market_index,
             keeper: accounts.keeper.key(),
             base_closed: outcome.closed_base,
             exact_slice: plan.exact_slice,
-            whole_close: match plan.whole_close {
-                None => 0,
-                Some(WholeClose::Dust) => 1,
-                Some(WholeClose::Insolvent) => 2,
-                Some(WholeClose::TargetUnreachable) => 3,
-            },
+            whole_close: WholeClose::code(plan.whole_close),
             fill_price: math::to_u64(risks[index].price.mark_for(risks[index].base))?,
             oracle_price: oracle.raw_price,
             oracle_conf: oracle.raw_conf,
             oracle_expo: oracle.expo,
-            realized_pnl: outcome.trade.realized_pnl,
+            realized_pnl,
             bonus_rate: plan.bonus_rate,
-            keeper_bonus: outcome.keeper_bonus,
-            insurance_fee: outcome.insurance_fee,
-            equity_before: math::to_i64(plan.health_before.equity)?,
-            maintenance_before: math::to_u64(plan.health_before.maintenance_requirement)?,
-            equity_after: math::to_i64(outcome.health_after.equity)?,
-            maintenance_after: math::to_u64(outcome.health_after.maintenance_requirement)?,
+            keeper_bonus,
+            insurance_fee,
+            insolvent_reward,
+            equity_before: plan.health_before.equity,
+            maintenance_before: plan.health_before.maintenance_requirement,
+            equity_after: outcome.health_after.equity,
+            maintenance_after: outcome.health_after.maintenance_requirement,
+            liquidation_buffer: params.liquidation_buffer,
+            episode_start_slot: account.liquidation_start_slot,
             remaining_base: outcome.trade.new_base,
             bankrupt: bankruptcy.is_some(),
             insurance_draw: resolution.insurance_draw,
@@ -207,27 +255,27 @@ impl Liquidate<'_> {
         let (bump, quote_mint) = (exchange.bump, exchange.quote_mint);
         drop((exchange, account, market, fund));
 
-        // Tokens: bonus to the keeper; the insurance fee and the bankruptcy draw are netted into
-        // one transfer between the two vaults.
+        // Tokens: the bonus to the keeper from the quote vault, the insolvent reward from the
+        // insurance vault; the insurance fee and the bankruptcy draw are netted into one transfer
+        // between the two vaults.
         let exchange_info = accounts.exchange.to_account_info();
         let signer = ExchangeSigner { exchange: &exchange_info, quote_mint, bump };
         let token_program = accounts.token_program.to_account_info();
         let quote_vault = accounts.quote_vault.to_account_info();
         let insurance_vault = accounts.insurance_vault.to_account_info();
-        if outcome.keeper_bonus > 0 {
-            signer.transfer(
-                &token_program,
-                &quote_vault,
-                &accounts.keeper_token.to_account_info(),
-                outcome.keeper_bonus,
-            )?;
+        let keeper_token = accounts.keeper_token.to_account_info();
+        if keeper_bonus > 0 {
+            signer.transfer(&token_program, &quote_vault, &keeper_token, keeper_bonus)?;
+        }
+        if insolvent_reward > 0 {
+            signer.transfer(&token_program, &insurance_vault, &keeper_token, insolvent_reward)?;
         }
         move_between_vaults(
             &signer,
             &token_program,
             &quote_vault,
             &insurance_vault,
-            outcome.insurance_fee,
+            insurance_fee,
             &resolution,
         )?;
 

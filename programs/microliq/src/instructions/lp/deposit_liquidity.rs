@@ -5,7 +5,7 @@ use crate::error::MicroliqError;
 use crate::events::LiquidityDeposited;
 use crate::instructions::lp::pool_nav::value_pool;
 use crate::math::{self, Checked, Rounding};
-use crate::state::{pause, Exchange};
+use crate::state::{pause, Exchange, InsuranceFund};
 use crate::token_ops::{transfer_from_user, ExchangeSigner};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
@@ -14,8 +14,13 @@ pub struct DepositLiquidityArgs {
     pub amount: u64,
 }
 
-/// Deposits quote into the pool and mints shares at NAV: `shares = amount · supply / NAV`,
-/// rounded down (the first deposit mints 1:1).
+/// Deposits quote into the pool and mints shares at the counted NAV (every unrealized trader
+/// loss counted as the pool's: the higher of the two values in docs/POOL.md):
+/// `shares = amount · supply / NAV`, rounded down. With no shares outstanding the deposit mints
+/// 1:1, and is refused unless the pool's counted value is ≥ 0.
+///
+/// Refused with `UnresolvedDeficit` while realized deficits (`Σ max(−collateral, 0)`) exceed the
+/// insurance fund: a new LP would otherwise buy into a loss that is already certain.
 ///
 /// Remaining accounts: `(market, oracle)` for **every** market of the exchange, ascending index.
 #[derive(Accounts)]
@@ -37,6 +42,9 @@ pub struct DepositLiquidity<'info> {
     /// unpacked: an `Account<TokenAccount>` costs ~750 CU (docs/PERFORMANCE.md).
     #[account(mut, address = exchange.load()?.quote_vault @ MicroliqError::WrongVault)]
     pub quote_vault: UncheckedAccount<'info>,
+    /// Read for the realized deficits it can still cover.
+    #[account(has_one = exchange @ MicroliqError::WrongExchange)]
+    pub insurance_fund: AccountLoader<'info, InsuranceFund>,
     pub token_program: Program<'info, Token>,
 }
 
@@ -52,12 +60,16 @@ impl DepositLiquidity<'_> {
         let accounts = ctx.accounts;
         let now = Clock::get()?.unix_timestamp;
         let supply = accounts.lp_mint.supply;
+        let fund_balance = accounts.insurance_fund.load()?.balance;
         let (shares, nav, bump, quote_mint) = {
             let mut exchange = accounts.exchange.load_mut()?;
+            require!(exchange.negative_collateral <= fund_balance, MicroliqError::UnresolvedDeficit);
             let nav =
                 value_pool(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, Rounding::Down, now)?
-                    .nav;
+                    .nav_counted;
             let shares = if supply == 0 {
+                // Nobody holds the pool: the depositor takes what is in it, but never a hole.
+                require!(nav >= 0, MicroliqError::PoolNavNonPositive);
                 args.amount
             } else {
                 require!(nav > 0, MicroliqError::PoolNavNonPositive);

@@ -1,4 +1,19 @@
-//! The pool's value: `NAV = pool_balance − Σ_markets traders' unrealized PnL`.
+//! The pool's value, against the LP who moves (docs/POOL.md).
+//!
+//! The pool is the counterparty of every position, so its value depends on what traders owe it
+//! and what it owes them. A loss a trader cannot pay is not the pool's to spend, and a profit is
+//! owed whether or not the losers pay. Deposits and withdrawals therefore see two values:
+//!
+//! ```text
+//! nav_counted     = pool_balance − Σ_markets (long PnL + short PnL)
+//! nav_collectable = pool_balance − negative_collateral − Σ_markets,sides max(side PnL, 0)
+//! ```
+//!
+//! A depositor buys shares at `nav_counted` (every unrealized trader loss counted as the pool's,
+//! the higher value); a withdrawing LP is paid from `nav_collectable` (no unrealized loss
+//! counted, every realized deficit `Σ max(−collateral, 0)` written off, every side's profit
+//! owed: the lower value). Neither LP can take value from the other by timing a move around a
+//! loss that is not yet collected.
 
 use anchor_lang::prelude::*;
 
@@ -6,14 +21,13 @@ use crate::health_accounts::load_market_pairs;
 use crate::math::{Checked, Rounding};
 use crate::state::Exchange;
 
-/// The pool valued at current prices.
+/// The pool valued at current prices, both ways.
 pub struct PoolValuation {
-    /// `pool_balance − Σ traders' unrealized PnL` (quote atoms, may be ≤ 0).
-    pub nav: i128,
-    /// `Σ_markets max(traders' unrealized PnL, 0)`: what the pool would owe if every winning
-    /// market closed now. LP withdrawals must leave at least this much in the pool, so traders'
-    /// profits stay payable.
-    pub owed_to_traders: i128,
+    /// `pool_balance − Σ traders' unrealized PnL`: what a depositor pays for (quote atoms).
+    pub nav_counted: i128,
+    /// `pool_balance − negative_collateral − Σ max(side PnL, 0)`: what withdrawing LPs are paid
+    /// from (quote atoms, may be ≤ 0).
+    pub nav_collectable: i128,
 }
 
 /// Values the pool from every market's `(market, oracle)` pair in `remaining`
@@ -33,12 +47,18 @@ pub fn value_pool<'info>(
     let all: Vec<u16> = (0..exchange.market_count).collect();
     let mut traders_pnl = 0i128;
     let mut owed_to_traders = 0i128;
-    load_market_pairs(remaining, exchange_key, exchange, &all, now, |market, oracle| {
+    load_market_pairs(remaining, exchange_key, exchange, &all, None, now, |market, oracle| {
         oracle.require_no_divergence()?;
-        let pnl = market.traders_unrealized_pnl(&oracle.price, rounding)?;
-        traders_pnl = traders_pnl.add_or_err(pnl)?;
-        owed_to_traders = owed_to_traders.add_or_err(pnl.max(0))?;
+        let (long, short) = market.traders_unrealized_pnl_by_side(&oracle.price, rounding)?;
+        traders_pnl = traders_pnl.add_or_err(long)?.add_or_err(short)?;
+        owed_to_traders = owed_to_traders.add_or_err(long.max(0))?.add_or_err(short.max(0))?;
         Ok(())
     })?;
-    Ok(PoolValuation { nav: (exchange.pool_balance as i128).sub_or_err(traders_pnl)?, owed_to_traders })
+    let pool = exchange.pool_balance as i128;
+    Ok(PoolValuation {
+        nav_counted: pool.sub_or_err(traders_pnl)?,
+        nav_collectable: pool
+            .sub_or_err(exchange.negative_collateral as i128)?
+            .sub_or_err(owed_to_traders)?,
+    })
 }

@@ -14,9 +14,10 @@ pub struct WithdrawLiquidityArgs {
     pub shares: u64,
 }
 
-/// Burns shares and pays `amount = shares · NAV / supply`, rounded down, from the pool. The pool
-/// must keep at least the traders' unrealized profit of every winning market, so a trader's
-/// profitable close can always be paid.
+/// Burns shares and pays `amount = shares · NAV / supply`, rounded down, at the collectable NAV
+/// (docs/POOL.md): no unrealized trader loss counted, every realized deficit written off, every
+/// side's unrealized profit kept in the pool. So the first LP out cannot escape a loss that is
+/// already certain, and what stays covers the traders' profits and the open deficits.
 ///
 /// Remaining accounts: `(market, oracle)` for **every** market of the exchange, ascending index.
 #[derive(Accounts)]
@@ -58,9 +59,9 @@ impl WithdrawLiquidity<'_> {
         let supply = accounts.lp_mint.supply;
         let (amount, nav, bump, quote_mint) = {
             let mut exchange = accounts.exchange.load_mut()?;
-            let valuation =
-                value_pool(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, Rounding::Up, now)?;
-            let nav = valuation.nav;
+            let nav =
+                value_pool(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, Rounding::Up, now)?
+                    .nav_collectable;
             require!(nav > 0, MicroliqError::PoolNavNonPositive);
             let amount = math::to_u64(math::mul_div_u128(
                 args.shares as u128,
@@ -71,11 +72,8 @@ impl WithdrawLiquidity<'_> {
             require!(amount > 0, MicroliqError::ZeroAmount);
             let signed = i64::try_from(amount).map_err(|_| error!(MicroliqError::MathOverflow))?;
             exchange.pool_balance = exchange.pool_balance.sub_or_err(signed)?;
-            // What stays must cover every market's unrealized trader profit.
-            require!(
-                exchange.pool_balance as i128 >= valuation.owed_to_traders,
-                MicroliqError::PoolInsufficient
-            );
+            // amount ≤ nav_collectable already keeps the deficits and the profits covered.
+            exchange.require_pool_covers_deficits()?;
             exchange.invariant()?;
             (amount, nav, exchange.bump, exchange.quote_mint)
         };

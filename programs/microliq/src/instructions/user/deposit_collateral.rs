@@ -2,7 +2,8 @@ use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
 
 use crate::error::MicroliqError;
-use crate::events::CollateralDeposited;
+use crate::events::{CollateralDeposited, LiquidationEpisodeEnded};
+use crate::health_accounts::HealthMarkets;
 use crate::state::{pause, Exchange, MarginAccount};
 use crate::token_ops::transfer_from_user;
 
@@ -14,6 +15,12 @@ pub struct DepositCollateralArgs {
 
 /// Moves quote tokens from the depositor into the quote vault, credited to the margin account.
 /// Anyone may top up any account (it only adds to its health).
+///
+/// Remaining accounts (optional): `(market, oracle)` for every market the account holds a
+/// position in, ascending market index. When given and the account is in a liquidation episode,
+/// the deposit ends the episode if it brings the account to its end target `E ≥ (1 + β)·M`
+/// (emitting `LiquidationEpisodeEnded`). Without them the deposit needs no price and never
+/// fails on an oracle; the episode then ends at the next liquidation attempt or when it lapses.
 #[derive(Accounts)]
 pub struct DepositCollateral<'info> {
     pub depositor: Signer<'info>,
@@ -42,15 +49,43 @@ impl DepositCollateral<'_> {
     }
 
     #[access_control(ctx.accounts.validate(&args))]
-    pub fn handle(ctx: Context<Self>, args: DepositCollateralArgs) -> Result<()> {
+    pub fn handle<'info>(
+        ctx: Context<'_, '_, 'info, 'info, Self>,
+        args: DepositCollateralArgs,
+    ) -> Result<()> {
         let accounts = ctx.accounts;
-        let collateral_after = {
+        let (collateral_after, episode_ended) = {
             let mut exchange = accounts.exchange.load_mut()?;
             let mut account = accounts.margin_account.load_mut()?;
             let amount = i64::try_from(args.amount).map_err(|_| error!(MicroliqError::MathOverflow))?;
             exchange.change_collateral(&mut account.collateral, amount)?;
+            let mut episode_ended = None;
+            if account.being_liquidated == 1 && !ctx.remaining_accounts.is_empty() {
+                let clock = Clock::get()?;
+                let mut markets = HealthMarkets::default();
+                markets.load_others(
+                    ctx.remaining_accounts,
+                    &accounts.exchange.key(),
+                    &exchange,
+                    &account,
+                    None,
+                    clock.unix_timestamp,
+                )?;
+                if markets.at_end_target(&account)? {
+                    let health = markets.maintenance_health(&account)?;
+                    episode_ended = Some(LiquidationEpisodeEnded {
+                        margin_account: accounts.margin_account.key(),
+                        episode_start_slot: account.liquidation_start_slot,
+                        equity: health.equity,
+                        maintenance_requirement: health.maintenance_requirement,
+                        slot: clock.slot,
+                    });
+                    account.clear_liquidation_flag();
+                }
+            }
             account.invariant()?;
-            account.collateral
+            exchange.invariant()?;
+            (account.collateral, episode_ended)
         };
         transfer_from_user(
             &accounts.token_program.to_account_info(),
@@ -65,6 +100,9 @@ impl DepositCollateral<'_> {
             amount: args.amount,
             collateral_after,
         });
+        if let Some(event) = episode_ended {
+            emit!(event);
+        }
         Ok(())
     }
 }

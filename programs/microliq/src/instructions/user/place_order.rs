@@ -9,8 +9,10 @@ use crate::state::{pause, Exchange, MarginAccount, Market};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
 pub struct PlaceOrderArgs {
-    /// Signed base atoms: buy (> 0) or sell (< 0); a multiple of the market's base lot. An order
-    /// larger than the position on the other side closes it and opens the rest the other way.
+    /// Signed base atoms: buy (> 0) or sell (< 0); a multiple of the market's base lot, or
+    /// exactly the opposite of the open position (closing it whatever the lot, so a lot change
+    /// never strands a position). An order larger than the position on the other side closes it
+    /// and opens the rest the other way.
     pub base_delta: i64,
     /// Worst acceptable fill price, fixed point (quote atoms per base atom × 1e12): the most a
     /// buy pays, the least a sell receives.
@@ -45,8 +47,13 @@ impl PlaceOrder<'_> {
             MicroliqError::NotOwnerOrDelegate
         );
         require!(args.base_delta != 0, MicroliqError::ZeroAmount);
-        let lot = self.market.load()?.params.base_lot_size;
-        require!(args.base_delta.unsigned_abs() % lot == 0, MicroliqError::NotLotMultiple);
+        let market = self.market.load()?;
+        let lot = market.params.base_lot_size;
+        let account = self.margin_account.load()?;
+        let closes_exactly = account
+            .position_index(market.market_index)
+            .is_some_and(|slot| account.positions[slot].base.checked_add(args.base_delta) == Some(0));
+        require!(args.base_delta.unsigned_abs() % lot == 0 || closes_exactly, MicroliqError::NotLotMultiple);
         Ok(())
     }
 
@@ -89,17 +96,18 @@ impl PlaceOrder<'_> {
         }
 
         // Fee on the whole traded notional, rounded up (the trader pays).
-        let fee = math::to_u64(apply_rate(
-            outcome.traded_notional as u128,
-            market.params.taker_fee_rate,
-            Rounding::Up,
-        )?)?;
+        let fee =
+            math::to_u64(apply_rate(outcome.traded_notional, market.params.taker_fee_rate, Rounding::Up)?)?;
         let fee_signed = i64::try_from(fee).map_err(|_| error!(MicroliqError::MathOverflow))?;
-        let collateral_change = outcome.realized_pnl.sub_or_err(fee_signed)?;
+        let realized_pnl = math::to_i64(outcome.realized_pnl)?;
+        let collateral_change = realized_pnl.sub_or_err(fee_signed)?;
         exchange.change_collateral(&mut account.collateral, collateral_change)?;
-        // The pool is the counterparty: it pays the trader's profit (or keeps the loss) and the fee.
+        // The pool is the counterparty: it pays the trader's profit (or keeps the loss) and the
+        // fee. A profit is paid only while the pool still covers every realized deficit.
         exchange.pool_balance = exchange.pool_balance.sub_or_err(collateral_change)?;
-        require!(exchange.pool_balance >= 0, MicroliqError::PoolInsufficient);
+        if collateral_change > 0 {
+            exchange.require_pool_covers_deficits()?;
+        }
         exchange.total_fees = exchange.total_fees.add_or_err(fee)?;
         market.total_fees = market.total_fees.add_or_err(fee)?;
         market.total_volume_base = market.total_volume_base.add_or_err(args.base_delta.unsigned_abs())?;
@@ -118,7 +126,7 @@ impl PlaceOrder<'_> {
                 &accounts.exchange.key(),
                 &exchange,
                 &account,
-                Some(market_index),
+                Some((market_index, &accounts.market.key())),
                 now,
             )?;
             markets.require_initial_health(&account)?;
@@ -134,7 +142,7 @@ impl PlaceOrder<'_> {
             market_index,
             base_delta: args.base_delta,
             fill_price: math::to_u64(fill_price)?,
-            realized_pnl: outcome.realized_pnl,
+            realized_pnl,
             fee,
             base_after: outcome.new_base,
             entry_quote_after: outcome.new_entry_quote,
