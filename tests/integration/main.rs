@@ -7,4 +7,5 @@ mod bad_inputs;
 mod collateral;
 mod liquidation;
 mod liquidity;
+mod money_safety;
 mod trading;

@@ -123,6 +123,7 @@ pub struct LocalExchangeBuilder {
     pool_liquidity: u64,
     insurance: u64,
     insurance_cap_per_event: u64,
+    quote_decimals: u8,
 }
 
 impl LocalExchangeBuilder {
@@ -148,7 +149,15 @@ impl LocalExchangeBuilder {
         self
     }
 
-    pub async fn build(self) -> LocalExchange {
+    /// Decimals of the quote mint (6 by default, like USDC).
+    pub fn with_quote_decimals(mut self, decimals: u8) -> Self {
+        self.quote_decimals = decimals;
+        self
+    }
+
+    /// Starts the bank and creates the quote mint, without initializing the exchange (for tests
+    /// of `initialize_exchange` itself).
+    pub async fn start(self) -> LocalExchange {
         let mut program_test = ProgramTest::default();
         program_test.prefer_bpf(false);
         program_test.add_program("microliq", microliq::ID, processor!(crate::process_instruction));
@@ -161,6 +170,7 @@ impl LocalExchangeBuilder {
             bank,
             admin,
             ex,
+            quote_decimals: self.quote_decimals,
             markets: Vec::new(),
             margin_accounts: Vec::new(),
             nonce: 0,
@@ -170,24 +180,31 @@ impl LocalExchangeBuilder {
             blockhash_at: std::time::Instant::now(),
         };
         ctx.fund(&ctx.admin.pubkey(), 10_000_000_000).await;
-        ctx.create_mint(&quote_mint, 6).await;
+        ctx.create_mint(&quote_mint, self.quote_decimals).await;
+        ctx
+    }
+
+    pub async fn build(self) -> LocalExchange {
+        let (markets, pool_liquidity, insurance, insurance_cap_per_event) =
+            (self.markets.clone(), self.pool_liquidity, self.insurance, self.insurance_cap_per_event);
+        let mut ctx = self.start().await;
         let init = ix::InitializeExchange {
             admin: ctx.admin.pubkey(),
             pyth_program: PYTH_PROGRAM,
-            insurance_cap_per_event: self.insurance_cap_per_event,
+            insurance_cap_per_event,
         }
         .instruction(&ctx.ex);
         ctx.send(&[init], &[&ctx.admin.insecure_clone()]).await.expect("initialize exchange");
-        for spec in self.markets {
+        for spec in markets {
             ctx.add_market(spec).await;
         }
-        if self.pool_liquidity > 0 {
-            let lp = ctx.liquidity_provider(self.pool_liquidity).await;
-            ctx.deposit_liquidity(&lp, self.pool_liquidity).await.expect("seed pool");
+        if pool_liquidity > 0 {
+            let lp = ctx.liquidity_provider(pool_liquidity).await;
+            ctx.deposit_liquidity(&lp, pool_liquidity).await.expect("seed pool");
             ctx.lp = Some(lp);
         }
-        if self.insurance > 0 {
-            ctx.deposit_insurance(self.insurance).await.expect("seed insurance");
+        if insurance > 0 {
+            ctx.deposit_insurance(insurance).await.expect("seed insurance");
         }
         ctx
     }
@@ -198,6 +215,8 @@ pub struct LocalExchange {
     pub bank: ProgramTestContext,
     pub admin: Keypair,
     pub ex: ExchangeAddresses,
+    /// Decimals of the quote mint.
+    pub quote_decimals: u8,
     pub markets: Vec<MarketFixture>,
     /// Every margin account created through the fixtures (Σ collateral is checked against the
     /// exchange's ledger after every transaction).
@@ -226,6 +245,7 @@ impl LocalExchange {
             pool_liquidity: 0,
             insurance: 0,
             insurance_cap_per_event: u64::MAX,
+            quote_decimals: 6,
         }
     }
 
@@ -469,8 +489,15 @@ impl LocalExchange {
     pub fn market_price(&self, index: u16) -> MarketPrice {
         let fixture = &self.markets[index as usize];
         let p = fixture.price;
-        MarketPrice::from_oracle(p.price as u64, p.conf, p.ema as u64, p.expo, 6, fixture.base_decimals)
-            .unwrap()
+        MarketPrice::from_oracle(
+            p.price as u64,
+            p.conf,
+            p.ema as u64,
+            p.expo,
+            self.quote_decimals,
+            fixture.base_decimals,
+        )
+        .unwrap()
     }
 
     /// What the program will compute for `account`: its position inputs, health, and the plan a
@@ -485,7 +512,7 @@ impl LocalExchange {
         let (risks, count) = self.position_risks(&state).await;
         let params = self.market(market).await.params.liquidation();
         let slot = self.clock().await.slot;
-        let slots = if state.being_liquidated == 1 { slot - state.liquidation_start_slot } else { 0 };
+        let slots = state.slots_in_episode(slot, self.exchange().await.liquidation_episode_slots);
         let target = LiquidationTarget {
             collateral: state.collateral,
             positions: &risks[..count],
