@@ -59,7 +59,10 @@ async fn an_episode_lapses_so_a_later_dip_above_maintenance_is_not_liquidated() 
     assert!(ctx.events::<LiquidationSliceV2>().is_empty());
     let ended = ctx.events::<LiquidationEpisodeEnded>().remove(0);
     assert_eq!(ended.margin_account, alice.account);
-    assert_eq!((ended.equity, ended.maintenance_requirement), (health.equity, health.maintenance_requirement));
+    assert_eq!(
+        (ended.equity, ended.maintenance_requirement),
+        (health.equity, health.maintenance_requirement)
+    );
     let account = ctx.margin_account(&alice.account).await;
     assert_eq!((account.being_liquidated, account.liquidation_start_slot), (0, 0));
     assert_eq!(account.positions[0].base, base_before);
@@ -297,16 +300,24 @@ async fn a_quote_mint_with_more_than_nine_decimals_is_refused() {
     // 12 decimals would cap every i64 ledger at 9.2 million units: positions of ~$18M notional
     // could no longer be liquidated.
     let mut ctx = TestContext::builder().with_quote_decimals(12).start().await;
-    let init = ix::InitializeExchange { admin: ctx.admin.pubkey(), pyth_program: PYTH_PROGRAM, insurance_cap_per_event: 0 }
-        .instruction(&ctx.ex);
+    let init = ix::InitializeExchange {
+        admin: ctx.admin.pubkey(),
+        pyth_program: PYTH_PROGRAM,
+        insurance_cap_per_event: 0,
+    }
+    .instruction(&ctx.ex);
     let admin = ctx.admin.insecure_clone();
     let before = ctx.snapshot(&[ctx.ex.exchange, ctx.admin.pubkey()]).await;
-    assert_error(ctx.send(&[init.clone()], &[&admin]).await, MicroliqError::UnsupportedDecimals);
+    assert_error(ctx.send(&[init], &[&admin]).await, MicroliqError::UnsupportedDecimals);
     before.assert_unchanged(&ctx.snapshot(&[ctx.ex.exchange, ctx.admin.pubkey()]).await);
     // Nine decimals are fine.
     let mut ctx = TestContext::builder().with_quote_decimals(9).start().await;
-    let init = ix::InitializeExchange { admin: ctx.admin.pubkey(), pyth_program: PYTH_PROGRAM, insurance_cap_per_event: 0 }
-        .instruction(&ctx.ex);
+    let init = ix::InitializeExchange {
+        admin: ctx.admin.pubkey(),
+        pyth_program: PYTH_PROGRAM,
+        insurance_cap_per_event: 0,
+    }
+    .instruction(&ctx.ex);
     let admin = ctx.admin.insecure_clone();
     ctx.send(&[init], &[&admin]).await.unwrap();
     assert_eq!(ctx.exchange().await.quote_decimals, 9);

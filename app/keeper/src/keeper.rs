@@ -4,7 +4,7 @@
 use anchor_lang::prelude::Pubkey;
 use anyhow::Result;
 use microliq::error::MicroliqError;
-use microliq::events::{BankruptcyResolved, LiquidationSliceV2};
+use microliq::events::{BankruptcyResolved, LiquidationEpisodeEnded, LiquidationSliceV2};
 use microliq::math::{target_margin_scaled, LiquidationPlan};
 use microliq_client::decode_events;
 use microliq_client::ix::{self, ExchangeAddresses};
@@ -99,6 +99,9 @@ pub struct PassReport {
     pub scanned: usize,
     pub liquidatable: Vec<Pubkey>,
     pub slices: Vec<SliceRecord>,
+    /// Bankrupt accounts (no position, negative collateral) this pass resolved: until they are,
+    /// LPs cannot mint new pool shares once deficits exceed the insurance fund.
+    pub resolved: Vec<BankruptcyResolved>,
     pub failures: Vec<(Pubkey, SendError)>,
 }
 
@@ -117,7 +120,45 @@ pub async fn run_pass(
         info!(account = %assessment.address, equity = assessment.health.equity, maintenance = assessment.health.maintenance_requirement as u64, "liquidatable");
         liquidate_account(chain, liquidator, config, &snapshot, assessment, &mut report).await?;
     }
+    for (address, account) in &accounts {
+        if microliq::instructions::keeper::bankruptcy::is_bankrupt(account) {
+            resolve_account(chain, liquidator, config, *address, &mut report).await;
+        }
+    }
     Ok(report)
+}
+
+/// Sends `resolve_bankruptcy` for a bankrupt account (permissionless; it pays nothing, but keeps
+/// the pool open to new LPs and its ledger honest).
+async fn resolve_account(
+    chain: &mut dyn Chain,
+    liquidator: &Liquidator,
+    config: &KeeperConfig,
+    address: Pubkey,
+    report: &mut PassReport,
+) {
+    let instruction = ix::ResolveBankruptcy { caller: liquidator.keeper.pubkey(), margin_account: address }
+        .instruction(&liquidator.addresses);
+    match chain
+        .send(
+            std::slice::from_ref(&instruction),
+            &liquidator.keeper,
+            config.compute_unit_limit,
+            config.priority_fee,
+        )
+        .await
+    {
+        Ok(logs) => {
+            if let Some(event) = decode_events::<BankruptcyResolved>(&logs).into_iter().next() {
+                info!(account = %address, deficit = event.deficit, insurance_draw = event.insurance_draw, socialized = event.socialized_loss, "resolved a bankruptcy");
+                report.resolved.push(event);
+            }
+        }
+        Err(error) => {
+            warn!(account = %address, ?error, "resolve_bankruptcy failed");
+            report.failures.push((address, error));
+        }
+    }
 }
 
 async fn liquidate_account(
@@ -169,7 +210,12 @@ async fn liquidate_account(
             }
         };
         let Some(event) = decode_events::<LiquidationSliceV2>(&logs).into_iter().next() else {
-            warn!(account = %assessment.address, "liquidation sent but no event in the log");
+            // A call that found the account back at its target ends the episode without a slice.
+            if decode_events::<LiquidationEpisodeEnded>(&logs).is_empty() {
+                warn!(account = %assessment.address, "liquidation sent but no event in the log");
+            } else {
+                info!(account = %assessment.address, "liquidation episode ended, nothing to close");
+            }
             return Ok(());
         };
         let record = SliceRecord {

@@ -467,7 +467,7 @@ impl Env {
         let (risks, count) = self.risks(&state)?;
         let params = self.market(market)?.params.liquidation();
         let slot = self.clock().slot;
-        let slots = if state.being_liquidated == 1 { slot - state.liquidation_start_slot } else { 0 };
+        let slots = state.slots_in_episode(slot, self.exchange()?.liquidation_episode_slots);
         let index = state.risk_index(market).ok_or("no position in the market")?;
         let target = LiquidationTarget { collateral: state.collateral, positions: &risks[..count], index };
         microliq::math::plan_liquidation(&target, slots, u64::MAX, &params).map_err(|e| format!("{e:?}"))
@@ -589,6 +589,7 @@ impl Env {
                 provider_shares: lp.shares,
                 lp_mint: self.ex.lp_mint,
                 quote_vault: self.ex.quote_vault,
+                insurance_fund: self.ex.insurance_fund,
                 token_program: spl_token::ID,
             },
             microliq::instruction::DepositLiquidity { args: args::DepositLiquidityArgs { amount } },
@@ -788,7 +789,11 @@ impl Env {
         let ix = ix2(
             microliq::accounts::UpdateExchange { admin: self.admin_key(), exchange: self.ex.exchange },
             microliq::instruction::UpdateExchange {
-                args: args::UpdateExchangeArgs { insurance_cap_per_event },
+                args: args::UpdateExchangeArgs {
+                    insurance_cap_per_event,
+                    insolvent_close_reward: USDC,
+                    liquidation_episode_slots: 150,
+                },
             },
             &[],
         );

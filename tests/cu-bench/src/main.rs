@@ -11,7 +11,7 @@
 mod convert;
 mod env;
 
-use microliq::events::{BankruptcyResolved, LiquidationSlice};
+use microliq::events::{BankruptcyResolved, LiquidationSliceV2};
 use microliq::math::{self, Rounding};
 use microliq::state::{pause, MarketParams};
 use solana_signer::Signer;
@@ -69,8 +69,8 @@ impl Bench {
 }
 
 /// Fee of the exchange's default markets on a notional (0.05 %, rounded up).
-fn taker_fee(notional: u64) -> u64 {
-    math::apply_rate(notional as u128, default_params().taker_fee_rate, Rounding::Up).unwrap() as u64
+fn taker_fee(notional: u128) -> u64 {
+    math::apply_rate(notional, default_params().taker_fee_rate, Rounding::Up).unwrap() as u64
 }
 
 /// One exchange with `n` markets: LP deposit/withdraw over `n` markets, a trader holding `n`
@@ -145,13 +145,16 @@ fn positions_scenario(bench: &mut Bench, so: &[u8], n: u16) -> Res<()> {
         "collateral after"
     );
 
-    // LP withdrawal at NAV over n markets, with open interest (prices unchanged: PnL ≤ 0).
+    // LP withdrawal at the collectable NAV over n markets, with open interest (prices unchanged:
+    // PnL ≤ 0): pool − negative collateral − Σ max(side PnL, 0) (docs/POOL.md).
     let exchange = env.exchange()?;
-    let mut traders_pnl = 0i128;
+    let mut owed = 0i128;
     for i in 0..n {
-        traders_pnl += env.market(i)?.traders_unrealized_pnl(&env.market_price(i), Rounding::Up).unwrap();
+        let (long, short) =
+            env.market(i)?.traders_unrealized_pnl_by_side(&env.market_price(i), Rounding::Up).unwrap();
+        owed += long.max(0) + short.max(0);
     }
-    let nav = exchange.pool_balance as i128 - traders_pnl;
+    let nav = exchange.pool_balance as i128 - exchange.negative_collateral as i128 - owed;
     let supply = env.mint_supply(&env.ex.lp_mint)?;
     let shares = 50_000 * USDC;
     let expected = (shares as u128 * nav as u128 / supply as u128) as u64;
@@ -171,23 +174,27 @@ fn positions_scenario(bench: &mut Bench, so: &[u8], n: u16) -> Res<()> {
     let pool_before = env.exchange()?.pool_balance;
     let (cu, logs) = env.liquidate(&keeper, &alice.account, 0)?;
     bench.record("liquidate", None, Some(nm), nm, cu);
-    let events = Env::events::<LiquidationSlice>(&logs);
-    ensure_eq!(events.len(), 1, "one LiquidationSlice event");
+    let events = Env::events::<LiquidationSliceV2>(&logs);
+    ensure_eq!(events.len(), 1, "one LiquidationSliceV2 event");
     let e = &events[0];
     let outcome = plan.outcome;
     ensure_eq!(e.base_closed, outcome.closed_base, "slice closed");
     ensure_eq!(e.exact_slice, plan.exact_slice, "exact slice");
     ensure_eq!(e.bonus_rate, plan.bonus_rate, "bonus rate");
-    ensure_eq!((e.keeper_bonus, e.insurance_fee), (outcome.keeper_bonus, outcome.insurance_fee), "penalty");
-    ensure_eq!(e.equity_before as i128, plan.health_before.equity, "equity before");
-    ensure_eq!(e.equity_after as i128, outcome.health_after.equity, "equity after");
+    ensure_eq!(
+        (e.keeper_bonus as u128, e.insurance_fee as u128),
+        (outcome.keeper_bonus, outcome.insurance_fee),
+        "penalty"
+    );
+    ensure_eq!(e.equity_before, plan.health_before.equity, "equity before");
+    ensure_eq!(e.equity_after, outcome.health_after.equity, "equity after");
     ensure!(!e.bankrupt, "not bankrupt");
     ensure!(e.base_closed > 0 && e.base_closed < 66 * SOL as u64, "a slice, not the whole position");
     ensure_eq!(env.token_balance(&keeper.token)?, e.keeper_bonus, "keeper paid");
     ensure_eq!(env.insurance_fund()?.balance, fund_before + e.insurance_fee, "insurance fee");
     ensure_eq!(env.exchange()?.pool_balance, pool_before - e.realized_pnl, "pool took the slice");
     let account = env.margin_account(&alice.account)?;
-    ensure_eq!(account.collateral, outcome.collateral_after, "collateral after liquidation");
+    ensure_eq!(account.collateral as i128, outcome.collateral_after, "collateral after liquidation");
     ensure_eq!(account.positions[slot0].base, 66 * SOL - e.base_closed as i64, "position after");
     ensure_eq!(account.open_position_count(), nm, "every position still open");
 
@@ -199,7 +206,7 @@ fn positions_scenario(bench: &mut Bench, so: &[u8], n: u16) -> Res<()> {
     let after = env.margin_account(&alice.account)?;
     ensure_eq!(
         after.collateral,
-        account.collateral + trade.realized_pnl - taker_fee(trade.traded_notional) as i64,
+        account.collateral + trade.realized_pnl as i64 - taker_fee(trade.traded_notional) as i64,
         "collateral after close"
     );
     ensure_eq!(after.open_position_count(), nm - 1, "market-0 position closed");
@@ -221,16 +228,17 @@ fn bankruptcy_scenario(bench: &mut Bench, so: &[u8]) -> Res<()> {
     let vault_before = env.token_balance(&env.ex.quote_vault)?;
     let (cu, logs) = env.liquidate(&keeper, &alice.account, 0)?;
     bench.record("liquidate", Some("bankrupt"), Some(1), 1, cu);
-    let e = Env::events::<LiquidationSlice>(&logs).pop().ok_or("no LiquidationSlice")?;
+    let e = Env::events::<LiquidationSliceV2>(&logs).pop().ok_or("no LiquidationSliceV2")?;
     ensure_eq!((e.base_closed, e.whole_close, e.remaining_base), (66 * SOL as u64, 2, 0), "whole close");
     ensure_eq!(e.realized_pnl, -1_980 * USDC as i64, "realized loss");
     ensure_eq!((e.keeper_bonus, e.insurance_fee), (0, 0), "no penalty without equity");
+    ensure_eq!(e.insolvent_reward, USDC, "the insolvent-close reward (1 USDC)");
     ensure!(e.bankrupt, "bankrupt");
     ensure_eq!((e.insurance_draw, e.socialized_loss), (984_950_000, 0), "insurance covers the deficit");
     let b = Env::events::<BankruptcyResolved>(&logs).pop().ok_or("no BankruptcyResolved")?;
     ensure_eq!((b.deficit, b.insurance_draw), (984_950_000, 984_950_000), "bankruptcy event");
     ensure_eq!(env.margin_account(&alice.account)?.collateral, 0, "collateral reset");
-    ensure_eq!(env.insurance_fund()?.balance, fund_before - 984_950_000, "fund drawn");
+    ensure_eq!(env.insurance_fund()?.balance, fund_before - USDC - 984_950_000, "fund drawn");
     ensure_eq!(env.exchange()?.pool_balance, pool_before + 1_980 * USDC as i64, "pool keeps the loss");
     ensure_eq!(
         env.token_balance(&env.ex.quote_vault)?,
@@ -238,7 +246,7 @@ fn bankruptcy_scenario(bench: &mut Bench, so: &[u8]) -> Res<()> {
         "draw moved to the vault"
     );
     ensure_eq!(env.exchange()?.negative_collateral, 0, "no negative collateral left");
-    ensure_eq!(env.token_balance(&keeper.token)?, 0, "keeper unpaid");
+    ensure_eq!(env.token_balance(&keeper.token)?, USDC, "keeper paid the reward");
 
     // A trader's own close after the gap leaves negative collateral; anyone resolves it.
     env.set_price_usd(0, 150.0)?;
