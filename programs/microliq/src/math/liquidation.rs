@@ -545,6 +545,35 @@ mod tests {
     }
 
     #[test]
+    fn a_position_beyond_64_bits_of_notional_is_planned_in_pieces() {
+        // 9-decimal quote: a 60M SOL short entered at $150 (9.0e18 atoms), now at $320: its
+        // notional (1.92e19) no longer fits u64. The plan must not overflow; it closes at most
+        // MAX_SLICE_NOTIONAL per call.
+        let price = 320 * P; // quote atoms per base atom × 1e12 (both 9 decimals)
+        let short = PositionRisk { base: -60_000_000_000_000_000, ..sol_long(0, -9_000_000_000_000_000_000, price) };
+        let target = LiquidationTarget { collateral: 1_000_000_000_000_000_000, positions: &[short], index: 0 };
+        let plan = plan_liquidation(&target, 0, u64::MAX, &params()).unwrap();
+        assert_eq!(plan.whole_close, Some(WholeClose::Insolvent));
+        assert!(plan.outcome.closed_notional <= MAX_SLICE_NOTIONAL);
+        assert!(plan.outcome.closed_base < 60_000_000_000_000_000);
+        assert!(i64::try_from(plan.outcome.trade.realized_pnl).is_ok());
+        assert!(i64::try_from(plan.outcome.collateral_after).is_ok());
+    }
+
+    #[test]
+    fn a_penalty_never_takes_collateral_below_zero() {
+        // Collateral −50 after earlier losses, a long worth +100 unrealized elsewhere: E = 30 on
+        // the losing position's slice. The slice realizes a loss, so collateral stays negative
+        // and no penalty is charged.
+        let losing = sol_long(1_000_000_000, 110_000_000, 100 * P / 1000);
+        let winning = PositionRisk { base: 1_000_000_000, entry_quote: 0, ..sol_long(0, 0, 100 * P / 1000) };
+        let target = LiquidationTarget { collateral: -50_000_000, positions: &[losing, winning], index: 0 };
+        let plan = plan_liquidation(&target, 0, u64::MAX, &params()).unwrap();
+        assert!(plan.outcome.collateral_after < 0);
+        assert_eq!(plan.outcome.keeper_bonus + plan.outcome.insurance_fee, 0);
+    }
+
+    #[test]
     fn penalty_is_capped_at_the_equity_left() {
         // Equity of 2 USDC on a 1,000 USDC position: the full penalty (3.5 % = 35) would create
         // bad debt; it is capped at 2, keeper first.

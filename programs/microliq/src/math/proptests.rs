@@ -288,8 +288,20 @@ proptest! {
         let charged = (collateral as i128 + outcome.trade.realized_pnl as i128) - outcome.collateral_after as i128;
         prop_assert_eq!(charged, (outcome.keeper_bonus + outcome.insurance_fee) as i128);
 
-        if plan.whole_close == Some(WholeClose::TargetUnreachable) {
-            prop_assert_eq!(outcome.closed_base, size);
+        // The penalty never takes collateral below zero (negative collateral is owed to the pool).
+        prop_assert!(outcome.keeper_bonus + outcome.insurance_fee == 0 || outcome.collateral_after >= 0);
+        // No remainder is left open at zero equity by a capped slice: the whole position goes.
+        if outcome.closed_base < size && plan.whole_close.is_none() {
+            prop_assert!(!outcome.equity_exhausted);
+        }
+        // One call never closes more notional than the ledgers can take.
+        prop_assert!(outcome.closed_notional <= MAX_SLICE_NOTIONAL || outcome.closed_base <= lot);
+
+        // A whole close takes the whole position, unless the per-call notional cap cut it.
+        if plan.whole_close.is_some() && outcome.closed_base < size {
+            prop_assert!(outcome.closed_notional > MAX_SLICE_NOTIONAL / 2);
+        }
+        if plan.whole_close == Some(WholeClose::TargetUnreachable) && outcome.closed_base == size {
             prop_assert!(after < 0);
         }
         if plan.whole_close.is_none() {
