@@ -66,6 +66,7 @@ async fn liquidity_bad_inputs_change_nothing() {
         provider_token: lp.token,
         provider_shares: lp.shares,
         amount,
+        min_shares: 0,
         all_markets: markets,
     };
     let withdraw = |shares, markets: Vec<_>| ix::WithdrawLiquidity {
@@ -73,6 +74,7 @@ async fn liquidity_bad_inputs_change_nothing() {
         provider_token: lp.token,
         provider_shares: lp.shares,
         shares,
+        min_amount: 0,
         all_markets: markets,
     };
     let ex = ctx.ex;

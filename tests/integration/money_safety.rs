@@ -405,3 +405,137 @@ async fn remaining_accounts_errors_name_the_real_mistake() {
     );
     before.assert_unchanged(&ctx.snapshot_with(&[keeper.token]).await);
 }
+
+// --- found by the hostile review of the fixes ---------------------------------------------
+
+#[tokio::test]
+async fn naming_a_low_buffer_market_does_not_end_an_episode() {
+    // SETUP: BTC's β is 0, SOL's 20 %. Alice holds 66 SOL and 0.001 BTC; a one-lot SOL slice at
+    // $140 flags her; at $141 she is above maintenance but below the account's 1.2·M target.
+    let mut ctx = TestContext::standard().await;
+    let btc_params = MarketParams {
+        liquidation_buffer: 0,
+        base_lot_size: 10_000,
+        max_open_interest: 1_000 * 100_000_000,
+        ..default_params()
+    };
+    let update =
+        ix::UpdateMarket { admin: ctx.admin.pubkey(), market: ctx.markets[1].market, params: btc_params }
+            .instruction(&ctx.ex);
+    ctx.admin_send(update).await.unwrap();
+    let alice = ctx.trader(1_100 * USDC).await;
+    ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
+    ctx.trade(&alice, 1, 100_000).await.unwrap();
+    let keeper = ctx.keeper().await;
+    ctx.set_price_usd(0, 140.0).await;
+    one_lot_slice(&mut ctx, &keeper, &alice.account).await;
+    ctx.set_price_usd(0, 141.0).await;
+    let health = ctx.health(&alice.account).await;
+    assert!(!health.is_liquidatable() && margin_to_target(&health) < 0, "{health:?}");
+
+    // ACT: a liquidation naming BTC.
+    ctx.liquidate(&keeper, &alice.account, 1).await.unwrap();
+
+    // CHECK: it sliced BTC against the account's 20 % target instead of ending the episode,
+    // and the SOL liquidation still goes through.
+    assert!(ctx.events::<LiquidationEpisodeEnded>().is_empty());
+    let btc_slice = ctx.events::<LiquidationSliceV2>().remove(0);
+    assert_eq!((btc_slice.market_index, btc_slice.liquidation_buffer), (1, 200_000));
+    assert_eq!(ctx.margin_account(&alice.account).await.being_liquidated, 1);
+    ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
+    assert_eq!(ctx.events::<LiquidationSliceV2>().remove(0).market_index, 0);
+}
+
+#[tokio::test]
+async fn a_withdrawal_below_a_large_buffer_target_does_not_end_the_episode() {
+    // SETUP: β = 140 % (the target 2.4·M = 12 % of notional sits above 10 % initial margin);
+    // flagged at $142, SOL back at $151: initial health passes, the end target does not.
+    let params = MarketParams { liquidation_buffer: 1_400_000, ..default_params() };
+    let mut ctx = TestContext::builder()
+        .with_market(MarketSpec::sol().with_params(params))
+        .with_pool_liquidity(1_000_000 * USDC)
+        .with_insurance(50_000 * USDC)
+        .build()
+        .await;
+    let alice = ten_x_long(&mut ctx).await;
+    let keeper = ctx.keeper().await;
+    ctx.set_price_usd(0, 142.0).await;
+    one_lot_slice(&mut ctx, &keeper, &alice.account).await;
+    ctx.set_price_usd(0, 151.0).await;
+
+    // ACT: the owner withdraws one atom (it passes the initial-margin check).
+    ctx.withdraw(&alice, 1).await.unwrap();
+
+    // CHECK: still flagged, and a keeper may continue the episode.
+    assert_eq!(ctx.margin_account(&alice.account).await.being_liquidated, 1);
+    ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
+    let slice = ctx.events::<LiquidationSliceV2>().remove(0);
+    assert!(slice.base_closed > 0 && slice.equity_before >= slice.maintenance_before as i128);
+}
+
+#[tokio::test]
+async fn pool_shares_cannot_be_inflated_to_round_a_deposit_away() {
+    // SETUP: a pool emptied by its only LP while traders still hold positions.
+    let mut ctx = TestContext::builder()
+        .with_market(MarketSpec::sol())
+        .with_pool_liquidity(10_000 * USDC)
+        .build()
+        .await;
+    let lp = ctx.lp.take().unwrap();
+    let alice = ctx.trader(1_000 * USDC).await;
+    ctx.trade(&alice, 0, 10 * SOL).await.unwrap();
+    ctx.set_price_usd(0, 160.0).await;
+
+    // ACT + CHECK: withdrawing all but a dust of shares is refused ...
+    let keys = [lp.token, lp.shares];
+    let before = ctx.snapshot_with(&keys).await;
+    assert_error(ctx.withdraw_liquidity(&lp, 10_000 * USDC - 1).await, MicroliqError::PoolSharesDust);
+    before.assert_unchanged(&ctx.snapshot_with(&keys).await);
+    // ... and so is a slippage guard that is not met.
+    let mut withdraw = ix::WithdrawLiquidity {
+        provider: lp.owner.pubkey(),
+        provider_token: lp.token,
+        provider_shares: lp.shares,
+        shares: 10_000 * USDC,
+        min_amount: 10_000 * USDC,
+        all_markets: ctx.all_market_pairs(),
+    };
+    let instruction = withdraw.instruction(&ctx.ex);
+    assert_error(ctx.send(&[instruction], &[&lp.owner]).await, MicroliqError::SlippageExceeded);
+    before.assert_unchanged(&ctx.snapshot_with(&keys).await);
+    withdraw.min_amount = 0;
+    let instruction = withdraw.instruction(&ctx.ex);
+    ctx.send(&[instruction], &[&lp.owner]).await.unwrap();
+    assert_eq!(ctx.mint_supply(&ctx.ex.lp_mint.clone()).await, 0);
+
+    // A 1-atom "sniper" deposit into the empty pool is refused; a real first deposit mints 1:1.
+    let sniper = ctx.liquidity_provider(USDC).await;
+    let keys = [sniper.token, sniper.shares];
+    let before = ctx.snapshot_with(&keys).await;
+    assert_error(ctx.deposit_liquidity(&sniper, 1).await, MicroliqError::PoolDepositTooSmall);
+    before.assert_unchanged(&ctx.snapshot_with(&keys).await);
+    ctx.deposit_liquidity(&sniper, USDC).await.unwrap();
+    assert_eq!(ctx.token_balance(&sniper.shares).await, USDC);
+    // A victim's deposit now loses at most one share atom to rounding, and can demand a minimum.
+    let victim = ctx.liquidity_provider(150 * USDC).await;
+    let deposit = ix::DepositLiquidity {
+        provider: victim.owner.pubkey(),
+        provider_token: victim.token,
+        provider_shares: victim.shares,
+        amount: 150 * USDC,
+        min_shares: u64::MAX,
+        all_markets: ctx.all_market_pairs(),
+    }
+    .instruction(&ctx.ex);
+    let keys = [victim.token, victim.shares];
+    let before = ctx.snapshot_with(&keys).await;
+    assert_error(ctx.send(&[deposit], &[&victim.owner]).await, MicroliqError::SlippageExceeded);
+    before.assert_unchanged(&ctx.snapshot_with(&keys).await);
+    ctx.deposit_liquidity(&victim, 150 * USDC).await.unwrap();
+    let shares = ctx.token_balance(&victim.shares).await;
+    ctx.withdraw_liquidity(&victim, shares).await.unwrap();
+    // What the pool held before her (≈ 100 USDC owed to alice + fees) is not hers, nor is hers
+    // anyone else's: she gets back 150 USDC less at most a share atom's worth of rounding.
+    let back = ctx.token_balance(&victim.token).await;
+    assert!(back <= 150 * USDC && back + 200 >= 150 * USDC, "got {back}");
+}

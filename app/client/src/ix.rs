@@ -352,6 +352,8 @@ pub struct DepositLiquidity {
     pub provider_token: Pubkey,
     pub provider_shares: Pubkey,
     pub amount: u64,
+    /// Fewest shares accepted (0 for none).
+    pub min_shares: u64,
     pub all_markets: Vec<(Pubkey, Pubkey)>,
 }
 
@@ -369,7 +371,7 @@ impl DepositLiquidity {
                 token_program: anchor_spl::token::ID,
             },
             microliq::instruction::DepositLiquidity {
-                args: args::DepositLiquidityArgs { amount: self.amount },
+                args: args::DepositLiquidityArgs { amount: self.amount, min_shares: self.min_shares },
             },
             &self.all_markets,
         )
@@ -381,6 +383,8 @@ pub struct WithdrawLiquidity {
     pub provider_token: Pubkey,
     pub provider_shares: Pubkey,
     pub shares: u64,
+    /// Least quote atoms accepted (0 for none).
+    pub min_amount: u64,
     pub all_markets: Vec<(Pubkey, Pubkey)>,
 }
 
@@ -397,7 +401,7 @@ impl WithdrawLiquidity {
                 token_program: anchor_spl::token::ID,
             },
             microliq::instruction::WithdrawLiquidity {
-                args: args::WithdrawLiquidityArgs { shares: self.shares },
+                args: args::WithdrawLiquidityArgs { shares: self.shares, min_amount: self.min_amount },
             },
             &self.all_markets,
         )

@@ -510,7 +510,12 @@ impl LocalExchange {
     ) -> LiquidationPlan {
         let state = self.margin_account(account).await;
         let (risks, count) = self.position_risks(&state).await;
-        let params = self.market(market).await.params.liquidation();
+        let mut params = self.market(market).await.params.liquidation();
+        let mut buffers = Vec::new();
+        for i in 0..self.markets.len() as u16 {
+            buffers.push(self.market(i).await.params.liquidation_buffer);
+        }
+        params.liquidation_buffer = state.liquidation_buffer(|i| buffers.get(i as usize).copied());
         let slot = self.clock().await.slot;
         let slots = state.slots_in_episode(slot, self.exchange().await.liquidation_episode_slots);
         let target = LiquidationTarget {
@@ -744,6 +749,7 @@ impl LocalExchange {
             provider_token: lp.token,
             provider_shares: lp.shares,
             amount,
+            min_shares: 0,
             all_markets: self.all_market_pairs(),
         }
         .instruction(&self.ex);
@@ -757,6 +763,7 @@ impl LocalExchange {
             provider_token: lp.token,
             provider_shares: lp.shares,
             shares,
+            min_amount: 0,
             all_markets: self.all_market_pairs(),
         }
         .instruction(&self.ex);

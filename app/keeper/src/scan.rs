@@ -123,7 +123,10 @@ impl Assessment {
     pub fn plan(&self, snapshot: &Snapshot, market_index: u16, max_base: u64) -> Option<LiquidationPlan> {
         let index = self.account.risk_index(market_index)?;
         let market = snapshot.markets.get(market_index as usize)?;
-        let params = market.state.params.liquidation();
+        let mut params = market.state.params.liquidation();
+        params.liquidation_buffer = self.account.liquidation_buffer(|i| {
+            snapshot.markets.get(i as usize).map(|m| m.state.params.liquidation_buffer)
+        });
         let episode_slots = snapshot.exchange.liquidation_episode_slots;
         let live = self.account.episode_live(snapshot.slot, episode_slots);
         let slots = self.account.slots_in_episode(snapshot.slot, episode_slots);

@@ -127,6 +127,10 @@ pub enum MicroliqError {
     UnresolvedDeficit,
     #[msg("An exchange parameter is outside its hard bounds")]
     ExchangeParameterOutOfBounds,
+    #[msg("The first deposit into an empty pool must be at least one whole quote unit")]
+    PoolDepositTooSmall,
+    #[msg("A withdrawal must burn every share or leave at least one whole share outstanding")]
+    PoolSharesDust,
 }
 
 impl From<MathError> for Error {

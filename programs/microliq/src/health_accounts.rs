@@ -143,20 +143,17 @@ impl HealthMarkets {
         )
     }
 
+    /// β of `account`'s liquidation: the largest buffer among its markets.
+    pub fn liquidation_buffer(&self, account: &MarginAccount) -> u32 {
+        account.liquidation_buffer(|index| self.get(index).map(|s| s.liquidation_buffer))
+    }
+
     /// Whether `account` is at or above the end target of a liquidation episode,
     /// `E ≥ (1 + β)·M`, with β the largest of its markets' buffers (so the episode ends only
     /// when no market's liquidation could still run).
     pub fn at_end_target(&self, account: &MarginAccount) -> Result<bool> {
         let health = self.maintenance_health(account)?;
-        let buffer = account
-            .positions
-            .iter()
-            .filter(|p| p.is_open())
-            .filter_map(|p| self.get(p.market_index))
-            .map(|s| s.liquidation_buffer)
-            .max()
-            .unwrap_or(0);
-        Ok(math::target_margin_scaled(&health, buffer)? >= 0)
+        Ok(math::target_margin_scaled(&health, self.liquidation_buffer(account))? >= 0)
     }
 
     pub fn get(&self, market_index: u16) -> Option<&MarketSnapshot> {

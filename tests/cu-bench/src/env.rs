@@ -465,7 +465,12 @@ impl Env {
     pub fn expected_liquidation(&self, account: &Pubkey, market: u16) -> Res<LiquidationPlan> {
         let state = self.margin_account(account)?;
         let (risks, count) = self.risks(&state)?;
-        let params = self.market(market)?.params.liquidation();
+        let mut params = self.market(market)?.params.liquidation();
+        let mut buffers = Vec::new();
+        for i in 0..self.markets.len() as u16 {
+            buffers.push(self.market(i)?.params.liquidation_buffer);
+        }
+        params.liquidation_buffer = state.liquidation_buffer(|i| buffers.get(i as usize).copied());
         let slot = self.clock().slot;
         let slots = state.slots_in_episode(slot, self.exchange()?.liquidation_episode_slots);
         let index = state.risk_index(market).ok_or("no position in the market")?;
@@ -592,7 +597,7 @@ impl Env {
                 insurance_fund: self.ex.insurance_fund,
                 token_program: spl_token::ID,
             },
-            microliq::instruction::DepositLiquidity { args: args::DepositLiquidityArgs { amount } },
+            microliq::instruction::DepositLiquidity { args: args::DepositLiquidityArgs { amount, min_shares: 0 } },
             &self.all_market_pairs(),
         );
         let owner = lp.owner.insecure_clone();
@@ -610,7 +615,7 @@ impl Env {
                 quote_vault: self.ex.quote_vault,
                 token_program: spl_token::ID,
             },
-            microliq::instruction::WithdrawLiquidity { args: args::WithdrawLiquidityArgs { shares } },
+            microliq::instruction::WithdrawLiquidity { args: args::WithdrawLiquidityArgs { shares, min_amount: 0 } },
             &self.all_market_pairs(),
         );
         let owner = lp.owner.insecure_clone();

@@ -550,8 +550,10 @@ mod tests {
         // notional (1.92e19) no longer fits u64. The plan must not overflow; it closes at most
         // MAX_SLICE_NOTIONAL per call.
         let price = 320 * P; // quote atoms per base atom × 1e12 (both 9 decimals)
-        let short = PositionRisk { base: -60_000_000_000_000_000, ..sol_long(0, -9_000_000_000_000_000_000, price) };
-        let target = LiquidationTarget { collateral: 1_000_000_000_000_000_000, positions: &[short], index: 0 };
+        let short =
+            PositionRisk { base: -60_000_000_000_000_000, ..sol_long(0, -9_000_000_000_000_000_000, price) };
+        let target =
+            LiquidationTarget { collateral: 1_000_000_000_000_000_000, positions: &[short], index: 0 };
         let plan = plan_liquidation(&target, 0, u64::MAX, &params()).unwrap();
         assert_eq!(plan.whole_close, Some(WholeClose::Insolvent));
         assert!(plan.outcome.closed_notional <= MAX_SLICE_NOTIONAL);

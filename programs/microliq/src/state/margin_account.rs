@@ -156,6 +156,18 @@ impl MarginAccount {
         Ok(count)
     }
 
+    /// β of this account's liquidation: the largest liquidation buffer among the markets it
+    /// holds (`buffer_of` maps a market index to its buffer). One end target for the whole
+    /// account, so that no market's buffer can end an episode another market's would continue.
+    pub fn liquidation_buffer(&self, mut buffer_of: impl FnMut(u16) -> Option<u32>) -> u32 {
+        self.positions
+            .iter()
+            .filter(|p| p.is_open())
+            .filter_map(|p| buffer_of(p.market_index))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Index, among [`Self::position_risks`], of the position in `market_index`.
     pub fn risk_index(&self, market_index: u16) -> Option<usize> {
         self.positions.iter().filter(|p| p.is_open()).position(|p| p.market_index == market_index)

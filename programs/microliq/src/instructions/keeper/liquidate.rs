@@ -119,8 +119,10 @@ impl Liquidate<'_> {
             account.clear_liquidation_flag();
         }
 
-        // Plan the slice with the program's own (pure) liquidation math.
-        let params = market.params.liquidation();
+        // Plan the slice with the program's own (pure) liquidation math. The end target is the
+        // account's: β is the largest buffer among its markets, whichever market is sliced.
+        let mut params = market.params.liquidation();
+        params.liquidation_buffer = markets.liquidation_buffer(&account);
         let target = LiquidationTarget { collateral: account.collateral, positions: &risks[..count], index };
         let plan = math::plan_liquidation(&target, slots_since_flagged, args.max_base, &params)?;
         let margin_before = target_margin_scaled(&plan.health_before, params.liquidation_buffer)?;

@@ -12,12 +12,19 @@ use crate::token_ops::{transfer_from_user, ExchangeSigner};
 pub struct DepositLiquidityArgs {
     /// Quote atoms.
     pub amount: u64,
+    /// Fewest shares the depositor accepts (slippage guard against a NAV that moved, or was
+    /// moved, before the deposit lands); 0 for none.
+    pub min_shares: u64,
 }
 
 /// Deposits quote into the pool and mints shares at the counted NAV (every unrealized trader
 /// loss counted as the pool's: the higher of the two values in docs/POOL.md):
 /// `shares = amount · supply / NAV`, rounded down. With no shares outstanding the deposit mints
 /// 1:1, and is refused unless the pool's counted value is ≥ 0.
+///
+/// The first deposit into an empty pool must be at least one whole quote unit, and a withdrawal
+/// never leaves less than one whole share outstanding (see `withdraw_liquidity`): a share atom
+/// then never costs more than a millionth of the pool, so rounding cannot take a deposit.
 ///
 /// Refused with `UnresolvedDeficit` while realized deficits (`Σ max(−collateral, 0)`) exceed the
 /// insurance fund: a new LP would otherwise buy into a loss that is already certain.
@@ -70,6 +77,10 @@ impl DepositLiquidity<'_> {
             let shares = if supply == 0 {
                 // Nobody holds the pool: the depositor takes what is in it, but never a hole.
                 require!(nav >= 0, MicroliqError::PoolNavNonPositive);
+                require!(
+                    args.amount >= whole_unit(exchange.quote_decimals),
+                    MicroliqError::PoolDepositTooSmall
+                );
                 args.amount
             } else {
                 require!(nav > 0, MicroliqError::PoolNavNonPositive);
@@ -81,6 +92,7 @@ impl DepositLiquidity<'_> {
                 )?)?
             };
             require!(shares > 0, MicroliqError::TooSmallForOneShare);
+            require!(shares >= args.min_shares, MicroliqError::SlippageExceeded);
             let amount = i64::try_from(args.amount).map_err(|_| error!(MicroliqError::MathOverflow))?;
             exchange.pool_balance = exchange.pool_balance.add_or_err(amount)?;
             exchange.invariant()?;
@@ -109,4 +121,10 @@ impl DepositLiquidity<'_> {
         });
         Ok(())
     }
+}
+
+/// One whole quote unit (and one whole pool share: the share mint has the quote's decimals), in
+/// atoms.
+pub fn whole_unit(quote_decimals: u8) -> u64 {
+    10u64.saturating_pow(quote_decimals as u32)
 }

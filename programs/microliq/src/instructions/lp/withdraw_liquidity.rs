@@ -3,6 +3,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::error::MicroliqError;
 use crate::events::LiquidityWithdrawn;
+use crate::instructions::lp::deposit_liquidity::whole_unit;
 use crate::instructions::lp::pool_nav::value_pool;
 use crate::math::{self, Checked, Rounding};
 use crate::state::{pause, Exchange};
@@ -12,12 +13,15 @@ use crate::token_ops::{burn_from_user, ExchangeSigner};
 pub struct WithdrawLiquidityArgs {
     /// Pool shares to burn.
     pub shares: u64,
+    /// Least quote atoms the provider accepts (slippage guard); 0 for none.
+    pub min_amount: u64,
 }
 
 /// Burns shares and pays `amount = shares · NAV / supply`, rounded down, at the collectable NAV
 /// (docs/POOL.md): no unrealized trader loss counted, every realized deficit written off, every
 /// side's unrealized profit kept in the pool. So the first LP out cannot escape a loss that is
-/// already certain, and what stays covers the traders' profits and the open deficits.
+/// already certain, and what stays covers the traders' profits and the open deficits. The last
+/// provider may burn everything, but otherwise at least one whole share stays outstanding.
 ///
 /// Remaining accounts: `(market, oracle)` for **every** market of the exchange, ascending index.
 #[derive(Accounts)]
@@ -70,6 +74,12 @@ impl WithdrawLiquidity<'_> {
                 Rounding::Down,
             )?)?;
             require!(amount > 0, MicroliqError::ZeroAmount);
+            require!(amount >= args.min_amount, MicroliqError::SlippageExceeded);
+            let supply_after = supply - args.shares;
+            require!(
+                supply_after == 0 || supply_after >= whole_unit(exchange.quote_decimals),
+                MicroliqError::PoolSharesDust
+            );
             let signed = i64::try_from(amount).map_err(|_| error!(MicroliqError::MathOverflow))?;
             exchange.pool_balance = exchange.pool_balance.sub_or_err(signed)?;
             // amount ≤ nav_collectable already keeps the deficits and the profits covered.
