@@ -117,11 +117,11 @@ fn positions_scenario(bench: &mut Bench, so: &[u8], n: u16) -> Res<()> {
     for i in 1..n {
         let (cu, _) = env.trade(&alice, i, SOL)?;
         bench.record("place_order", Some("open"), Some(i as usize), nm, cu);
-        fees += taker_fee(150 * USDC);
+        fees += taker_fee((150 * USDC) as u128);
     }
     let (cu, logs) = env.trade(&alice, 0, 66 * SOL)?;
     bench.record("place_order", Some("open"), Some(nm), nm, cu);
-    fees += taker_fee(9_900 * USDC);
+    fees += taker_fee((9_900 * USDC) as u128);
     ensure!(Env::events::<microliq::events::OrderFilled>(&logs).len() == 1, "one OrderFilled event");
     let account = env.margin_account(&alice.account)?;
     ensure_eq!(account.open_position_count(), nm, "open positions");

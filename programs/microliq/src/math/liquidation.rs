@@ -115,6 +115,10 @@ pub fn bonus_rate(
 
 /// The smallest `|Δ|` (base atoms, not yet lot-rounded) from the closed-form formula in the
 /// module docs: `ceil(((1 + β)·M − E) / (P · ((1 + β)·mm − b)))`. Zero when already at target.
+///
+/// Always inlined: as a call its arguments (a 128-bit price, four scalars, the return slot) need
+/// more than the five argument registers SBF has (docs/PERFORMANCE.md).
+#[inline(always)]
 pub fn exact_slice_estimate(
     health: &MaintenanceHealth,
     price: u128,
