@@ -34,6 +34,8 @@ pub struct DemoSummary {
     pub full_closures: usize,
     /// Quote atoms.
     pub bonus_paid: u64,
+    /// Paid by the insurance fund to the keeper for closing insolvent positions.
+    pub insolvent_rewards: u64,
     pub insurance_fees: u64,
     pub insurance_draws: u64,
     pub socialized_loss: u64,
@@ -159,9 +161,14 @@ pub async fn run(config: &DemoConfig, out: &mut dyn Write) -> Result<DemoSummary
                     1 => ", whole: dust",
                     2 => ", whole: no equity left",
                     3 => ", whole: target unreachable in this market",
+                    4 => ", whole: the penalty took all equity left",
                     _ => "",
                 },
-                usdc(e.keeper_bonus as i128),
+                if e.insolvent_reward > 0 {
+                    format!("{} (insolvent-close reward)", usdc(e.insolvent_reward as i128))
+                } else {
+                    usdc(e.keeper_bonus as i128)
+                },
                 usdc(e.insurance_fee as i128),
                 usdc(e.equity_before),
                 usdc(e.equity_after),
@@ -193,6 +200,7 @@ pub async fn run(config: &DemoConfig, out: &mut dyn Write) -> Result<DemoSummary
         slices: records.len(),
         full_closures: records.iter().filter(|r| r.event.whole_close != 0).count(),
         bonus_paid: records.iter().map(|r| r.event.keeper_bonus).sum(),
+        insolvent_rewards: records.iter().map(|r| r.event.insolvent_reward).sum(),
         insurance_fees: records.iter().map(|r| r.event.insurance_fee).sum(),
         insurance_draws: records.iter().map(|r| r.event.insurance_draw).sum(),
         socialized_loss: records.iter().map(|r| r.event.socialized_loss).sum(),
@@ -217,6 +225,7 @@ fn print_summary(s: &DemoSummary, out: &mut dyn Write) -> Result<()> {
         ("liquidation slices", s.slices.to_string()),
         ("whole-position closes", s.full_closures.to_string()),
         ("keeper bonus paid (USDC)", usdc(s.bonus_paid as i128)),
+        ("insolvent-close rewards (USDC)", usdc(s.insolvent_rewards as i128)),
         ("insurance fees (USDC)", usdc(s.insurance_fees as i128)),
         ("insurance draws (USDC)", usdc(s.insurance_draws as i128)),
         ("socialized loss (USDC)", usdc(s.socialized_loss as i128)),
