@@ -46,12 +46,14 @@ pub struct Config {
     pub report_every: Option<u64>,
     /// Keep going past failures (counting them per invariant) instead of stopping at the first.
     pub keep_going: bool,
+    /// Read every watched account after every transaction, not only the ones it could write.
+    pub full_reads: bool,
     pub world: WorldConfig,
 }
 
 impl Config {
     pub fn new(seed: u64, steps: u64) -> Self {
-        Config { seed, steps, verbose_from: None, report_every: None, keep_going: false, world: WorldConfig::default() }
+        Config { seed, steps, verbose_from: None, report_every: None, keep_going: false, full_reads: false, world: WorldConfig::default() }
     }
 }
 
@@ -77,6 +79,9 @@ pub struct Report {
     pub setup: Duration,
     pub elapsed: Duration,
     pub transactions: u64,
+    /// Time spent sending transactions (the bank executing them) and reading snapshots.
+    pub time_executing: Duration,
+    pub time_reading: Duration,
     pub kinds: BTreeMap<&'static str, KindStats>,
     pub invariants: Invariants,
     /// The first failure of each invariant, in the order they happened.
@@ -102,6 +107,14 @@ impl Report {
             self.elapsed.as_secs_f64(),
             self.setup.as_secs_f64(),
             self.steps_per_second()
+        )?;
+        let other = self.elapsed.saturating_sub(self.time_executing + self.time_reading);
+        writeln!(
+            out,
+            "time: executing actions {:.2} s, reading snapshots {:.2} s, generating and checking {:.2} s",
+            self.time_executing.as_secs_f64(),
+            self.time_reading.as_secs_f64(),
+            other.as_secs_f64()
         )?;
         writeln!(out, "\nactions (ok / refused by error):")?;
         for (kind, stats) in &self.kinds {
@@ -208,6 +221,8 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> anyhow::Result<Report>
         setup: setup_start.elapsed(),
         elapsed: Duration::ZERO,
         transactions: 0,
+        time_executing: Duration::ZERO,
+        time_reading: Duration::ZERO,
         kinds: BTreeMap::new(),
         invariants: Invariants::new(0),
         failures: Vec::new(),
@@ -223,7 +238,9 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> anyhow::Result<Report>
     while !stop && step < config.steps {
         step += 1;
         let action = generate(&mut rng, &View { world: &world, snapshot: &pre, valuation: &pre_v });
+        let timer = Instant::now();
         let executed = exec::execute(&mut world, &action, &pre).await;
+        report.time_executing += timer.elapsed();
         let outcome = match &executed.sent {
             None => "—".to_string(),
             Some(sent) => match &sent.result {
@@ -242,7 +259,13 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> anyhow::Result<Report>
             }
             None => stats.ok += 1,
         }
-        let post = if action.sends() { Some(world.snapshot().await?) } else { None };
+        let timer = Instant::now();
+        let post = match &executed.sent {
+            Some(_) if config.full_reads => Some(world.snapshot().await?),
+            Some(sent) => Some(pre.refresh(&world.ctx.bank.banks_client, &world.keys, &sent.writable).await?),
+            None => None,
+        };
+        report.time_reading += timer.elapsed();
         let post_ref = post.as_ref().unwrap_or(&pre);
         let post_v = Valuation::new(post_ref, world.prices());
         invariants.check_transition(step, &world, &action, &executed, &pre, &pre_v, post_ref);

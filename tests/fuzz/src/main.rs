@@ -26,6 +26,10 @@ struct Args {
     /// Keep going past failures, counting them per invariant (default: stop at the first).
     #[arg(long)]
     keep_going: bool,
+    /// Read every watched account after every transaction (default: only those it lists as
+    /// writable; the runtime lets it change no other).
+    #[arg(long)]
+    full_reads: bool,
     /// Let the program's own stdout output through (natively, `msg!` lines print to stdout).
     #[arg(long)]
     program_output: bool,
@@ -62,6 +66,7 @@ fn main() {
         verbose_from: args.verbose_from,
         report_every: args.report_every,
         keep_going: args.keep_going,
+        full_reads: args.full_reads,
         ..Config::new(args.seed, args.steps)
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");

@@ -122,6 +122,19 @@ impl Snapshot {
         Self::decode(raw, keys)
     }
 
+    /// The snapshot after a transaction that could write only `writable`: those of the watched
+    /// accounts are read again, every other one is carried over from `self` (the runtime lets a
+    /// transaction change no account it does not list as writable).
+    pub async fn refresh(&self, client: &BanksClient, keys: &Keys, writable: &[Pubkey]) -> anyhow::Result<Snapshot> {
+        let indexes: Vec<usize> = (0..keys.all.len()).filter(|&i| writable.contains(&keys.all[i])).collect();
+        let reads = futures::future::join_all(indexes.iter().map(|&i| client.get_account(keys.all[i]))).await;
+        let mut raw = self.raw.clone();
+        for (i, read) in indexes.into_iter().zip(reads) {
+            raw[i] = read?;
+        }
+        Self::decode(raw, keys)
+    }
+
     pub fn decode(raw: Vec<Option<Account>>, keys: &Keys) -> anyhow::Result<Snapshot> {
         let exchange = zero_copy::<Exchange>(data(&raw, keys, EXCHANGE)?)?;
         let fund = zero_copy::<InsuranceFund>(data(&raw, keys, FUND)?)?;

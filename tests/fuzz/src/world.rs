@@ -85,6 +85,8 @@ pub struct World {
 pub struct Sent {
     pub result: Result<(), TransactionError>,
     pub logs: Vec<String>,
+    /// Every account the transaction's instructions list as writable.
+    pub writable: Vec<Pubkey>,
 }
 
 /// Sends transactions paid by the bank's payer. Every transaction is made unique by its
@@ -115,6 +117,12 @@ impl Sender {
                 keys.push(signer);
             }
         }
+        let mut writable: Vec<Pubkey> = Vec::new();
+        for meta in instructions.iter().flat_map(|i| i.accounts.iter()).filter(|m| m.is_writable) {
+            if !writable.contains(&meta.pubkey) {
+                writable.push(meta.pubkey);
+            }
+        }
         for attempt in 0..3 {
             let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &keys, ctx.bank.last_blockhash);
             match ctx.bank.banks_client.process_transaction_with_metadata(tx).await {
@@ -125,7 +133,7 @@ impl Sender {
                         continue;
                     }
                     let logs = outcome.metadata.map(|m| m.log_messages).unwrap_or_default();
-                    return Sent { result: outcome.result, logs };
+                    return Sent { result: outcome.result, logs, writable };
                 }
                 Err(error) => {
                     if attempt < 2 {
