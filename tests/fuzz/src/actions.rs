@@ -421,8 +421,11 @@ fn place_order(rng: &mut ChaCha8Rng, view: &View) -> Action {
     let price_per_atom =
         view.price(market).map(|p| p.oracle_low as f64 / PRICE_PRECISION as f64).unwrap_or(1.0).max(1e-12);
     let sensible_open = |rng: &mut ChaCha8Rng| -> i64 {
-        let leverage = rng.gen_range(0.3..9.0);
-        let atoms = (equity * leverage / price_per_atom).min(i64::MAX as f64 / 4.0) as u64;
+        // Up to 7x the account's equity, and at most 150,000 USDC of notional: positions stay on
+        // the scale of the pool they trade against.
+        let leverage = rng.gen_range(0.3..7.0);
+        let notional = (equity * leverage).min(150_000.0 * microliq_client::USDC as f64);
+        let atoms = (notional / price_per_atom).min(i64::MAX as f64 / 4.0) as u64;
         let atoms = to_lot(atoms, lot).max(lot) as i64;
         if rng.gen_bool(0.55) {
             atoms

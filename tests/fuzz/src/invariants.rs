@@ -67,8 +67,10 @@ pub struct Stat {
 #[derive(Clone, Copy, Debug, Default)]
 struct Episode {
     start_slot: u64,
-    /// Max over observed steps, while flagged, of ⌊(E − M)·1e6 / M⌋ (the buffer above maintenance).
-    best_buffer: Option<i128>,
+    /// Whether, at some observed step since the flag was set, the account was at its end target
+    /// for every market it held (`E·1e6 ≥ (1e6 + β)·M` with the largest β then in force), with
+    /// `(E − M)/M` and that β, both ×1e6.
+    reached: Option<(i128, u32)>,
 }
 
 pub struct Invariants {
@@ -233,17 +235,30 @@ impl Invariants {
                 continue;
             }
             if episode.start_slot != account.liquidation_start_slot {
-                *episode = Episode { start_slot: account.liquidation_start_slot, best_buffer: None };
+                *episode = Episode { start_slot: account.liquidation_start_slot, reached: None };
+            }
+            if episode.reached.is_some() {
+                continue;
             }
             if let Some(value) = v.accounts[i] {
                 let h = value.health;
-                let buffer = if h.maintenance_requirement == 0 {
-                    i128::MAX
-                } else {
-                    (h.equity - h.maintenance_requirement as i128) * RATE_PRECISION as i128
-                        / h.maintenance_requirement as i128
-                };
-                episode.best_buffer = Some(episode.best_buffer.map_or(buffer, |b| b.max(buffer)));
+                let beta = account
+                    .positions
+                    .iter()
+                    .filter(|p| p.is_open())
+                    .filter_map(|p| s.markets.get(p.market_index as usize))
+                    .map(|m| m.params.liquidation_buffer)
+                    .max()
+                    .unwrap_or(0);
+                if scaled_margin(&h, beta) >= 0 {
+                    let buffer = if h.maintenance_requirement == 0 {
+                        i128::MAX
+                    } else {
+                        (h.equity - h.maintenance_requirement as i128) * RATE_PRECISION as i128
+                            / h.maintenance_requirement as i128
+                    };
+                    episode.reached = Some((buffer, beta));
+                }
             }
         }
     }
@@ -348,17 +363,17 @@ impl Invariants {
         // 5e (observation): a liquidation of an account at or above maintenance allowed only by a
         // flag set before the account was seen back at its target.
         if flagged && !before.is_liquidatable() {
-            let episode = self.episodes[i];
-            let stale = episode.best_buffer.is_some_and(|b| b >= beta as i128);
-            self.observe("5e.liquidation_relied_on_flag_after_account_was_back_at_target", step, stale, || {
+            let reached = self.episodes[i].reached;
+            self.observe("5e.liquidation_relied_on_flag_after_account_was_back_at_target", step, reached.is_some(), || {
+                let (buffer, then_beta) = reached.unwrap_or_default();
                 format!(
-                    "trader{i} market {market}: flagged at slot {} (now {}), E {} ≥ M {}, and since the flag was seen with (E − M)/M = {:.4} ≥ β {:.4}",
+                    "trader{i} market {market}: flagged at slot {} (now {}), E {} ≥ M {}; since the flag it was seen at its target, (E − M)/M = {:.4} ≥ β {:.4}",
                     account.liquidation_start_slot,
                     world.clock.slot,
                     before.equity,
                     before.maintenance_requirement,
-                    episode.best_buffer.unwrap_or(0) as f64 / 1e6,
-                    beta as f64 / 1e6
+                    buffer as f64 / 1e6,
+                    then_beta as f64 / 1e6
                 )
             });
         }

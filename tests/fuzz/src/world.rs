@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use anchor_lang::prelude::{Clock, Pubkey};
 use anchor_lang::solana_program::instruction::Instruction;
 use microliq::math::MarketPrice;
+use microliq::state::MarketParams;
 use microliq_client::ix;
 use microliq_client::{LocalExchange, MarketSpec, USDC};
 use solana_sdk::compute_budget::ComputeBudgetInstruction;
@@ -153,9 +154,15 @@ impl World {
     /// Builds the exchange (SOL and BTC markets, the pool from LP 0, the insurance fund from the
     /// insurer) and the cast. Setup goes through `LocalExchange`'s own fixtures.
     pub async fn new(config: &WorldConfig) -> anyhow::Result<World> {
+        // Open interest capped per side on the pool's scale (2,000 SOL, 5 BTC: about 300,000 USDC
+        // each at the start), so that traders' exposure stays within reach of the pool.
+        let sol = MarketSpec::sol();
+        let sol = MarketSpec { params: MarketParams { max_open_interest: 2_000_000_000_000, ..sol.params }, ..sol };
+        let btc = MarketSpec::btc();
+        let btc = MarketSpec { params: MarketParams { max_open_interest: 500_000_000, ..btc.params }, ..btc };
         let mut ctx = LocalExchange::builder()
-            .with_market(MarketSpec::sol())
-            .with_market(MarketSpec::btc())
+            .with_market(sol)
+            .with_market(btc)
             .with_pool_liquidity(config.pool_liquidity)
             .with_insurance_cap(config.insurance_cap_per_event)
             .build()
