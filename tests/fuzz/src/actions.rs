@@ -348,13 +348,15 @@ fn in_margin_call(view: &View, i: usize) -> bool {
 fn poorest(view: &View) -> Option<usize> {
     const USDC: u64 = microliq_client::USDC;
     (0..view.party_count()).find(|&p| {
-        let low = match view.world.parties[p].role {
-            Role::Trader(_) => 1_000 * USDC,
-            Role::Lp(_) => 10_000 * USDC,
-            Role::Insurer => 2_000 * USDC,
-            Role::Keeper(_) | Role::Admin => 0,
-        };
-        view.snapshot.wallets[p] < low
+        let wallet = view.snapshot.wallets[p];
+        match view.world.parties[p].role {
+            // A trader is broke when wallet and collateral together are low (the faucet does not
+            // pile money into accounts that are never at risk).
+            Role::Trader(i) => wallet.saturating_add(view.snapshot.accounts[i].collateral.max(0) as u64) < 5_000 * USDC,
+            Role::Lp(_) => wallet < 10_000 * USDC,
+            Role::Insurer => wallet < 2_000 * USDC,
+            Role::Keeper(_) | Role::Admin => false,
+        }
     })
 }
 
@@ -367,7 +369,7 @@ fn deposit_collateral(rng: &mut ChaCha8Rng, view: &View) -> Action {
         1 => wallet.saturating_add(rng.gen_range(1..1_000_000)),
         2 => u64::MAX,
         3 => wallet,
-        _ => rng.gen_range(0..=wallet / 2),
+        _ => rng.gen_range(0..=(wallet / 2).min(10_000 * microliq_client::USDC)),
     };
     Action::DepositCollateral { depositor, account, amount }
 }
@@ -382,6 +384,10 @@ fn withdraw_collateral(rng: &mut ChaCha8Rng, view: &View) -> Action {
         1 => collateral.saturating_add(1),
         2 => u64::MAX,
         3 => collateral,
+        // Profits above 40,000 USDC of equity are taken out.
+        4..=6 if equity > 40_000 * microliq_client::USDC => {
+            (equity - 40_000 * microliq_client::USDC).min(collateral)
+        }
         _ => rng.gen_range(0..=equity.min(collateral) / 3 + 1),
     };
     Action::WithdrawCollateral { signer, account, amount, health: random_health(rng, 0.85) }
@@ -426,8 +432,13 @@ fn place_order(rng: &mut ChaCha8Rng, view: &View) -> Action {
         let leverage = rng.gen_range(0.3..7.0);
         let notional = (equity * leverage).min(150_000.0 * microliq_client::USDC as f64);
         let atoms = (notional / price_per_atom).min(i64::MAX as f64 / 4.0) as u64;
-        let atoms = to_lot(atoms, lot).max(lot) as i64;
-        if rng.gen_bool(0.55) {
+        let long = rng.gen_bool(0.55);
+        // A trader sizes the order within the open interest left on its side.
+        let m = &snapshot.markets[market as usize];
+        let used = if long { m.long_base } else { m.short_base };
+        let room = m.params.max_open_interest.saturating_sub(used);
+        let atoms = to_lot(atoms.min(room), lot).max(lot) as i64;
+        if long {
             atoms
         } else {
             -atoms

@@ -6,7 +6,7 @@ use microliq_fuzz::{run, Config};
 
 #[tokio::test]
 async fn short_fuzz_run_keeps_every_invariant() {
-    let mut config = Config::new(82, 2_500);
+    let mut config = Config::new(5, 2_500);
     config.keep_going = true;
     let mut out = std::io::stderr();
     let report = run(&config, &mut out).await.expect("harness");
