@@ -44,23 +44,94 @@ pub enum Target {
 
 #[derive(Clone, Debug)]
 pub enum Action {
-    DepositCollateral { depositor: usize, account: usize, amount: u64 },
-    WithdrawCollateral { signer: usize, account: usize, amount: u64, health: Health },
-    SetDelegate { signer: usize, account: usize, delegate: Option<usize> },
-    PlaceOrder { signer: usize, account: usize, market: u16, base_delta: i64, limit_price: u64, health: Health },
-    DepositLiquidity { signer: usize, lp: usize, amount: u64 },
-    WithdrawLiquidity { signer: usize, lp: usize, shares: u64 },
-    DepositInsurance { signer: usize, amount: u64 },
-    WithdrawInsurance { signer: usize, destination: usize, amount: u64 },
-    Liquidate { keeper: usize, account: usize, market: u16, target: Target, health: Health, max_base: u64, sensible: bool },
-    ResolveBankruptcy { caller: usize, account: usize },
-    UpdateMarket { signer: usize, market: u16, params: MarketParams, label: &'static str },
-    UpdateExchange { signer: usize, cap: u64 },
-    SetExchangePause { signer: usize, paused: u16 },
-    SetMarketPause { signer: usize, market: u16, paused: u16 },
-    Oracle { market: u16, movement: OracleMove },
-    Time { slots: u64, seconds: i64, refresh: bool },
-    Faucet { party: usize, amount: u64 },
+    DepositCollateral {
+        depositor: usize,
+        account: usize,
+        amount: u64,
+    },
+    WithdrawCollateral {
+        signer: usize,
+        account: usize,
+        amount: u64,
+        health: Health,
+    },
+    SetDelegate {
+        signer: usize,
+        account: usize,
+        delegate: Option<usize>,
+    },
+    PlaceOrder {
+        signer: usize,
+        account: usize,
+        market: u16,
+        base_delta: i64,
+        limit_price: u64,
+        health: Health,
+    },
+    DepositLiquidity {
+        signer: usize,
+        lp: usize,
+        amount: u64,
+    },
+    WithdrawLiquidity {
+        signer: usize,
+        lp: usize,
+        shares: u64,
+    },
+    DepositInsurance {
+        signer: usize,
+        amount: u64,
+    },
+    WithdrawInsurance {
+        signer: usize,
+        destination: usize,
+        amount: u64,
+    },
+    Liquidate {
+        keeper: usize,
+        account: usize,
+        market: u16,
+        target: Target,
+        health: Health,
+        max_base: u64,
+        sensible: bool,
+    },
+    ResolveBankruptcy {
+        caller: usize,
+        account: usize,
+    },
+    UpdateMarket {
+        signer: usize,
+        market: u16,
+        params: MarketParams,
+        label: &'static str,
+    },
+    UpdateExchange {
+        signer: usize,
+        cap: u64,
+    },
+    SetExchangePause {
+        signer: usize,
+        paused: u16,
+    },
+    SetMarketPause {
+        signer: usize,
+        market: u16,
+        paused: u16,
+    },
+    Oracle {
+        market: u16,
+        movement: OracleMove,
+    },
+    Time {
+        slots: u64,
+        seconds: i64,
+        refresh: bool,
+    },
+    Faucet {
+        party: usize,
+        amount: u64,
+    },
     /// The sensible keeper found nothing to do.
     KeeperIdle,
 }
@@ -149,11 +220,10 @@ impl View<'_> {
             return false;
         }
         let now = self.world.clock.unix_timestamp;
-        let oracles_ok = account
-            .positions
-            .iter()
-            .filter(|p| p.is_open())
-            .all(|p| self.world.oracles[p.market_index as usize].valid(&self.snapshot.markets[p.market_index as usize].params, now));
+        let oracles_ok = account.positions.iter().filter(|p| p.is_open()).all(|p| {
+            self.world.oracles[p.market_index as usize]
+                .valid(&self.snapshot.markets[p.market_index as usize].params, now)
+        });
         if !oracles_ok {
             return false;
         }
@@ -172,8 +242,8 @@ fn to_lot(base: u64, lot: u64) -> u64 {
 pub fn generate(rng: &mut ChaCha8Rng, view: &View) -> Action {
     let snapshot = view.snapshot;
     let any_paused = snapshot.exchange.paused != 0 || snapshot.markets.iter().any(|m| m.paused != 0);
-    let liquidatable = (0..view.trader_count())
-        .any(|i| (0..snapshot.markets.len() as u16).any(|m| view.liquidatable(i, m)));
+    let liquidatable =
+        (0..view.trader_count()).any(|i| (0..snapshot.markets.len() as u16).any(|m| view.liquidatable(i, m)));
     let bankrupt = snapshot.accounts.iter().any(|a| a.collateral < 0 && a.open_position_count() == 0);
     let broke = poorest(view).is_some();
     // Visible stress: an account with negative equity or a pending deficit (LPs run for the door),
@@ -184,25 +254,25 @@ pub fn generate(rng: &mut ChaCha8Rng, view: &View) -> Action {
     let margin_call = (0..view.trader_count()).filter(|&i| in_margin_call(view, i)).count() > 0;
     // (kind, weight)
     let weights: [(u8, u32); 19] = [
-        (0, 150),                                       // oracle move
-        (1, 60),                                        // time passes
-        (2, 220),                                       // place order
-        (3, 60),                                        // deposit collateral
-        (4, 60),                                        // withdraw collateral
-        (5, 12),                                        // set delegate
-        (6, 30),                                        // deposit liquidity
-        (7, 60),                                        // withdraw liquidity
-        (8, 10),                                        // deposit insurance
-        (9, 10),                                        // withdraw insurance
-        (10, 45),                                       // random liquidate
+        (0, 150),                                              // oracle move
+        (1, 60),                                               // time passes
+        (2, 220),                                              // place order
+        (3, 60),                                               // deposit collateral
+        (4, 60),                                               // withdraw collateral
+        (5, 12),                                               // set delegate
+        (6, 30),                                               // deposit liquidity
+        (7, 60),                                               // withdraw liquidity
+        (8, 10),                                               // deposit insurance
+        (9, 10),                                               // withdraw insurance
+        (10, 45),                                              // random liquidate
         (11, if liquidatable || bankrupt { 120 } else { 40 }), // keeper pass
-        (12, 15),                                       // resolve bankruptcy (any account)
-        (13, 14),                                       // update market
-        (14, if any_paused { 40 } else { 8 }),          // pauses (set or lift)
-        (15, 4),                                        // update exchange
-        (16, if broke { 25 } else { 2 }),               // faucet
-        (17, if stressed { 50 } else { 0 }),            // LP run: withdraw everything
-        (18, if margin_call { 40 } else { 0 }),         // margin call answered with a deposit
+        (12, 15),                                              // resolve bankruptcy (any account)
+        (13, 14),                                              // update market
+        (14, if any_paused { 40 } else { 8 }),                 // pauses (set or lift)
+        (15, 4),                                               // update exchange
+        (16, if broke { 25 } else { 2 }),                      // faucet
+        (17, if stressed { 50 } else { 0 }),                   // LP run: withdraw everything
+        (18, if margin_call { 40 } else { 0 }),                // margin call answered with a deposit
     ];
     let total: u32 = weights.iter().map(|w| w.1).sum();
     let mut roll = rng.gen_range(0..total);
@@ -233,7 +303,11 @@ pub fn generate(rng: &mut ChaCha8Rng, view: &View) -> Action {
         4 => withdraw_collateral(rng, view),
         5 => {
             let account = rng.gen_range(0..view.trader_count());
-            let signer = if rng.gen_bool(0.85) { view.world.trader_party(account) } else { view.stranger(rng, account) };
+            let signer = if rng.gen_bool(0.85) {
+                view.world.trader_party(account)
+            } else {
+                view.stranger(rng, account)
+            };
             let delegate = if rng.gen_bool(0.3) { None } else { Some(view.stranger(rng, account)) };
             Action::SetDelegate { signer, account, delegate }
         }
@@ -253,12 +327,17 @@ pub fn generate(rng: &mut ChaCha8Rng, view: &View) -> Action {
         7 if {
             let lp = rng.gen_range(0..view.world.lps.len());
             snapshot.shares[lp] == 0 && rng.gen_bool(0.8)
-        } => {
+        } =>
+        {
             // Nothing to withdraw: the LP comes back with a deposit.
             let lp = (0..view.world.lps.len()).find(|&l| snapshot.shares[l] == 0).unwrap_or(0);
             let party = view.world.lps[lp].0;
             let wallet = snapshot.wallets[party];
-            Action::DepositLiquidity { signer: party, lp, amount: rng.gen_range(0..=wallet.min(80_000 * microliq_client::USDC)) }
+            Action::DepositLiquidity {
+                signer: party,
+                lp,
+                amount: rng.gen_range(0..=wallet.min(80_000 * microliq_client::USDC)),
+            }
         }
         7 => {
             let lp = rng.gen_range(0..view.world.lps.len());
@@ -275,7 +354,8 @@ pub fn generate(rng: &mut ChaCha8Rng, view: &View) -> Action {
             Action::WithdrawLiquidity { signer, lp, shares }
         }
         8 => {
-            let signer = if rng.gen_bool(0.7) { view.world.insurer } else { rng.gen_range(0..view.party_count()) };
+            let signer =
+                if rng.gen_bool(0.7) { view.world.insurer } else { rng.gen_range(0..view.party_count()) };
             let wallet = snapshot.wallets[signer];
             let amount = match rng.gen_range(0..8) {
                 0 => 0,
@@ -325,7 +405,11 @@ pub fn generate(rng: &mut ChaCha8Rng, view: &View) -> Action {
         18 => {
             let calls: Vec<usize> = (0..view.trader_count()).filter(|&i| in_margin_call(view, i)).collect();
             let account = *calls.choose(rng).unwrap();
-            let depositor = if rng.gen_bool(0.8) { view.world.trader_party(account) } else { view.stranger(rng, account) };
+            let depositor = if rng.gen_bool(0.8) {
+                view.world.trader_party(account)
+            } else {
+                view.stranger(rng, account)
+            };
             let wallet = snapshot.wallets[depositor];
             let amount = (wallet as f64 * rng.gen_range(0.2..1.0)) as u64;
             Action::DepositCollateral { depositor, account, amount }
@@ -352,7 +436,9 @@ fn poorest(view: &View) -> Option<usize> {
         match view.world.parties[p].role {
             // A trader is broke when wallet and collateral together are low (the faucet does not
             // pile money into accounts that are never at risk).
-            Role::Trader(i) => wallet.saturating_add(view.snapshot.accounts[i].collateral.max(0) as u64) < 5_000 * USDC,
+            Role::Trader(i) => {
+                wallet.saturating_add(view.snapshot.accounts[i].collateral.max(0) as u64) < 5_000 * USDC
+            }
             Role::Lp(_) => wallet < 10_000 * USDC,
             Role::Insurer => wallet < 2_000 * USDC,
             Role::Keeper(_) | Role::Admin => false,
@@ -362,7 +448,8 @@ fn poorest(view: &View) -> Option<usize> {
 
 fn deposit_collateral(rng: &mut ChaCha8Rng, view: &View) -> Action {
     let account = rng.gen_range(0..view.trader_count());
-    let depositor = if rng.gen_bool(0.85) { view.world.trader_party(account) } else { view.stranger(rng, account) };
+    let depositor =
+        if rng.gen_bool(0.85) { view.world.trader_party(account) } else { view.stranger(rng, account) };
     let wallet = view.snapshot.wallets[depositor];
     let amount = match rng.gen_range(0..12) {
         0 => 0,
@@ -376,7 +463,8 @@ fn deposit_collateral(rng: &mut ChaCha8Rng, view: &View) -> Action {
 
 fn withdraw_collateral(rng: &mut ChaCha8Rng, view: &View) -> Action {
     let account = rng.gen_range(0..view.trader_count());
-    let signer = if rng.gen_bool(0.88) { view.world.trader_party(account) } else { view.stranger(rng, account) };
+    let signer =
+        if rng.gen_bool(0.88) { view.world.trader_party(account) } else { view.stranger(rng, account) };
     let collateral = view.snapshot.accounts[account].collateral.max(0) as u64;
     let equity = view.equity(account).max(0) as u64;
     let amount = match rng.gen_range(0..12) {
@@ -519,7 +607,15 @@ fn random_liquidation(rng: &mut ChaCha8Rng, view: &View) -> Action {
         2 => rng.gen_range(1..1_000_000),
         _ => u64::MAX,
     };
-    Action::Liquidate { keeper, account, market, target, health: random_health(rng, 0.8), max_base, sensible: false }
+    Action::Liquidate {
+        keeper,
+        account,
+        market,
+        target,
+        health: random_health(rng, 0.8),
+        max_base,
+        sensible: false,
+    }
 }
 
 /// The sensible keeper: the most underwater liquidatable account (by `M − E`), through its largest
@@ -548,7 +644,8 @@ fn keeper_pass(rng: &mut ChaCha8Rng, view: &View) -> Action {
         let market = if rng.gen_bool(0.8) {
             market
         } else {
-            let open: Vec<u16> = account.positions.iter().filter(|p| p.is_open()).map(|p| p.market_index).collect();
+            let open: Vec<u16> =
+                account.positions.iter().filter(|p| p.is_open()).map(|p| p.market_index).collect();
             *open.choose(rng).unwrap()
         };
         if !view.liquidatable(i, market) {
@@ -621,7 +718,11 @@ fn update_market(rng: &mut ChaCha8Rng, view: &View) -> Action {
         }
         6 => {
             // A base-lot change: ×10 or ÷10, open interest cap kept a multiple.
-            p.base_lot_size = if rng.gen_bool(0.5) { p.base_lot_size.saturating_mul(10) } else { (p.base_lot_size / 10).max(1) };
+            p.base_lot_size = if rng.gen_bool(0.5) {
+                p.base_lot_size.saturating_mul(10)
+            } else {
+                (p.base_lot_size / 10).max(1)
+            };
             p.base_lot_size = p.base_lot_size.min(initial.base_lot_size * 1_000);
             p.max_open_interest = p.max_open_interest / p.base_lot_size * p.base_lot_size;
             "base_lot"

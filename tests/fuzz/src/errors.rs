@@ -96,7 +96,9 @@ pub fn custom_error_name(code: u32, logs: &[String]) -> String {
 /// The name of any transaction error.
 pub fn error_name(error: &TransactionError, logs: &[String]) -> String {
     match error {
-        TransactionError::InstructionError(_, InstructionError::Custom(code)) => custom_error_name(*code, logs),
+        TransactionError::InstructionError(_, InstructionError::Custom(code)) => {
+            custom_error_name(*code, logs)
+        }
         TransactionError::InstructionError(_, other) => format!("{other:?}"),
         other => format!("tx:{other:?}"),
     }

@@ -80,7 +80,8 @@ fn remaining(world: &World, account: &MarginAccount, except: Option<u16>, health
         Health::Odd => odd = true,
     }
     let deviates = odd || wrong_oracle || list != original;
-    let mut pairs: Vec<(Pubkey, Pubkey)> = list.iter().map(|&m| world.ctx.markets[m as usize].pair()).collect();
+    let mut pairs: Vec<(Pubkey, Pubkey)> =
+        list.iter().map(|&m| world.ctx.markets[m as usize].pair()).collect();
     if wrong_oracle {
         let m = list[0];
         let other = (m + 1) % market_count;
@@ -169,7 +170,8 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
                 delegate: delegate_key,
             }
             .instruction(&ex);
-            let must_fail = first_reason(vec![(*signer != world.trader_party(*account), "signer is not the owner")]);
+            let must_fail =
+                first_reason(vec![(*signer != world.trader_party(*account), "signer is not the owner")]);
             let sent = world.send(&[instruction], &[*signer]).await;
             Executed { sent: Some(sent), must_fail }
         }
@@ -191,13 +193,17 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
             let signer_key = world.parties[*signer].key.pubkey();
             let lot = pre.markets[*market as usize].params.base_lot_size.max(1);
             let base = state.position_index(*market).map(|s| state.positions[s].base).unwrap_or(0);
-            let unmeetable = (*base_delta > 0 && *limit_price == 0) || (*base_delta < 0 && *limit_price == u64::MAX);
+            let unmeetable =
+                (*base_delta > 0 && *limit_price == 0) || (*base_delta < 0 && *limit_price == u64::MAX);
             let must_fail = first_reason(vec![
                 (!state.is_owner_or_delegate(&signer_key), "signer is neither owner nor delegate"),
                 (*base_delta == 0, "zero size"),
                 (*base_delta != 0 && base_delta.unsigned_abs() % lot != 0, "not a lot multiple"),
                 (unmeetable, "limit price cannot be met"),
-                (r.deviates && *base_delta != 0 && order_adds_risk(base, *base_delta), "wrong health accounts on a risk-adding order"),
+                (
+                    r.deviates && *base_delta != 0 && order_adds_risk(base, *base_delta),
+                    "wrong health accounts on a risk-adding order",
+                ),
             ]);
             let sent = world.send(&[instruction], &[*signer]).await;
             Executed { sent: Some(sent), must_fail }
@@ -349,7 +355,8 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
                 _ => None,
             };
             let instruction =
-                ix::SetPause { admin: world.parties[*signer].key.pubkey(), market, paused: *paused }.instruction(&ex);
+                ix::SetPause { admin: world.parties[*signer].key.pubkey(), market, paused: *paused }
+                    .instruction(&ex);
             let must_fail = first_reason(vec![
                 (!is_admin(world, *signer), "signer is not the admin"),
                 (*paused & !pause::ALL != 0, "unknown pause bit"),

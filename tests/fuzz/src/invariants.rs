@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use microliq::math::{
-    maintenance_health, plan_liquidation, target_margin_scaled, LiquidationTarget, MaintenanceHealth, WholeClose,
-    RATE_PRECISION,
+    maintenance_health, plan_liquidation, target_margin_scaled, LiquidationTarget, MaintenanceHealth,
+    WholeClose, RATE_PRECISION,
 };
 
 use crate::actions::Action;
@@ -159,14 +159,31 @@ impl Invariants {
             ex.pool_balance as i128 >= ex.negative_collateral as i128,
             || format!("pool_balance {} < negative_collateral {}", ex.pool_balance, ex.negative_collateral),
         );
-        self.check("3a.sum_collateral_eq_total_collateral", step, v.sum_collateral == ex.total_collateral as i128, || {
-            format!("Σ collateral {} != exchange.total_collateral {}", v.sum_collateral, ex.total_collateral)
-        });
-        self.check("3b.sum_negative_eq_negative_collateral", step, v.sum_negative == ex.negative_collateral as i128, || {
-            format!("Σ max(−collateral, 0) {} != exchange.negative_collateral {}", v.sum_negative, ex.negative_collateral)
-        });
+        self.check(
+            "3a.sum_collateral_eq_total_collateral",
+            step,
+            v.sum_collateral == ex.total_collateral as i128,
+            || {
+                format!(
+                    "Σ collateral {} != exchange.total_collateral {}",
+                    v.sum_collateral, ex.total_collateral
+                )
+            },
+        );
+        self.check(
+            "3b.sum_negative_eq_negative_collateral",
+            step,
+            v.sum_negative == ex.negative_collateral as i128,
+            || {
+                format!(
+                    "Σ max(−collateral, 0) {} != exchange.negative_collateral {}",
+                    v.sum_negative, ex.negative_collateral
+                )
+            },
+        );
         for (m, market) in s.markets.iter().enumerate() {
-            let (mut long_base, mut short_base, mut long_entry, mut short_entry) = (0u128, 0u128, 0i128, 0i128);
+            let (mut long_base, mut short_base, mut long_entry, mut short_entry) =
+                (0u128, 0u128, 0i128, 0i128);
             for account in &s.accounts {
                 for p in account.positions.iter().filter(|p| p.is_open() && p.market_index as usize == m) {
                     if p.base > 0 {
@@ -225,7 +242,9 @@ impl Invariants {
                 bad.push(format!("trader{i}'s margin account"));
             }
         }
-        self.check("10.account_invariants", step, bad.is_empty(), || format!("invariant() fails for {}", bad.join(", ")));
+        self.check("10.account_invariants", step, bad.is_empty(), || {
+            format!("invariant() fails for {}", bad.join(", "))
+        });
 
         // Episode tracking for the 5e observation, on every observed state.
         for (i, account) in s.accounts.iter().enumerate() {
@@ -308,9 +327,9 @@ impl Invariants {
                     self.check("9.bad_input_refused", step, true, String::new);
                 }
                 match action {
-                    Action::Liquidate { keeper, account, market, max_base, .. } => {
-                        self.check_liquidation(step, world, *keeper, *account, *market, *max_base, &sent.logs, pre, pre_v, post)
-                    }
+                    Action::Liquidate { keeper, account, market, max_base, .. } => self.check_liquidation(
+                        step, world, *keeper, *account, *market, *max_base, &sent.logs, pre, pre_v, post,
+                    ),
                     Action::WithdrawLiquidity { signer, lp, .. } => {
                         self.check_lp_withdrawal(step, *signer, *lp, pre, pre_v, post)
                     }
@@ -382,7 +401,8 @@ impl Invariants {
             maintenance_requirement: e.maintenance_after as u128,
         };
         let margin_after = scaled_margin(&after, beta);
-        let size = account.position_index(market).map(|s| account.positions[s].base.unsigned_abs()).unwrap_or(0);
+        let size =
+            account.position_index(market).map(|s| account.positions[s].base.unsigned_abs()).unwrap_or(0);
         let closed_all = e.base_closed == size && e.remaining_base == 0;
         self.check("5b.slice_improved_health_or_closed_position", step, margin_after > margin_before || closed_all, || {
             format!(
@@ -395,12 +415,19 @@ impl Invariants {
             "5c.slice_within_exact_plus_one_lot",
             step,
             e.whole_close != 0 || e.base_closed as u128 <= e.exact_slice as u128 + lot as u128,
-            || format!("trader{i} market {market}: closed {} > exact {} + lot {lot}", e.base_closed, e.exact_slice),
+            || {
+                format!(
+                    "trader{i} market {market}: closed {} > exact {} + lot {lot}",
+                    e.base_closed, e.exact_slice
+                )
+            },
         );
         // The prediction from the pre-state with the program's own math.
         let slots = if flagged { world.clock.slot.saturating_sub(account.liquidation_start_slot) } else { 0 };
         let Some(index) = account.risk_index(market) else {
-            self.check("5d.slice_matches_prediction", step, false, || format!("trader{i} had no position in market {market}"));
+            self.check("5d.slice_matches_prediction", step, false, || {
+                format!("trader{i} had no position in market {market}")
+            });
             return;
         };
         let target = LiquidationTarget { collateral: account.collateral, positions: &risks[..count], index };
@@ -453,7 +480,15 @@ impl Invariants {
         }
     }
 
-    fn check_lp_withdrawal(&mut self, step: u64, signer: usize, lp: usize, pre: &Snapshot, v: &Valuation, post: &Snapshot) {
+    fn check_lp_withdrawal(
+        &mut self,
+        step: u64,
+        signer: usize,
+        lp: usize,
+        pre: &Snapshot,
+        v: &Valuation,
+        post: &Snapshot,
+    ) {
         if !v.complete {
             return;
         }
@@ -475,7 +510,10 @@ impl Invariants {
         }
         let negative = v.accounts.iter().any(|a| a.is_some_and(|a| a.health.equity < 0));
         self.observe("lp_withdrawal_while_an_account_had_negative_equity", step, negative, || {
-            format!("lp{lp} withdrew {payout} for {shares} shares while uncollectable deficits were {}", v.uncollectable)
+            format!(
+                "lp{lp} withdrew {payout} for {shares} shares while uncollectable deficits were {}",
+                v.uncollectable
+            )
         });
         self.check("6a.lp_payout_within_collectable_value", step, payout <= fair + 1, || {
             format!(
@@ -501,12 +539,9 @@ impl Invariants {
     /// Soft check on every step: an insolvent account still holding positions (closing it pays
     /// no keeper).
     pub fn observe_insolvent(&mut self, step: u64, s: &Snapshot, v: &Valuation) {
-        let open = v
-            .accounts
-            .iter()
-            .zip(&s.accounts)
-            .enumerate()
-            .find(|(_, (value, a))| a.open_position_count() > 0 && value.is_some_and(|x| x.health.equity <= 0));
+        let open = v.accounts.iter().zip(&s.accounts).enumerate().find(|(_, (value, a))| {
+            a.open_position_count() > 0 && value.is_some_and(|x| x.health.equity <= 0)
+        });
         self.observe("insolvent_account_holding_positions", step, open.is_some(), || {
             let (i, (value, _)) = open.unwrap();
             format!("trader{i} holds positions with equity {} ≤ 0", value.unwrap().health.equity)

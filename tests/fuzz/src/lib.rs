@@ -53,7 +53,15 @@ pub struct Config {
 
 impl Config {
     pub fn new(seed: u64, steps: u64) -> Self {
-        Config { seed, steps, verbose_from: None, report_every: None, keep_going: false, full_reads: false, world: WorldConfig::default() }
+        Config {
+            seed,
+            steps,
+            verbose_from: None,
+            report_every: None,
+            keep_going: false,
+            full_reads: false,
+            world: WorldConfig::default(),
+        }
     }
 }
 
@@ -100,7 +108,11 @@ impl Report {
     /// The end-of-run summary.
     pub fn print(&self, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(out)?;
-        writeln!(out, "seed {}: {} of {} steps ({} transactions)", self.seed, self.steps_run, self.steps_requested, self.transactions)?;
+        writeln!(
+            out,
+            "seed {}: {} of {} steps ({} transactions)",
+            self.seed, self.steps_run, self.steps_requested, self.transactions
+        )?;
         writeln!(
             out,
             "elapsed {:.2} s (setup {:.2} s), {:.0} steps/s",
@@ -152,7 +164,11 @@ impl Report {
         if self.failed() {
             writeln!(out, "\nfirst failure of each failing invariant:")?;
             for f in &self.failures {
-                writeln!(out, "  step {:>7}  {}: {}", f.failure.step, f.failure.invariant, f.failure.message)?;
+                writeln!(
+                    out,
+                    "  step {:>7}  {}: {}",
+                    f.failure.step, f.failure.invariant, f.failure.message
+                )?;
                 writeln!(out, "               action: {} -> {}", f.action, f.outcome)?;
             }
             writeln!(out, "\nRESULT: FAIL ({} invariant failures)", self.invariants.total_failures())?;
@@ -184,7 +200,11 @@ fn state_line(world: &World, s: &Snapshot, v: &Valuation) -> String {
                 a.collateral as f64 / 1e6,
                 value.health.equity as f64 / 1e6,
                 value.health.maintenance_requirement as f64 / 1e6,
-                if a.being_liquidated == 1 { format!(" flagged@{}", a.liquidation_start_slot) } else { String::new() },
+                if a.being_liquidated == 1 {
+                    format!(" flagged@{}", a.liquidation_start_slot)
+                } else {
+                    String::new()
+                },
                 a.positions
                     .iter()
                     .filter(|p| p.is_open())
@@ -192,7 +212,9 @@ fn state_line(world: &World, s: &Snapshot, v: &Valuation) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
-            None => line.push_str(&format!("\n      trader{i}: C {:.2} (not valued)", a.collateral as f64 / 1e6)),
+            None => {
+                line.push_str(&format!("\n      trader{i}: C {:.2} (not valued)", a.collateral as f64 / 1e6))
+            }
         }
     }
     line
@@ -292,7 +314,11 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> anyhow::Result<Report>
         for failure in failures {
             let first_of_kind = !report.failures.iter().any(|f| f.failure.invariant == failure.invariant);
             if first_of_kind {
-                report.failures.push(FailureReport { failure: failure.clone(), action: described.clone(), outcome: outcome.clone() });
+                report.failures.push(FailureReport {
+                    failure: failure.clone(),
+                    action: described.clone(),
+                    outcome: outcome.clone(),
+                });
             }
             if first_of_kind || !config.keep_going {
                 writeln!(out, "\nFAILURE seed {} step {step}: {}", config.seed, failure.invariant)?;

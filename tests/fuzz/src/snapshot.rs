@@ -125,7 +125,12 @@ impl Snapshot {
     /// The snapshot after a transaction that could write only `writable`: those of the watched
     /// accounts are read again, every other one is carried over from `self` (the runtime lets a
     /// transaction change no account it does not list as writable).
-    pub async fn refresh(&self, client: &BanksClient, keys: &Keys, writable: &[Pubkey]) -> anyhow::Result<Snapshot> {
+    pub async fn refresh(
+        &self,
+        client: &BanksClient,
+        keys: &Keys,
+        writable: &[Pubkey],
+    ) -> anyhow::Result<Snapshot> {
         let indexes: Vec<usize> = (0..keys.all.len()).filter(|&i| writable.contains(&keys.all[i])).collect();
         let reads = futures::future::join_all(indexes.iter().map(|&i| client.get_account(keys.all[i]))).await;
         let mut raw = self.raw.clone();
@@ -231,7 +236,8 @@ impl Valuation {
     pub fn new(snapshot: &Snapshot, prices: Vec<Option<MarketPrice>>) -> Self {
         let mut accounts = Vec::with_capacity(snapshot.accounts.len());
         let mut complete = true;
-        let (mut sum_collateral, mut sum_negative, mut sum_upnl, mut sum_equity) = (0i128, 0i128, 0i128, 0i128);
+        let (mut sum_collateral, mut sum_negative, mut sum_upnl, mut sum_equity) =
+            (0i128, 0i128, 0i128, 0i128);
         let mut fund_left = snapshot.fund.balance as i128;
         let cap = snapshot.exchange.insurance_cap_per_event as i128;
         let mut uncollectable = 0i128;

@@ -99,11 +99,15 @@ struct Sender {
 }
 
 impl Sender {
-    async fn send(&mut self, ctx: &mut LocalExchange, instructions: &[Instruction], signers: &[&Keypair]) -> Sent {
+    async fn send(
+        &mut self,
+        ctx: &mut LocalExchange,
+        instructions: &[Instruction],
+        signers: &[&Keypair],
+    ) -> Sent {
         self.nonce += 1;
-        let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(
-            1_400_000 - (self.nonce % 200_000) as u32,
-        )];
+        let mut all =
+            vec![ComputeBudgetInstruction::set_compute_unit_limit(1_400_000 - (self.nonce % 200_000) as u32)];
         all.extend_from_slice(instructions);
         if self.blockhash_at.elapsed() > Duration::from_millis(500) {
             if let Ok(latest) = ctx.bank.banks_client.get_latest_blockhash().await {
@@ -125,7 +129,12 @@ impl Sender {
             }
         }
         for attempt in 0..3 {
-            let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &keys, ctx.bank.last_blockhash);
+            let tx = Transaction::new_signed_with_payer(
+                &all,
+                Some(&payer.pubkey()),
+                &keys,
+                ctx.bank.last_blockhash,
+            );
             match ctx.bank.banks_client.process_transaction_with_metadata(tx).await {
                 Ok(outcome) => {
                     if matches!(outcome.result, Err(TransactionError::BlockhashNotFound)) && attempt < 2 {
@@ -157,7 +166,8 @@ impl World {
         // Open interest capped per side on the pool's scale (2,000 SOL, 5 BTC: about 300,000 USDC
         // each at the start), so that traders' exposure stays within reach of the pool.
         let sol = MarketSpec::sol();
-        let sol = MarketSpec { params: MarketParams { max_open_interest: 2_000_000_000_000, ..sol.params }, ..sol };
+        let sol =
+            MarketSpec { params: MarketParams { max_open_interest: 2_000_000_000_000, ..sol.params }, ..sol };
         let btc = MarketSpec::btc();
         let btc = MarketSpec { params: MarketParams { max_open_interest: 500_000_000, ..btc.params }, ..btc };
         let mut ctx = LocalExchange::builder()
@@ -175,7 +185,12 @@ impl World {
             let trader = ctx.trader_with_wallet(config.trader_collateral, config.trader_wallet).await;
             minted += (config.trader_collateral + config.trader_wallet) as u128;
             accounts.push(trader.account);
-            parties.push(Party { name: format!("trader{i}"), role: Role::Trader(i), key: trader.owner, token: trader.token });
+            parties.push(Party {
+                name: format!("trader{i}"),
+                role: Role::Trader(i),
+                key: trader.owner,
+                token: trader.token,
+            });
         }
         let mut lps = Vec::new();
         let lp0 = ctx.lp.take().expect("the builder's LP");
@@ -191,7 +206,12 @@ impl World {
         for i in 0..2 {
             let keeper = ctx.keeper().await;
             keepers.push(parties.len());
-            parties.push(Party { name: format!("keeper{i}"), role: Role::Keeper(i), key: keeper.owner, token: keeper.token });
+            parties.push(Party {
+                name: format!("keeper{i}"),
+                role: Role::Keeper(i),
+                key: keeper.owner,
+                token: keeper.token,
+            });
         }
         let (insurer_key, insurer_token) = ctx.wallet(config.insurance * 4).await;
         minted += config.insurance as u128 * 4;
@@ -203,10 +223,20 @@ impl World {
         .instruction(&ctx.ex);
         ctx.send(&[deposit], &[&insurer_key]).await.map_err(|e| anyhow::anyhow!("seed insurance: {e:?}"))?;
         let insurer = parties.len();
-        parties.push(Party { name: "insurer".into(), role: Role::Insurer, key: insurer_key, token: insurer_token });
+        parties.push(Party {
+            name: "insurer".into(),
+            role: Role::Insurer,
+            key: insurer_key,
+            token: insurer_token,
+        });
         let admin_token = ctx.token_account(&quote_mint, &ctx.admin.pubkey()).await;
         let admin = parties.len();
-        parties.push(Party { name: "admin".into(), role: Role::Admin, key: ctx.admin.insecure_clone(), token: admin_token });
+        parties.push(Party {
+            name: "admin".into(),
+            role: Role::Admin,
+            key: ctx.admin.insecure_clone(),
+            token: admin_token,
+        });
 
         let clock = ctx.clock().await;
         let oracles = ctx.markets.iter().map(|m| OracleModel::new(&m.price, m.base_decimals)).collect();
