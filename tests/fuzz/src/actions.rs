@@ -109,6 +109,9 @@ pub enum Action {
     UpdateExchange {
         signer: usize,
         cap: u64,
+        /// The insolvent-close reward (quote atoms) and the episode lapse (slots).
+        reward: u64,
+        episode_slots: u64,
     },
     SetExchangePause {
         signer: usize,
@@ -395,7 +398,19 @@ pub fn generate(rng: &mut ChaCha8Rng, view: &View) -> Action {
                 1 => u64::MAX,
                 _ => rng.gen_range(100..5_000) * microliq_client::USDC,
             };
-            Action::UpdateExchange { signer, cap }
+            // Mostly within bounds; sometimes above the 100-unit reward or outside 1..=216,000 slots.
+            let reward = match rng.gen_range(0..6) {
+                0 => 0,
+                1 => 101 * microliq_client::USDC,
+                _ => rng.gen_range(0..=3 * microliq_client::USDC),
+            };
+            let episode_slots = match rng.gen_range(0..6) {
+                0 => 0,
+                1 => 216_001,
+                2 => 1,
+                _ => rng.gen_range(10..=600),
+            };
+            Action::UpdateExchange { signer, cap, reward, episode_slots }
         }
         17 => {
             let lp = rng.gen_range(0..view.world.lps.len());
@@ -845,8 +860,13 @@ pub fn describe(action: &Action, world: &World) -> String {
         Action::UpdateMarket { signer, market, params, label } => {
             format!("update_market by {} market {market} ({label}): {params:?}", name(signer))
         }
-        Action::UpdateExchange { signer, cap } => {
-            format!("update_exchange by {}: insurance cap per event {}", name(signer), usdc(cap))
+        Action::UpdateExchange { signer, cap, reward, episode_slots } => {
+            format!(
+                "update_exchange by {}: insurance cap per event {}, insolvent reward {}, episode {episode_slots} slots",
+                name(signer),
+                usdc(cap),
+                usdc(reward)
+            )
         }
         Action::SetExchangePause { signer, paused } => {
             format!("set_exchange_pause by {}: {paused:#06x}", name(signer))

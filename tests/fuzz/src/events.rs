@@ -3,7 +3,7 @@
 
 use anchor_lang::prelude::Pubkey;
 
-/// What the liquidation invariants need of one slice event.
+/// What the liquidation invariants need of one slice event (`LiquidationSliceV2`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Slice {
     pub margin_account: Pubkey,
@@ -14,10 +14,12 @@ pub struct Slice {
     pub bonus_rate: u32,
     pub keeper_bonus: u64,
     pub insurance_fee: u64,
-    pub equity_before: i64,
-    pub maintenance_before: u64,
-    pub equity_after: i64,
-    pub maintenance_after: u64,
+    pub insolvent_reward: u64,
+    pub equity_before: i128,
+    pub maintenance_before: u128,
+    pub equity_after: i128,
+    pub maintenance_after: u128,
+    pub liquidation_buffer: u32,
     pub remaining_base: i64,
     pub bankrupt: bool,
     pub insurance_draw: u64,
@@ -26,7 +28,7 @@ pub struct Slice {
 
 /// Every liquidation slice event in a transaction's log lines.
 pub fn slices(logs: &[String]) -> Vec<Slice> {
-    microliq_client::decode_events::<microliq::events::LiquidationSlice>(logs)
+    microliq_client::decode_events::<microliq::events::LiquidationSliceV2>(logs)
         .into_iter()
         .map(|e| Slice {
             margin_account: e.margin_account,
@@ -37,14 +39,24 @@ pub fn slices(logs: &[String]) -> Vec<Slice> {
             bonus_rate: e.bonus_rate,
             keeper_bonus: e.keeper_bonus,
             insurance_fee: e.insurance_fee,
+            insolvent_reward: e.insolvent_reward,
             equity_before: e.equity_before,
             maintenance_before: e.maintenance_before,
             equity_after: e.equity_after,
             maintenance_after: e.maintenance_after,
+            liquidation_buffer: e.liquidation_buffer,
             remaining_base: e.remaining_base,
             bankrupt: e.bankrupt,
             insurance_draw: e.insurance_draw,
             socialized_loss: e.socialized_loss,
         })
+        .collect()
+}
+
+/// Every `LiquidationEpisodeEnded` in a transaction's log lines: `(account, equity, requirement)`.
+pub fn episodes_ended(logs: &[String]) -> Vec<(Pubkey, i128, u128)> {
+    microliq_client::decode_events::<microliq::events::LiquidationEpisodeEnded>(logs)
+        .into_iter()
+        .map(|e| (e.margin_account, e.equity, e.maintenance_requirement))
         .collect()
 }

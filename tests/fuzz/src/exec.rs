@@ -127,11 +127,20 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
             Executed { sent: Some(sent), must_fail: None }
         }
         Action::DepositCollateral { depositor, account, amount } => {
+            // A flagged account's deposit passes its health accounts, so it can end the episode.
+            let state = &pre.accounts[*account];
+            let health_accounts = if state.being_liquidated == 1 {
+                let (indexes, count) = state.other_market_indexes(None);
+                indexes[..count].iter().map(|&m| world.ctx.markets[m as usize].pair()).collect()
+            } else {
+                Vec::new()
+            };
             let instruction = ix::DepositCollateral {
                 depositor: world.parties[*depositor].key.pubkey(),
                 margin_account: world.accounts[*account],
                 depositor_token: world.parties[*depositor].token,
                 amount: *amount,
+                health_accounts,
             }
             .instruction(&ex);
             let must_fail = first_reason(vec![
@@ -198,7 +207,10 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
             let must_fail = first_reason(vec![
                 (!state.is_owner_or_delegate(&signer_key), "signer is neither owner nor delegate"),
                 (*base_delta == 0, "zero size"),
-                (*base_delta != 0 && base_delta.unsigned_abs() % lot != 0, "not a lot multiple"),
+                (
+                    *base_delta != 0 && base_delta.unsigned_abs() % lot != 0 && base + *base_delta != 0,
+                    "not a lot multiple (and not an exact close)",
+                ),
                 (unmeetable, "limit price cannot be met"),
                 (
                     r.deviates && *base_delta != 0 && order_adds_risk(base, *base_delta),
@@ -215,12 +227,14 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
                 provider_token: world.parties[*signer].token,
                 provider_shares: shares,
                 amount: *amount,
+                min_shares: 0,
                 all_markets: world.ctx.all_market_pairs(),
             }
             .instruction(&ex);
             let must_fail = first_reason(vec![
                 (*amount == 0, "zero amount"),
                 (*amount > pre.wallets[*signer], "more than the wallet holds"),
+                (pre.lp_supply == 0 && *amount < microliq_client::USDC, "a first deposit below one unit"),
             ]);
             let sent = world.send(&[instruction], &[*signer]).await;
             Executed { sent: Some(sent), must_fail }
@@ -232,13 +246,16 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
                 provider_token: world.parties[*signer].token,
                 provider_shares: share_account,
                 shares: *shares,
+                min_amount: 0,
                 all_markets: world.ctx.all_market_pairs(),
             }
             .instruction(&ex);
+            let supply_after = pre.lp_supply.saturating_sub(*shares);
             let must_fail = first_reason(vec![
                 (*signer != owner, "signer does not own the shares"),
                 (*shares == 0, "zero shares"),
                 (*shares > pre.shares[*lp], "more shares than held"),
+                (supply_after != 0 && supply_after < microliq_client::USDC, "a dust share supply left"),
             ]);
             let sent = world.send(&[instruction], &[*signer]).await;
             Executed { sent: Some(sent), must_fail }
@@ -339,13 +356,19 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
             let sent = world.send(&[instruction], &[*signer]).await;
             Executed { sent: Some(sent), must_fail }
         }
-        Action::UpdateExchange { signer, cap } => {
+        Action::UpdateExchange { signer, cap, reward, episode_slots } => {
             let instruction = ix::UpdateExchange {
                 admin: world.parties[*signer].key.pubkey(),
                 insurance_cap_per_event: *cap,
+                insolvent_close_reward: *reward,
+                liquidation_episode_slots: *episode_slots,
             }
             .instruction(&ex);
-            let must_fail = first_reason(vec![(!is_admin(world, *signer), "signer is not the admin")]);
+            let must_fail = first_reason(vec![
+                (!is_admin(world, *signer), "signer is not the admin"),
+                (*reward > 100 * microliq_client::USDC, "reward above 100 units"),
+                (!(1..=216_000).contains(episode_slots), "episode lapse out of bounds"),
+            ]);
             let sent = world.send(&[instruction], &[*signer]).await;
             Executed { sent: Some(sent), must_fail }
         }

@@ -354,13 +354,35 @@ impl Invariants {
         post: &Snapshot,
     ) {
         let slices = events::slices(logs);
+        let account = &pre.accounts[i];
+        let params = pre.markets[market as usize].params;
+        // The account's β: the largest buffer among the markets it holds (docs/LIQUIDATION.md).
+        let beta =
+            account.liquidation_buffer(|m| pre.markets.get(m as usize).map(|m| m.params.liquidation_buffer));
+        let episode_slots = pre.exchange.liquidation_episode_slots;
+        let live = account.episode_live(world.clock.slot, episode_slots);
         if slices.is_empty() {
+            // A call that closed nothing must have ended an episode of a flagged account that was
+            // no longer liquidatable (at its target, or lapsed above maintenance).
+            let ended = events::episodes_ended(logs);
+            let health = pre
+                .position_risks(i, &pre_v.prices)
+                .and_then(|(risks, count)| maintenance_health(account.collateral, &risks[..count]).ok());
+            let proper = ended.len() == 1
+                && account.being_liquidated == 1
+                && post.accounts[i].being_liquidated == 0
+                && health.is_some_and(|h| !h.is_liquidatable() && (!live || scaled_margin(&h, beta) >= 0));
+            self.check("5f.episode_end_only_when_no_longer_liquidatable", step, proper, || {
+                format!(
+                    "trader{i} market {market}: a liquidate succeeded without a slice; ended events {}, flagged {} → {}, live {live}, health {health:?}",
+                    ended.len(),
+                    account.being_liquidated,
+                    post.accounts[i].being_liquidated
+                )
+            });
             return;
         }
         let e = &slices[0];
-        let account = &pre.accounts[i];
-        let params = pre.markets[market as usize].params;
-        let beta = params.liquidation_buffer;
         let Some((risks, count)) = pre.position_risks(i, &pre_v.prices) else {
             self.check("5d.slice_matches_prediction", step, false, || {
                 format!("trader{i}: the pre-state could not be valued (a price is missing) but a slice was executed")
@@ -369,8 +391,8 @@ impl Invariants {
         };
         let Ok(before) = maintenance_health(account.collateral, &risks[..count]) else { return };
         let margin_before = scaled_margin(&before, beta);
-        let flagged = account.being_liquidated == 1;
-        let liquidatable = before.is_liquidatable() || (flagged && margin_before < 0);
+        let flagged = live;
+        let liquidatable = before.is_liquidatable() || (live && margin_before < 0);
         self.check("5a.liquidated_account_was_liquidatable", step, liquidatable, || {
             format!(
                 "trader{i} market {market}: pre-state E {} M {} (E − M {}), flagged {flagged}, E·1e6 − (1e6 + β {beta})·M = {margin_before}",
@@ -396,10 +418,8 @@ impl Invariants {
                 )
             });
         }
-        let after = MaintenanceHealth {
-            equity: e.equity_after as i128,
-            maintenance_requirement: e.maintenance_after as u128,
-        };
+        let after =
+            MaintenanceHealth { equity: e.equity_after, maintenance_requirement: e.maintenance_after };
         let margin_after = scaled_margin(&after, beta);
         let size =
             account.position_index(market).map(|s| account.positions[s].base.unsigned_abs()).unwrap_or(0);
@@ -423,7 +443,9 @@ impl Invariants {
             },
         );
         // The prediction from the pre-state with the program's own math.
-        let slots = if flagged { world.clock.slot.saturating_sub(account.liquidation_start_slot) } else { 0 };
+        let slots = account.slots_in_episode(world.clock.slot, episode_slots);
+        let mut liquidation_params = params.liquidation();
+        liquidation_params.liquidation_buffer = beta;
         let Some(index) = account.risk_index(market) else {
             self.check("5d.slice_matches_prediction", step, false, || {
                 format!("trader{i} had no position in market {market}")
@@ -431,29 +453,39 @@ impl Invariants {
             return;
         };
         let target = LiquidationTarget { collateral: account.collateral, positions: &risks[..count], index };
-        let plan = plan_liquidation(&target, slots, max_base, &params.liquidation());
+        let plan = plan_liquidation(&target, slots, max_base, &liquidation_params);
         let keeper_paid = post.wallets[keeper] as i128 - pre.wallets[keeper] as i128;
         let fund_change = post.fund.balance as i128 - pre.fund.balance as i128;
         match plan {
             Ok(plan) => {
-                let whole = match plan.whole_close {
-                    None => 0,
-                    Some(WholeClose::Dust) => 1,
-                    Some(WholeClose::Insolvent) => 2,
-                    Some(WholeClose::TargetUnreachable) => 3,
-                };
+                let whole = WholeClose::code(plan.whole_close);
                 let o = &plan.outcome;
+                let reward = if plan.whole_close == Some(WholeClose::Insolvent) {
+                    // The fund after this slice's insurance fee (0 here: an insolvent account pays none).
+                    microliq::math::insolvent_close_reward(
+                        o.closed_notional,
+                        params.maintenance_rate,
+                        pre.exchange.insolvent_close_reward,
+                        pre.fund.balance + e.insurance_fee,
+                    )
+                    .unwrap_or(u64::MAX)
+                } else {
+                    0
+                };
                 let same = e.base_closed == o.closed_base
-                    && e.keeper_bonus == o.keeper_bonus
-                    && e.insurance_fee == o.insurance_fee
+                    && e.keeper_bonus as u128 == o.keeper_bonus
+                    && e.insurance_fee as u128 == o.insurance_fee
+                    && e.insolvent_reward == reward
+                    && e.liquidation_buffer == beta
                     && e.exact_slice == plan.exact_slice
                     && e.whole_close == whole
                     && e.bonus_rate == plan.bonus_rate
                     && e.equity_before as i128 == plan.health_before.equity
                     && e.market_index == market
                     && e.margin_account == world.accounts[i];
-                let balances = keeper_paid == e.keeper_bonus as i128
-                    && fund_change == e.insurance_fee as i128 - e.insurance_draw as i128;
+                let balances = keeper_paid == e.keeper_bonus as i128 + e.insolvent_reward as i128
+                    && fund_change
+                        == e.insurance_fee as i128 - e.insurance_draw as i128 - e.insolvent_reward as i128;
                 self.check("5d.slice_matches_prediction", step, same && balances, || {
                     format!(
                         "trader{i} market {market}: event closed {} exact {} whole {} bonus_rate {} bonus {} fee {} E_before {}; predicted closed {} exact {} whole {whole} bonus_rate {} bonus {} fee {} E_before {}; keeper wallet +{keeper_paid}, fund {fund_change:+} (draw {})",
