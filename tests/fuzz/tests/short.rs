@@ -25,3 +25,53 @@ async fn short_fuzz_run_keeps_every_invariant() {
         report.seed
     );
 }
+
+/// The checks have teeth: a tampered ledger, collateral and open interest, and a failed
+/// transaction that changed an account, are each reported under their invariant.
+#[tokio::test]
+async fn the_checks_catch_tampered_state() {
+    use microliq_fuzz::actions::Action;
+    use microliq_fuzz::exec::Executed;
+    use microliq_fuzz::invariants::Invariants;
+    use microliq_fuzz::snapshot::Valuation;
+    use microliq_fuzz::world::{Sent, World, WorldConfig};
+
+    if std::env::var_os("RUST_LOG").is_none() {
+        std::env::set_var("RUST_LOG", "error");
+    }
+    let world = World::new(&WorldConfig::default()).await.expect("world");
+    let clean = world.snapshot().await.expect("snapshot");
+    let valuation = Valuation::new(&clean, world.prices());
+    let mut invariants = Invariants::new(world.accounts.len());
+    invariants.check_state(0, &world, &clean, &valuation);
+    assert!(invariants.step_failures.is_empty(), "{:?}", invariants.step_failures);
+
+    let mut tampered = clean.clone();
+    tampered.exchange.pool_balance += 1;
+    tampered.accounts[0].collateral -= 1;
+    tampered.markets[0].long_base += 1;
+    let tampered_valuation = Valuation::new(&tampered, world.prices());
+    invariants.check_state(1, &world, &tampered, &tampered_valuation);
+    let failed: Vec<&str> = invariants.step_failures.drain(..).map(|f| f.invariant).collect();
+    for name in [
+        "1a.quote_vault_eq_collateral_plus_pool",
+        "3a.sum_collateral_eq_total_collateral",
+        "4.open_interest_eq_sum_of_positions",
+    ] {
+        assert!(failed.contains(&name), "{name} not reported: {failed:?}");
+    }
+
+    let mut changed = clean.clone();
+    changed.raw[0].as_mut().expect("exchange").data[100] ^= 1;
+    let executed = Executed {
+        sent: Some(Sent {
+            result: Err(solana_sdk::transaction::TransactionError::AccountInUse),
+            logs: Vec::new(),
+            writable: Vec::new(),
+        }),
+        must_fail: None,
+    };
+    invariants.check_transition(2, &world, &Action::KeeperIdle, &executed, &clean, &valuation, &changed);
+    let failed: Vec<&str> = invariants.step_failures.drain(..).map(|f| f.invariant).collect();
+    assert_eq!(failed, vec!["8.failed_tx_changed_nothing"]);
+}
