@@ -9,13 +9,6 @@ use microliq_tests::ix;
 use microliq_tests::*;
 use solana_sdk::signature::Signer;
 
-/// 1,000 USDC and a 66 SOL long bought at $150 (9,900 USDC, ~9.9x; fee 4.95).
-async fn ten_x_long(ctx: &mut TestContext) -> Trader {
-    let alice = ctx.trader(1_000 * USDC).await;
-    ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
-    alice
-}
-
 fn at_target(equity: i128, maintenance: u128, buffer: u32) -> bool {
     equity * RATE_PRECISION as i128 >= (RATE_PRECISION as i128 + buffer as i128) * maintenance as i128
 }

@@ -9,13 +9,6 @@ use microliq_tests::ix;
 use microliq_tests::*;
 use solana_sdk::signature::Signer;
 
-/// 1,000 USDC and a 66 SOL long bought at $150 (9,900 USDC, ~9.9x; fee 4.95 → C = 995.05).
-async fn ten_x_long(ctx: &mut TestContext) -> Trader {
-    let alice = ctx.trader(1_000 * USDC).await;
-    ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
-    alice
-}
-
 /// Liquidates one lot of `account`'s SOL position: a slice far short of the target, so the
 /// account is left flagged (a liquidation episode runs).
 async fn one_lot_slice(ctx: &mut TestContext, keeper: &Keeper, account: &anchor_lang::prelude::Pubkey) {
@@ -29,6 +22,15 @@ async fn one_lot_slice(ctx: &mut TestContext, keeper: &Keeper, account: &anchor_
     assert_eq!(ctx.margin_account(account).await.being_liquidated, 1);
 }
 
+/// The 10x long flagged by a one-lot slice at $142 (E 467.05 < M 468.60), and the keeper.
+async fn flagged_at_142(ctx: &mut TestContext) -> (Trader, Keeper) {
+    let alice = ten_x_long(ctx).await;
+    let keeper = ctx.keeper().await;
+    ctx.set_price_usd(0, 142.0).await;
+    one_lot_slice(ctx, &keeper, &alice.account).await;
+    (alice, keeper)
+}
+
 fn margin_to_target(health: &MaintenanceHealth) -> i128 {
     target_margin_scaled(health, default_params().liquidation_buffer).unwrap()
 }
@@ -40,10 +42,7 @@ async fn an_episode_lapses_so_a_later_dip_above_maintenance_is_not_liquidated() 
     // SETUP: a one-lot slice at $142 flags alice; SOL recovers to $150; 1,000 slots later it dips
     // to $143.50, where she is above maintenance (but below the 1.2·M end target).
     let mut ctx = TestContext::standard().await;
-    let alice = ten_x_long(&mut ctx).await;
-    let keeper = ctx.keeper().await;
-    ctx.set_price_usd(0, 142.0).await;
-    one_lot_slice(&mut ctx, &keeper, &alice.account).await;
+    let (alice, keeper) = flagged_at_142(&mut ctx).await;
     ctx.set_price_usd(0, 150.0).await;
     ctx.advance(1_000, 400).await;
     ctx.set_price_usd(0, 143.5).await;
@@ -77,10 +76,7 @@ async fn an_episode_lapses_so_a_later_dip_above_maintenance_is_not_liquidated() 
 async fn an_episode_ends_when_a_price_move_is_seen_at_the_target() {
     // SETUP: flagged at $142; within the episode window SOL is back at $150, far above target.
     let mut ctx = TestContext::standard().await;
-    let alice = ten_x_long(&mut ctx).await;
-    let keeper = ctx.keeper().await;
-    ctx.set_price_usd(0, 142.0).await;
-    one_lot_slice(&mut ctx, &keeper, &alice.account).await;
+    let (alice, keeper) = flagged_at_142(&mut ctx).await;
     ctx.set_price_usd(0, 150.0).await;
 
     // ACT: any liquidation attempt at $150 ends the episode (and succeeds, so the end sticks).
@@ -100,10 +96,7 @@ async fn a_new_breach_after_a_lapsed_episode_starts_the_bonus_ramp_again() {
     // SETUP: flagged at $142 long ago (the 150-slot ramp would be at its maximum by now); a new
     // breach at $141.
     let mut ctx = TestContext::standard().await;
-    let alice = ten_x_long(&mut ctx).await;
-    let keeper = ctx.keeper().await;
-    ctx.set_price_usd(0, 142.0).await;
-    one_lot_slice(&mut ctx, &keeper, &alice.account).await;
+    let (alice, keeper) = flagged_at_142(&mut ctx).await;
     ctx.advance(1_000, 400).await;
     ctx.set_price_usd(0, 141.0).await;
     let plan = ctx.expected_liquidation(&alice.account, 0, u64::MAX).await;
@@ -457,10 +450,7 @@ async fn a_withdrawal_below_a_large_buffer_target_does_not_end_the_episode() {
         .with_insurance(50_000 * USDC)
         .build()
         .await;
-    let alice = ten_x_long(&mut ctx).await;
-    let keeper = ctx.keeper().await;
-    ctx.set_price_usd(0, 142.0).await;
-    one_lot_slice(&mut ctx, &keeper, &alice.account).await;
+    let (alice, keeper) = flagged_at_142(&mut ctx).await;
     ctx.set_price_usd(0, 151.0).await;
 
     // ACT: the owner withdraws one atom (it passes the initial-margin check).

@@ -7,3 +7,11 @@ pub use microliq_client::*;
 
 /// The tests' name for [`microliq_client::LocalExchange`].
 pub type TestContext = microliq_client::LocalExchange;
+
+/// The 10x long of the liquidation stories: 1,000 USDC and 66 SOL bought at $150 in market 0
+/// (9,900 USDC, ~9.9x; fee 4.95, so collateral 995.05).
+pub async fn ten_x_long(ctx: &mut TestContext) -> Trader {
+    let alice = ctx.trader(1_000 * USDC).await;
+    ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
+    alice
+}

@@ -16,6 +16,7 @@ pub mod ix;
 pub mod local;
 pub mod log_capture;
 pub mod pyth;
+pub mod quiet;
 
 pub use local::*;
 pub use pyth::*;

@@ -7,7 +7,6 @@ pub mod bench;
 pub mod chain;
 pub mod demo;
 pub mod keeper;
-pub mod quiet;
 pub mod scan;
 pub mod simulate;
 pub mod world;

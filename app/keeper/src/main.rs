@@ -117,7 +117,7 @@ fn main() -> Result<()> {
     // log): the embedded commands write their own output to a copy of stdout and send fd 1 to
     // /dev/null while the runtime runs.
     let mut stdout: Box<dyn std::io::Write> =
-        if embedded { microliq_keeper::quiet::story_stdout()? } else { Box::new(std::io::stdout()) };
+        if embedded { microliq_client::quiet::story_stdout()? } else { Box::new(std::io::stdout()) };
     match cli.command.unwrap_or(Command::Demo { json: None, seed: 7, traders: 36, steps: 40 }) {
         Command::Demo { json, seed, traders, steps } => {
             let summary =

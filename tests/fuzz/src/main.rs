@@ -1,9 +1,7 @@
 //! `microliq-fuzz`: runs the stateful fuzzer and prints its summary. Exits 1 when an invariant
 //! failed, 2 on a harness error.
 
-use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, FromRawFd};
 
 use clap::Parser;
 use microliq_fuzz::{run, Config};
@@ -35,30 +33,12 @@ struct Args {
     program_output: bool,
 }
 
-/// A writer to the real stdout; after this call anything else printed to stdout is discarded.
-fn quiet_stdout() -> io::Result<Box<dyn Write>> {
-    io::stdout().flush()?;
-    // SAFETY: dup/dup2 on valid descriptors; the duplicate is owned by the File.
-    let story = unsafe {
-        let fd = libc::dup(1);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        File::from_raw_fd(fd)
-    };
-    let null = OpenOptions::new().write(true).open("/dev/null")?;
-    if unsafe { libc::dup2(null.as_raw_fd(), 1) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(Box::new(io::LineWriter::new(story)))
-}
-
 fn main() {
     let args = Args::parse();
     let mut out: Box<dyn Write> = if args.program_output {
         Box::new(io::stdout())
     } else {
-        quiet_stdout().unwrap_or_else(|_| Box::new(io::stdout()))
+        microliq_client::quiet::story_stdout().unwrap_or_else(|_| Box::new(io::stdout()))
     };
     let config = Config {
         seed: args.seed,

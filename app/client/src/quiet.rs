@@ -1,4 +1,5 @@
-//! Keeping the embedded runtime's stdout noise out of the demo's story.
+//! Keeping the embedded runtime's stdout noise out of a tool's own output (the keeper's demo, the
+//! fuzzer).
 //!
 //! When the program runs natively, `msg!` (and Anchor's "Instruction: …" and error lines) print
 //! to stdout with `println!`; on chain they go to the transaction log, where the keeper reads
