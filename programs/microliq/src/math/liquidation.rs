@@ -30,18 +30,26 @@
 //! rounded health, so the slice is the smallest *lot multiple* that reaches the target as the
 //! program computes it.
 //!
+//! When a penalty cap (below) binds, a smaller slice is enough; the search then narrows between
+//! the zero-penalty bound and the estimate by binary search, since reaching the target is
+//! monotonic in the slice.
+//!
 //! # Caps and whole closes
 //!
 //! The slice is then capped by the caller's `max_base` and by the close factor (a share of the
 //! position per call, so that one keeper cannot take a large account in one go at the top of the
 //! bonus curve). The whole position is closed instead when what would remain is dust (notional
-//! under `dust_notional`), when the target cannot be reached with this position alone, or when the
-//! account's equity is already `≤ 0` (nothing is left to protect).
+//! under `dust_notional`), when the target cannot be reached with this position alone, when the
+//! account's equity is already `≤ 0` (nothing is left to protect), or when the capped slice's
+//! penalty would take all the equity left (a remainder at `E' = 0` could pay no keeper). Whatever
+//! the rule, one call closes at most [`MAX_SLICE_NOTIONAL`] of notional, so that the executed
+//! slice fits the `i64` ledgers; the rest goes in the next call.
 //!
 //! # Bonus and penalty
 //!
 //! The keeper bonus rate rises like a Dutch auction: with `severity = clamp((M − E) / M, 0, 1)`
-//! and `elapsed = clamp(slots_since_flagged / bonus_ramp_slots, 0, 1)`,
+//! and `elapsed = clamp(slots_since_flagged / bonus_ramp_slots, 0, 1)` (slots since the live
+//! liquidation episode started, 0 outside one),
 //!
 //! ```text
 //! bonus_rate = b_min + (b_max − b_min) · max(severity, elapsed)
@@ -50,8 +58,11 @@
 //! so competing keepers can take the smallest bonus that pays them, and the bonus still reaches
 //! its maximum for an account nobody liquidates. The insurance fee rate is fixed per market. The
 //! penalty is `ceil(notional · (bonus_rate + fee_rate))`, capped at the equity left after the
-//! slice (so liquidation never turns a solvent account insolvent); the keeper is paid first,
-//! `floor(notional · bonus_rate)`, and the insurance fund receives the rest of the penalty.
+//! slice (so liquidation never turns a solvent account insolvent) and at the collateral left
+//! after realizing it (so it never creates negative collateral the pool would carry); the keeper
+//! is paid first, `floor(notional · bonus_rate)`, and the insurance fund receives the rest. An
+//! account already at `E ≤ 0` pays nothing; the insurance fund pays the keeper
+//! [`insolvent_close_reward`] instead.
 
 use super::fixed::*;
 use super::health::{MaintenanceHealth, PositionRisk};
