@@ -197,13 +197,18 @@ async fn an_lp_cannot_withdraw_a_realized_deficit_and_the_pool_never_goes_negati
     let before = ctx.snapshot_with(&keys).await;
     assert_error(ctx.deposit_liquidity(&newcomer, 1_000 * USDC).await, MicroliqError::UnresolvedDeficit);
     before.assert_unchanged(&ctx.snapshot_with(&keys).await);
-    // ... the only LP is paid the pool less the deficit: 11,988.91 − 988.91 ...
-    ctx.withdraw_liquidity(&lp, 10_000 * USDC).await.unwrap();
-    assert_eq!(ctx.token_balance(&lp.token).await, 11_000 * USDC);
-    // ... so the bankruptcy can be resolved and the pool ends at 0, not below.
+    // ... and no LP leaves while the deficit is neither resolved nor covered by insurance.
+    let keys = [lp.token, lp.shares];
+    let before = ctx.snapshot_with(&keys).await;
+    assert_error(ctx.withdraw_liquidity(&lp, 10_000 * USDC).await, MicroliqError::UnresolvedDeficit);
+    before.assert_unchanged(&ctx.snapshot_with(&keys).await);
+    // Anyone resolves it: the pool absorbs the 988.91 it had been credited.
     let resolve = ix::ResolveBankruptcy { caller: bob.owner.pubkey(), margin_account: alice.account }
         .instruction(&ctx.ex);
     ctx.send(&[resolve], &[&bob.owner]).await.unwrap();
+    // The only LP is paid the pool: 11,988.91 − 988.91, and the pool ends at 0, not below.
+    ctx.withdraw_liquidity(&lp, 10_000 * USDC).await.unwrap();
+    assert_eq!(ctx.token_balance(&lp.token).await, 11_000 * USDC);
     let exchange = ctx.exchange().await;
     assert_eq!((exchange.pool_balance, exchange.total_socialized_loss), (0, 988_910_000));
     // Bob, who never traded, withdraws everything.
@@ -528,4 +533,60 @@ async fn pool_shares_cannot_be_inflated_to_round_a_deposit_away() {
     // anyone else's: she gets back 150 USDC less at most a share atom's worth of rounding.
     let back = ctx.token_balance(&victim.token).await;
     assert!(back <= 150 * USDC && back + 200 >= 150 * USDC, "got {back}");
+}
+
+#[tokio::test]
+async fn one_call_closes_every_losing_position_of_an_insolvent_account() {
+    // SETUP: alice holds 66 SOL and 0.1 BTC long on 2,000 USDC; SOL gaps to $120 and BTC to
+    // $54,000: E ≈ 1,992.05 − 1,980 − 600 < 0.
+    let mut ctx = TestContext::standard().await;
+    let alice = ctx.trader(2_000 * USDC).await;
+    ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
+    ctx.trade(&alice, 1, 10_000_000).await.unwrap();
+    let keeper = ctx.keeper().await;
+    ctx.set_price_usd(0, 120.0).await;
+    ctx.set_price_usd(1, 54_000.0).await;
+    let health = ctx.health(&alice.account).await;
+    assert!(health.equity < 0);
+
+    // ACT: one keeper call naming SOL (BTC passed writable, as the client does).
+    ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
+
+    // CHECK: both positions closed, SOL's event first; one reward each; the deficit resolved.
+    let slices = ctx.events::<LiquidationSliceV2>();
+    assert_eq!(slices.len(), 2);
+    assert_eq!((slices[0].market_index, slices[1].market_index), (0, 1));
+    assert!(slices.iter().all(|s| s.whole_close == 2 && s.remaining_base == 0 && s.insolvent_reward == USDC));
+    assert_eq!(slices[1].base_closed, 10_000_000);
+    assert_eq!(slices[1].realized_pnl, -600 * USDC as i64);
+    assert_eq!(slices[1].maintenance_after, 0);
+    let account = ctx.margin_account(&alice.account).await;
+    assert_eq!((account.open_position_count(), account.collateral), (0, 0));
+    assert_eq!(ctx.token_balance(&keeper.token).await, 2 * USDC);
+    assert_eq!(ctx.market(1).await.long_base, 0);
+    assert_eq!(ctx.exchange().await.negative_collateral, 0);
+    assert_eq!(ctx.insurance_fund().await.total_keeper_rewards, 2 * USDC);
+}
+
+#[tokio::test]
+async fn other_markets_passed_read_only_stay_open() {
+    let mut ctx = TestContext::standard().await;
+    let alice = ctx.trader(2_000 * USDC).await;
+    ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
+    ctx.trade(&alice, 1, 10_000_000).await.unwrap();
+    let keeper = ctx.keeper().await;
+    ctx.set_price_usd(0, 120.0).await;
+    ctx.set_price_usd(1, 54_000.0).await;
+    let mut instruction = ctx.liquidation(&keeper, &alice.account, 0).await.instruction(&ctx.ex);
+    let count = instruction.accounts.len();
+    instruction.accounts[count - 2].is_writable = false;
+
+    ctx.send(&[instruction], &[&keeper.owner]).await.unwrap();
+
+    // Only SOL closed; BTC waits for the next call, which closes it as insolvent too.
+    assert_eq!(ctx.events::<LiquidationSliceV2>().len(), 1);
+    assert_eq!(ctx.margin_account(&alice.account).await.open_position_count(), 1);
+    ctx.liquidate(&keeper, &alice.account, 1).await.unwrap();
+    let slice = ctx.events::<LiquidationSliceV2>().remove(0);
+    assert!(slice.bankrupt && slice.whole_close == 2);
 }

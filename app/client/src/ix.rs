@@ -398,6 +398,7 @@ impl WithdrawLiquidity {
                 provider_shares: self.provider_shares,
                 lp_mint: ex.lp_mint,
                 quote_vault: ex.quote_vault,
+                insurance_fund: ex.insurance_fund,
                 token_program: anchor_spl::token::ID,
             },
             microliq::instruction::WithdrawLiquidity {
@@ -445,8 +446,10 @@ pub struct Liquidate {
 }
 
 impl Liquidate {
+    /// The other markets go writable (an insolvent account's positions there are closed in the
+    /// same call), their oracles read-only.
     pub fn instruction(&self, ex: &ExchangeAddresses) -> Instruction {
-        build(
+        let mut instruction = build(
             microliq::accounts::Liquidate {
                 keeper: self.keeper,
                 exchange: ex.exchange,
@@ -463,7 +466,12 @@ impl Liquidate {
                 args: args::LiquidateArgs { market_index: self.market_index, max_base: self.max_base },
             },
             &self.health_accounts,
-        )
+        );
+        let named = instruction.accounts.len() - 2 * self.health_accounts.len();
+        for market in instruction.accounts[named..].iter_mut().step_by(2) {
+            market.is_writable = true;
+        }
+        instruction
     }
 }
 

@@ -197,10 +197,16 @@ pub async fn run(config: &DemoConfig, out: &mut dyn Write) -> Result<DemoSummary
         seed: config.seed,
         accounts: config.traders,
         liquidated_accounts: liquidated.len(),
-        slices: records.len(),
-        full_closures: records.iter().filter(|r| r.event.whole_close != 0).count(),
+        slices: records.iter().map(|r| 1 + r.also_closed.len()).sum(),
+        full_closures: records
+            .iter()
+            .map(|r| (r.event.whole_close != 0) as usize + r.also_closed.len())
+            .sum(),
         bonus_paid: records.iter().map(|r| r.event.keeper_bonus).sum(),
-        insolvent_rewards: records.iter().map(|r| r.event.insolvent_reward).sum(),
+        insolvent_rewards: records
+            .iter()
+            .map(|r| r.event.insolvent_reward + r.also_closed.iter().map(|e| e.insolvent_reward).sum::<u64>())
+            .sum(),
         insurance_fees: records.iter().map(|r| r.event.insurance_fee).sum(),
         insurance_draws: records.iter().map(|r| r.event.insurance_draw).sum(),
         socialized_loss: records.iter().map(|r| r.event.socialized_loss).sum(),

@@ -54,6 +54,8 @@ pub struct SliceRecord {
     pub account: Pubkey,
     pub expected: LiquidationPlan,
     pub event: LiquidationSliceV2,
+    /// An insolvent account's other positions closed by the same call (one event each).
+    pub also_closed: Vec<LiquidationSliceV2>,
     pub bankruptcy: Option<BankruptcyResolved>,
 }
 
@@ -209,7 +211,8 @@ async fn liquidate_account(
                 }
             }
         };
-        let Some(event) = decode_events::<LiquidationSliceV2>(&logs).into_iter().next() else {
+        let mut slices = decode_events::<LiquidationSliceV2>(&logs).into_iter();
+        let Some(event) = slices.next() else {
             // A call that found the account back at its target ends the episode without a slice.
             if decode_events::<LiquidationEpisodeEnded>(&logs).is_empty() {
                 warn!(account = %assessment.address, "liquidation sent but no event in the log");
@@ -223,6 +226,7 @@ async fn liquidate_account(
             expected: plan,
             bankruptcy: decode_events::<BankruptcyResolved>(&logs).into_iter().next(),
             event,
+            also_closed: slices.collect(),
         };
         info!(
             account = %record.account,

@@ -164,7 +164,15 @@ async fn run_policy(
         }
         result.user_equity_end += world.user_equity().await?.max(0) as u64;
         result.liquidation_txs += records.len();
-        result.keeper_revenue += records.iter().map(|r| r.event.keeper_bonus).sum::<u64>();
+        // The keeper's bonus plus the insurance fund's insolvent-close rewards.
+        result.keeper_revenue += records
+            .iter()
+            .map(|r| {
+                r.event.keeper_bonus
+                    + r.event.insolvent_reward
+                    + r.also_closed.iter().map(|e| e.insolvent_reward).sum::<u64>()
+            })
+            .sum::<u64>();
         result.insurance_fees += records.iter().map(|r| r.event.insurance_fee).sum::<u64>();
         result.insurance_draws += records.iter().map(|r| r.event.insurance_draw).sum::<u64>();
         result.socialized_loss += records.iter().map(|r| r.event.socialized_loss).sum::<u64>();

@@ -26,6 +26,10 @@ pub struct MarketSnapshot {
     pub liquidation_buffer: u32,
     pub price: MarketPrice,
     pub ema_diverged: bool,
+    /// The raw oracle price, confidence and exponent (for events).
+    pub raw_price: i64,
+    pub raw_conf: u64,
+    pub expo: i32,
 }
 
 impl MarketSnapshot {
@@ -37,6 +41,9 @@ impl MarketSnapshot {
             liquidation_buffer: market.params.liquidation_buffer,
             price: oracle.price,
             ema_diverged: oracle.ema_diverged,
+            raw_price: oracle.raw_price,
+            raw_conf: oracle.raw_conf,
+            expo: oracle.expo,
         }
     }
 }

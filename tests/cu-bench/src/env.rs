@@ -613,6 +613,7 @@ impl Env {
                 provider_shares: lp.shares,
                 lp_mint: self.ex.lp_mint,
                 quote_vault: self.ex.quote_vault,
+                insurance_fund: self.ex.insurance_fund,
                 token_program: spl_token::ID,
             },
             microliq::instruction::WithdrawLiquidity { args: args::WithdrawLiquidityArgs { shares, min_amount: 0 } },

@@ -32,6 +32,7 @@ pub const INVARIANTS: &[&str] = &[
     "5c.slice_within_exact_plus_one_lot",
     "5d.slice_matches_prediction",
     "5f.episode_end_only_when_no_longer_liquidatable",
+    "5g.extra_closes_only_for_an_insolvent_account",
     "6a.lp_payout_within_collectable_value",
     "6b.lp_payout_within_counted_nav",
     "7a.tokens_conserved",
@@ -385,6 +386,21 @@ impl Invariants {
             return;
         }
         let e = &slices[0];
+        let extra_ok = slices[1..].iter().all(|s| {
+            e.equity_before <= 0
+                && s.whole_close == 2
+                && s.remaining_base == 0
+                && s.margin_account == e.margin_account
+                && s.market_index != e.market_index
+                && s.realized_pnl <= 0
+        });
+        self.check("5g.extra_closes_only_for_an_insolvent_account", step, extra_ok, || {
+            format!(
+                "trader{i} market {market}: {} further slice event(s) after one with E before {}",
+                slices.len() - 1,
+                e.equity_before
+            )
+        });
         let Some((risks, count)) = pre.position_risks(i, &pre_v.prices) else {
             self.check("5d.slice_matches_prediction", step, false, || {
                 format!("trader{i}: the pre-state could not be valued (a price is missing) but a slice was executed")
@@ -485,9 +501,11 @@ impl Invariants {
                     && e.equity_before == plan.health_before.equity
                     && e.market_index == market
                     && e.margin_account == world.accounts[i];
-                let balances = keeper_paid == e.keeper_bonus as i128 + e.insolvent_reward as i128
-                    && fund_change
-                        == e.insurance_fee as i128 - e.insurance_draw as i128 - e.insolvent_reward as i128;
+                // An insolvent account's other losing positions close in the same call, one event
+                // each after the named one, each paying its own reward.
+                let rewards: i128 = slices.iter().map(|s| s.insolvent_reward as i128).sum();
+                let balances = keeper_paid == e.keeper_bonus as i128 + rewards
+                    && fund_change == e.insurance_fee as i128 - e.insurance_draw as i128 - rewards;
                 self.check("5d.slice_matches_prediction", step, same && balances, || {
                     format!(
                         "trader{i} market {market}: event closed {} exact {} whole {} bonus_rate {} bonus {} fee {} E_before {}; predicted closed {} exact {} whole {whole} bonus_rate {} bonus {} fee {} E_before {}; keeper wallet +{keeper_paid}, fund {fund_change:+} (draw {})",

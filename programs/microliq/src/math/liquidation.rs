@@ -302,8 +302,13 @@ pub fn simulate_slice(
 /// before it grows into more bad debt): `min(reward_cap, closed notional · mm, fund balance)`.
 ///
 /// The `notional · mm` bound keeps the reward below what the account's owner lost to reach
-/// `E ≤ 0` (at least `notional · im` since its last risk-adding action, `im > mm`), so a trader
-/// cannot farm the fund by liquidating their own insolvent accounts from another key.
+/// `E ≤ 0` (at least `notional · im` since its last risk-adding action, `im > mm`), so
+/// liquidating one's own insolvent account from another key does not pay. A hedged pair split by
+/// a gap larger than `im` can still collect it (docs/LIQUIDATION.md).
+///
+/// Always inlined: as a call its 128-bit notional and three scalars need more than the five
+/// argument registers SBF has.
+#[inline(always)]
 pub fn insolvent_close_reward(
     closed_notional: u128,
     maintenance_rate: u32,

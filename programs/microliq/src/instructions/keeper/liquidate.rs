@@ -32,7 +32,9 @@ pub struct LiquidateArgs {
 /// recorded), and lapses when its latest slice is older than `liquidation_episode_slots`.
 ///
 /// Remaining accounts: `(market, oracle)` for every *other* market the account holds a position
-/// in, ascending market index.
+/// in, ascending market index. Pass those markets **writable**: when the account is insolvent
+/// (`E ≤ 0`), its losing positions there are closed in the same call (one `LiquidationSliceV2`
+/// each, after the named market's) and its deficit resolved; read-only markets are left open.
 #[derive(Accounts)]
 pub struct Liquidate<'info> {
     pub keeper: Signer<'info>,
@@ -205,12 +207,77 @@ impl Liquidate<'_> {
         };
         fund.balance = fund.balance.sub_or_err(insolvent_reward)?;
         fund.total_keeper_rewards = fund.total_keeper_rewards.add_or_err(insolvent_reward)?;
+        let named_reward = insolvent_reward;
         exchange.total_liquidations = exchange.total_liquidations.add_or_err(1)?;
         account.liquidation_count = account.liquidation_count.saturating_add(1);
         if margin_after >= 0 {
             account.clear_liquidation_flag();
         } else {
             account.flag_liquidation(clock.slot);
+        }
+
+        // An insolvent account's other losing positions are closed in the same call when their
+        // markets are passed writable: its losses are realized and its deficit resolved at once,
+        // so no insolvent remainder waits for another keeper (LP valuation cannot see one that
+        // nets inside a side: docs/POOL.md).
+        let mut others = [OtherClose::default(); MAX_POSITIONS];
+        let mut other_count = 0;
+        let mut insolvent_reward = insolvent_reward;
+        if plan.whole_close == Some(WholeClose::Insolvent) {
+            for pair in ctx.remaining_accounts.chunks_exact(2) {
+                if !pair[0].is_writable {
+                    continue;
+                }
+                let loader = AccountLoader::<Market>::try_from(&pair[0])?;
+                let mut other = loader.load_mut()?;
+                let Some(snapshot) = markets.get(other.market_index) else { continue };
+                let Some(slot) = account.position_index(other.market_index) else { continue };
+                let position = account.positions[slot];
+                let trade =
+                    math::apply_trade(position.base, position.entry_quote, -position.base, &snapshot.price)?;
+                // Profits stay open (closing them would need the pool's cash); so do positions
+                // beyond one call's ledger range.
+                if trade.realized_pnl > 0 || trade.traded_notional > math::MAX_SLICE_NOTIONAL {
+                    continue;
+                }
+                let realized = math::to_i64(trade.realized_pnl)?;
+                let size = position.base.unsigned_abs();
+                other.apply_open_interest(position.base, position.entry_quote, false)?;
+                other.total_liquidated_base = other.total_liquidated_base.add_or_err(size)?;
+                other.invariant()?;
+                account.positions[slot] = Default::default();
+                exchange.change_collateral(&mut account.collateral, realized)?;
+                exchange.pool_balance = exchange.pool_balance.sub_or_err(realized)?;
+                let risk = PositionRisk {
+                    base: position.base,
+                    entry_quote: position.entry_quote,
+                    price: snapshot.price,
+                    maintenance_rate: snapshot.maintenance_rate,
+                    initial_rate: snapshot.initial_rate,
+                };
+                let reward = math::insolvent_close_reward(
+                    trade.traded_notional,
+                    snapshot.maintenance_rate,
+                    exchange.insolvent_close_reward,
+                    fund.balance,
+                )?;
+                fund.balance = fund.balance.sub_or_err(reward)?;
+                fund.total_keeper_rewards = fund.total_keeper_rewards.add_or_err(reward)?;
+                insolvent_reward = insolvent_reward.add_or_err(reward)?;
+                exchange.total_liquidations = exchange.total_liquidations.add_or_err(1)?;
+                others[other_count] = OtherClose {
+                    market_index: other.market_index,
+                    base_closed: size,
+                    fill_price: math::to_u64(snapshot.price.mark_for(position.base))?,
+                    oracle_price: snapshot.raw_price,
+                    oracle_conf: snapshot.raw_conf,
+                    oracle_expo: snapshot.expo,
+                    realized_pnl: realized,
+                    reward,
+                    requirement: risk.maintenance_requirement()?,
+                };
+                other_count += 1;
+            }
         }
 
         let bankruptcy = if is_bankrupt(&account) {
@@ -240,7 +307,7 @@ impl Liquidate<'_> {
             bonus_rate: plan.bonus_rate,
             keeper_bonus,
             insurance_fee,
-            insolvent_reward,
+            insolvent_reward: named_reward,
             equity_before: plan.health_before.equity,
             maintenance_before: plan.health_before.maintenance_requirement,
             equity_after: outcome.health_after.equity,
@@ -281,7 +348,46 @@ impl Liquidate<'_> {
             &resolution,
         )?;
 
+        // One event per closed position: the named one first (a keeper reads the first), then
+        // the insolvent account's other markets, each at unchanged equity (a close at the mark
+        // price realizes exactly the unrealized PnL) and a falling requirement.
+        let mut maintenance = event.maintenance_after;
+        let (equity, keeper, owner, margin_account) =
+            (event.equity_after, event.keeper, event.owner, event.margin_account);
         emit!(event);
+        for close in &others[..other_count] {
+            let maintenance_before = maintenance;
+            maintenance = maintenance.saturating_sub(close.requirement);
+            emit!(LiquidationSliceV2 {
+                margin_account,
+                owner,
+                market_index: close.market_index,
+                keeper,
+                base_closed: close.base_closed,
+                exact_slice: close.base_closed,
+                whole_close: WholeClose::code(Some(WholeClose::Insolvent)),
+                fill_price: close.fill_price,
+                oracle_price: close.oracle_price,
+                oracle_conf: close.oracle_conf,
+                oracle_expo: close.oracle_expo,
+                realized_pnl: close.realized_pnl,
+                bonus_rate: 0,
+                keeper_bonus: 0,
+                insurance_fee: 0,
+                insolvent_reward: close.reward,
+                equity_before: equity,
+                maintenance_before,
+                equity_after: equity,
+                maintenance_after: maintenance,
+                liquidation_buffer: params.liquidation_buffer,
+                episode_start_slot: 0,
+                remaining_base: 0,
+                bankrupt: bankruptcy.is_some(),
+                insurance_draw: 0,
+                socialized_loss: 0,
+                slot: clock.slot,
+            });
+        }
         if let Some(resolution) = bankruptcy {
             emit!(BankruptcyResolved {
                 margin_account: accounts.margin_account.key(),
@@ -314,4 +420,18 @@ pub fn move_between_vaults<'info>(
     } else {
         Ok(())
     }
+}
+
+/// What an insolvent account's other closed position needs for its event.
+#[derive(Clone, Copy, Default)]
+struct OtherClose {
+    market_index: u16,
+    base_closed: u64,
+    fill_price: u64,
+    oracle_price: i64,
+    oracle_conf: u64,
+    oracle_expo: i32,
+    realized_pnl: i64,
+    reward: u64,
+    requirement: u128,
 }

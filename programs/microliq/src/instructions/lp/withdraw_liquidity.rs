@@ -6,7 +6,7 @@ use crate::events::LiquidityWithdrawn;
 use crate::instructions::lp::deposit_liquidity::whole_unit;
 use crate::instructions::lp::pool_nav::value_pool;
 use crate::math::{self, Checked, Rounding};
-use crate::state::{pause, Exchange};
+use crate::state::{pause, Exchange, InsuranceFund};
 use crate::token_ops::{burn_from_user, ExchangeSigner};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
@@ -22,6 +22,12 @@ pub struct WithdrawLiquidityArgs {
 /// side's unrealized profit kept in the pool. So the first LP out cannot escape a loss that is
 /// already certain, and what stays covers the traders' profits and the open deficits. The last
 /// provider may burn everything, but otherwise at least one whole share stays outstanding.
+///
+/// Refused with `UnresolvedDeficit` while realized deficits (`Σ max(−collateral, 0)`) exceed what
+/// the insurance fund can cover (`min(fund balance, insurance_cap_per_event)`): an account with
+/// negative collateral is usually insolvent, and its open positions' further losses can hide
+/// inside a side's netted PnL (docs/POOL.md). Resolving bankruptcies, liquidating, or topping up
+/// the fund lifts it.
 ///
 /// Remaining accounts: `(market, oracle)` for **every** market of the exchange, ascending index.
 #[derive(Accounts)]
@@ -43,6 +49,9 @@ pub struct WithdrawLiquidity<'info> {
     /// unpacked: an `Account<TokenAccount>` costs ~750 CU (docs/PERFORMANCE.md).
     #[account(mut, address = exchange.load()?.quote_vault @ MicroliqError::WrongVault)]
     pub quote_vault: UncheckedAccount<'info>,
+    /// Read for the realized deficits it can still cover.
+    #[account(has_one = exchange @ MicroliqError::WrongExchange)]
+    pub insurance_fund: AccountLoader<'info, InsuranceFund>,
     pub token_program: Program<'info, Token>,
 }
 
@@ -61,8 +70,11 @@ impl WithdrawLiquidity<'_> {
         let accounts = ctx.accounts;
         let now = Clock::get()?.unix_timestamp;
         let supply = accounts.lp_mint.supply;
+        let fund_balance = accounts.insurance_fund.load()?.balance;
         let (amount, nav, bump, quote_mint) = {
             let mut exchange = accounts.exchange.load_mut()?;
+            let covered = fund_balance.min(exchange.insurance_cap_per_event);
+            require!(exchange.negative_collateral <= covered, MicroliqError::UnresolvedDeficit);
             let nav =
                 value_pool(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, Rounding::Up, now)?
                     .nav_collectable;
