@@ -590,3 +590,30 @@ async fn other_markets_passed_read_only_stay_open() {
     let slice = ctx.events::<LiquidationSliceV2>().remove(0);
     assert!(slice.bankrupt && slice.whole_close == 2);
 }
+
+#[tokio::test]
+async fn the_whole_account_close_skips_a_market_whose_liquidations_are_paused() {
+    // SETUP: the insolvent account of the test above; the admin pauses liquidations in BTC.
+    let mut ctx = TestContext::standard().await;
+    let alice = ctx.trader(2_000 * USDC).await;
+    ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
+    ctx.trade(&alice, 1, 10_000_000).await.unwrap();
+    let keeper = ctx.keeper().await;
+    ctx.set_price_usd(0, 120.0).await;
+    ctx.set_price_usd(1, 54_000.0).await;
+    let pause = ix::SetPause {
+        admin: ctx.admin.pubkey(),
+        market: Some(ctx.markets[1].market),
+        paused: microliq::state::pause::LIQUIDATE,
+    }
+    .instruction(&ctx.ex);
+    ctx.admin_send(pause).await.unwrap();
+
+    // ACT: a keeper names SOL.
+    ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
+
+    // CHECK: SOL closed; BTC untouched.
+    assert_eq!(ctx.events::<LiquidationSliceV2>().len(), 1);
+    assert_eq!(ctx.market(1).await.long_base, 10_000_000);
+    assert_eq!(ctx.margin_account(&alice.account).await.open_position_count(), 1);
+}

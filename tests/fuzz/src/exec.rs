@@ -257,9 +257,8 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
                 (*shares > pre.shares[*lp], "more shares than held"),
                 (supply_after != 0 && supply_after < microliq_client::USDC, "a dust share supply left"),
                 (
-                    pre.exchange.negative_collateral
-                        > pre.fund.balance.min(pre.exchange.insurance_cap_per_event),
-                    "realized deficits beyond what insurance covers",
+                    pre.exchange.negative_collateral > pre.fund.balance,
+                    "realized deficits beyond the insurance fund",
                 ),
             ]);
             let sent = world.send(&[instruction], &[*signer]).await;

@@ -230,6 +230,10 @@ impl Liquidate<'_> {
                 }
                 let loader = AccountLoader::<Market>::try_from(&pair[0])?;
                 let mut other = loader.load_mut()?;
+                // A market whose liquidations are paused is left alone, as if named.
+                if other.require_not_paused(pause::LIQUIDATE).is_err() {
+                    continue;
+                }
                 let Some(snapshot) = markets.get(other.market_index) else { continue };
                 let Some(slot) = account.position_index(other.market_index) else { continue };
                 let position = account.positions[slot];

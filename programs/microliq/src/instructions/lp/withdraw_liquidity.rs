@@ -23,11 +23,10 @@ pub struct WithdrawLiquidityArgs {
 /// already certain, and what stays covers the traders' profits and the open deficits. The last
 /// provider may burn everything, but otherwise at least one whole share stays outstanding.
 ///
-/// Refused with `UnresolvedDeficit` while realized deficits (`Σ max(−collateral, 0)`) exceed what
-/// the insurance fund can cover (`min(fund balance, insurance_cap_per_event)`): an account with
-/// negative collateral is usually insolvent, and its open positions' further losses can hide
-/// inside a side's netted PnL (docs/POOL.md). Resolving bankruptcies, liquidating, or topping up
-/// the fund lifts it.
+/// Refused with `UnresolvedDeficit` while realized deficits (`Σ max(−collateral, 0)`) exceed the
+/// insurance fund's balance: an account with negative collateral is usually insolvent, and its
+/// open positions' further losses can hide inside a side's netted PnL (docs/POOL.md). Resolving
+/// bankruptcies, liquidating, or topping up the fund lifts it (the same rule as deposits).
 ///
 /// Remaining accounts: `(market, oracle)` for **every** market of the exchange, ascending index.
 #[derive(Accounts)]
@@ -73,8 +72,7 @@ impl WithdrawLiquidity<'_> {
         let fund_balance = accounts.insurance_fund.load()?.balance;
         let (amount, nav, bump, quote_mint) = {
             let mut exchange = accounts.exchange.load_mut()?;
-            let covered = fund_balance.min(exchange.insurance_cap_per_event);
-            require!(exchange.negative_collateral <= covered, MicroliqError::UnresolvedDeficit);
+            require!(exchange.negative_collateral <= fund_balance, MicroliqError::UnresolvedDeficit);
             let nav =
                 value_pool(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, Rounding::Up, now)?
                     .nav_collectable;
