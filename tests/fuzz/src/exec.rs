@@ -234,6 +234,10 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
             let must_fail = first_reason(vec![
                 (*amount == 0, "zero amount"),
                 (*amount > pre.wallets[*signer], "more than the wallet holds"),
+                (
+                    !pre.exchange.deficits_covered(pre.fund.balance),
+                    "realized deficits beyond what insurance covers",
+                ),
                 (pre.lp_supply == 0 && *amount < microliq_client::USDC, "a first deposit below one unit"),
             ]);
             let sent = world.send(&[instruction], &[*signer]).await;
@@ -257,8 +261,8 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
                 (*shares > pre.shares[*lp], "more shares than held"),
                 (supply_after != 0 && supply_after < microliq_client::USDC, "a dust share supply left"),
                 (
-                    pre.exchange.negative_collateral > pre.fund.balance,
-                    "realized deficits beyond the insurance fund",
+                    !pre.exchange.deficits_covered(pre.fund.balance),
+                    "realized deficits beyond what insurance covers",
                 ),
             ]);
             let sent = world.send(&[instruction], &[*signer]).await;

@@ -142,6 +142,13 @@ impl Exchange {
         Ok(())
     }
 
+    /// Whether the realized deficits (`negative_collateral`) are within what the insurance fund
+    /// covers, `min(fund_balance, insurance_cap_per_event)`. LP shares are neither minted nor
+    /// burnt otherwise (docs/POOL.md).
+    pub fn deficits_covered(&self, fund_balance: u64) -> bool {
+        self.negative_collateral <= fund_balance.min(self.insurance_cap_per_event)
+    }
+
     pub fn invariant(&self) -> Result<()> {
         require!(
             self.market_count <= MAX_MARKETS && self.paused & !pause::ALL == 0 && self.pool_balance >= 0,

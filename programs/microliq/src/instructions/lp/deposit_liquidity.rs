@@ -26,8 +26,8 @@ pub struct DepositLiquidityArgs {
 /// never leaves less than one whole share outstanding (see `withdraw_liquidity`): a share atom
 /// then never costs more than a millionth of the pool, so rounding cannot take a deposit.
 ///
-/// Refused with `UnresolvedDeficit` while realized deficits (`Σ max(−collateral, 0)`) exceed the
-/// insurance fund: a new LP would otherwise buy into a loss that is already certain.
+/// Refused with `UnresolvedDeficit` while realized deficits (`Σ max(−collateral, 0)`) exceed what
+/// the insurance fund covers: a new LP would otherwise buy into a loss that is already certain.
 ///
 /// Remaining accounts: `(market, oracle)` for **every** market of the exchange, ascending index.
 #[derive(Accounts)]
@@ -70,7 +70,7 @@ impl DepositLiquidity<'_> {
         let fund_balance = accounts.insurance_fund.load()?.balance;
         let (shares, nav, bump, quote_mint) = {
             let mut exchange = accounts.exchange.load_mut()?;
-            require!(exchange.negative_collateral <= fund_balance, MicroliqError::UnresolvedDeficit);
+            require!(exchange.deficits_covered(fund_balance), MicroliqError::UnresolvedDeficit);
             let nav =
                 value_pool(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, Rounding::Down, now)?
                     .nav_counted;

@@ -23,10 +23,11 @@ pub struct WithdrawLiquidityArgs {
 /// already certain, and what stays covers the traders' profits and the open deficits. The last
 /// provider may burn everything, but otherwise at least one whole share stays outstanding.
 ///
-/// Refused with `UnresolvedDeficit` while realized deficits (`Σ max(−collateral, 0)`) exceed the
-/// insurance fund's balance: an account with negative collateral is usually insolvent, and its
-/// open positions' further losses can hide inside a side's netted PnL (docs/POOL.md). Resolving
-/// bankruptcies, liquidating, or topping up the fund lifts it (the same rule as deposits).
+/// Refused with `UnresolvedDeficit` while realized deficits (`Σ max(−collateral, 0)`) exceed what
+/// the insurance fund covers, `min(fund balance, insurance_cap_per_event)`: an account with
+/// negative collateral is usually insolvent, and its open positions' further losses can hide
+/// inside a side's netted PnL (docs/POOL.md). Resolving bankruptcies, liquidating, topping up
+/// the fund or raising the cap lifts it (the same rule as deposits).
 ///
 /// Remaining accounts: `(market, oracle)` for **every** market of the exchange, ascending index.
 #[derive(Accounts)]
@@ -72,7 +73,7 @@ impl WithdrawLiquidity<'_> {
         let fund_balance = accounts.insurance_fund.load()?.balance;
         let (amount, nav, bump, quote_mint) = {
             let mut exchange = accounts.exchange.load_mut()?;
-            require!(exchange.negative_collateral <= fund_balance, MicroliqError::UnresolvedDeficit);
+            require!(exchange.deficits_covered(fund_balance), MicroliqError::UnresolvedDeficit);
             let nav =
                 value_pool(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, Rounding::Up, now)?
                     .nav_collectable;
