@@ -67,9 +67,12 @@ async fn an_episode_lapses_so_a_later_dip_above_maintenance_is_not_liquidated() 
     assert_eq!(account.positions[0].base, base_before);
     assert_eq!(ctx.token_balance(&keeper.token).await, bonus_before);
     // A second try is an ordinary refusal that changes nothing.
-    let before = ctx.snapshot_with(&[keeper.token]).await;
-    assert_error(ctx.liquidate(&keeper, &alice.account, 0).await, MicroliqError::NotLiquidatable);
-    before.assert_unchanged(&ctx.snapshot_with(&[keeper.token]).await);
+    assert_refused!(
+        ctx,
+        &[keeper.token],
+        ctx.liquidate(&keeper, &alice.account, 0),
+        MicroliqError::NotLiquidatable
+    );
 }
 
 #[tokio::test]
@@ -86,9 +89,12 @@ async fn an_episode_ends_when_a_price_move_is_seen_at_the_target() {
 
     // CHECK: the dip to $143.50 right after finds an account above maintenance: refused.
     ctx.set_price_usd(0, 143.5).await;
-    let before = ctx.snapshot_with(&[keeper.token]).await;
-    assert_error(ctx.liquidate(&keeper, &alice.account, 0).await, MicroliqError::NotLiquidatable);
-    before.assert_unchanged(&ctx.snapshot_with(&[keeper.token]).await);
+    assert_refused!(
+        ctx,
+        &[keeper.token],
+        ctx.liquidate(&keeper, &alice.account, 0),
+        MicroliqError::NotLiquidatable
+    );
 }
 
 #[tokio::test]
@@ -132,9 +138,12 @@ async fn a_deposit_that_reaches_the_target_ends_the_episode() {
     ctx.set_price_usd(0, 136.5).await;
     let health = ctx.health(&alice.account).await;
     assert!(!health.is_liquidatable() && margin_to_target(&health) < 0, "{health:?}");
-    let before = ctx.snapshot_with(&[keeper.token]).await;
-    assert_error(ctx.liquidate(&keeper, &alice.account, 0).await, MicroliqError::NotLiquidatable);
-    before.assert_unchanged(&ctx.snapshot_with(&[keeper.token]).await);
+    assert_refused!(
+        ctx,
+        &[keeper.token],
+        ctx.liquidate(&keeper, &alice.account, 0),
+        MicroliqError::NotLiquidatable
+    );
 }
 
 // --- 2. the first LP out and a pending bankruptcy -------------------------------------------
@@ -194,14 +203,15 @@ async fn an_lp_cannot_withdraw_a_realized_deficit_and_the_pool_never_goes_negati
     // ACT + CHECK: no new LP buys into the hole ...
     let newcomer = ctx.liquidity_provider(1_000 * USDC).await;
     let keys = [newcomer.token, newcomer.shares];
-    let before = ctx.snapshot_with(&keys).await;
-    assert_error(ctx.deposit_liquidity(&newcomer, 1_000 * USDC).await, MicroliqError::UnresolvedDeficit);
-    before.assert_unchanged(&ctx.snapshot_with(&keys).await);
+    assert_refused!(
+        ctx,
+        &keys,
+        ctx.deposit_liquidity(&newcomer, 1_000 * USDC),
+        MicroliqError::UnresolvedDeficit
+    );
     // ... and no LP leaves while the deficit is neither resolved nor covered by insurance.
     let keys = [lp.token, lp.shares];
-    let before = ctx.snapshot_with(&keys).await;
-    assert_error(ctx.withdraw_liquidity(&lp, 10_000 * USDC).await, MicroliqError::UnresolvedDeficit);
-    before.assert_unchanged(&ctx.snapshot_with(&keys).await);
+    assert_refused!(ctx, &keys, ctx.withdraw_liquidity(&lp, 10_000 * USDC), MicroliqError::UnresolvedDeficit);
     // Anyone resolves it: the pool absorbs the 988.91 it had been credited.
     let resolve = ix::ResolveBankruptcy { caller: bob.owner.pubkey(), margin_account: alice.account }
         .instruction(&ctx.ex);
@@ -282,9 +292,7 @@ async fn a_lot_change_leaves_every_position_closable() {
 
     // ACT + CHECK: an off-lot partial close is refused, the exact close is not.
     let keys = [alice.token];
-    let before = ctx.snapshot_with(&keys).await;
-    assert_error(ctx.trade(&alice, 0, -1_000_000).await, MicroliqError::NotLotMultiple);
-    before.assert_unchanged(&ctx.snapshot_with(&keys).await);
+    assert_refused!(ctx, &keys, ctx.trade(&alice, 0, -1_000_000), MicroliqError::NotLotMultiple);
     ctx.trade(&alice, 0, -1_001_000_000).await.unwrap();
     let account = ctx.margin_account(&alice.account).await;
     assert_eq!(account.open_position_count(), 0);
@@ -483,9 +491,12 @@ async fn pool_shares_cannot_be_inflated_to_round_a_deposit_away() {
 
     // ACT + CHECK: withdrawing all but a dust of shares is refused ...
     let keys = [lp.token, lp.shares];
-    let before = ctx.snapshot_with(&keys).await;
-    assert_error(ctx.withdraw_liquidity(&lp, 10_000 * USDC - 1).await, MicroliqError::PoolSharesDust);
-    before.assert_unchanged(&ctx.snapshot_with(&keys).await);
+    assert_refused!(
+        ctx,
+        &keys,
+        ctx.withdraw_liquidity(&lp, 10_000 * USDC - 1),
+        MicroliqError::PoolSharesDust
+    );
     // ... and so is a slippage guard that is not met.
     let mut withdraw = ix::WithdrawLiquidity {
         provider: lp.owner.pubkey(),
@@ -496,8 +507,7 @@ async fn pool_shares_cannot_be_inflated_to_round_a_deposit_away() {
         all_markets: ctx.all_market_pairs(),
     };
     let instruction = withdraw.instruction(&ctx.ex);
-    assert_error(ctx.send(&[instruction], &[&lp.owner]).await, MicroliqError::SlippageExceeded);
-    before.assert_unchanged(&ctx.snapshot_with(&keys).await);
+    assert_refused!(ctx, &keys, ctx.send(&[instruction], &[&lp.owner]), MicroliqError::SlippageExceeded);
     withdraw.min_amount = 0;
     let instruction = withdraw.instruction(&ctx.ex);
     ctx.send(&[instruction], &[&lp.owner]).await.unwrap();
@@ -506,9 +516,7 @@ async fn pool_shares_cannot_be_inflated_to_round_a_deposit_away() {
     // A 1-atom "sniper" deposit into the empty pool is refused; a real first deposit mints 1:1.
     let sniper = ctx.liquidity_provider(USDC).await;
     let keys = [sniper.token, sniper.shares];
-    let before = ctx.snapshot_with(&keys).await;
-    assert_error(ctx.deposit_liquidity(&sniper, 1).await, MicroliqError::PoolDepositTooSmall);
-    before.assert_unchanged(&ctx.snapshot_with(&keys).await);
+    assert_refused!(ctx, &keys, ctx.deposit_liquidity(&sniper, 1), MicroliqError::PoolDepositTooSmall);
     ctx.deposit_liquidity(&sniper, USDC).await.unwrap();
     assert_eq!(ctx.token_balance(&sniper.shares).await, USDC);
     // A victim's deposit now loses at most one share atom to rounding, and can demand a minimum.
@@ -523,9 +531,7 @@ async fn pool_shares_cannot_be_inflated_to_round_a_deposit_away() {
     }
     .instruction(&ctx.ex);
     let keys = [victim.token, victim.shares];
-    let before = ctx.snapshot_with(&keys).await;
-    assert_error(ctx.send(&[deposit], &[&victim.owner]).await, MicroliqError::SlippageExceeded);
-    before.assert_unchanged(&ctx.snapshot_with(&keys).await);
+    assert_refused!(ctx, &keys, ctx.send(&[deposit], &[&victim.owner]), MicroliqError::SlippageExceeded);
     ctx.deposit_liquidity(&victim, 150 * USDC).await.unwrap();
     let shares = ctx.token_balance(&victim.shares).await;
     ctx.withdraw_liquidity(&victim, shares).await.unwrap();

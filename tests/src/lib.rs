@@ -15,3 +15,14 @@ pub async fn ten_x_long(ctx: &mut TestContext) -> Trader {
     ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
     alice
 }
+
+/// Asserts that `$action` (a future of a send) fails with the named `$error` and that the
+/// exchange's accounts and `$keys` are byte-for-byte unchanged.
+#[macro_export]
+macro_rules! assert_refused {
+    ($ctx:expr, $keys:expr, $action:expr, $error:expr) => {{
+        let before = $ctx.snapshot_with($keys).await;
+        $crate::assert_error($action.await, $error);
+        before.assert_unchanged(&$ctx.snapshot_with($keys).await);
+    }};
+}
