@@ -207,7 +207,6 @@ impl Liquidate<'_> {
         };
         fund.balance = fund.balance.sub_or_err(insolvent_reward)?;
         fund.total_keeper_rewards = fund.total_keeper_rewards.add_or_err(insolvent_reward)?;
-        let named_reward = insolvent_reward;
         exchange.total_liquidations = exchange.total_liquidations.add_or_err(1)?;
         account.liquidation_count = account.liquidation_count.saturating_add(1);
         if margin_after >= 0 {
@@ -222,7 +221,8 @@ impl Liquidate<'_> {
         // nets inside a side: docs/POOL.md).
         let mut others = [OtherClose::default(); MAX_POSITIONS];
         let mut other_count = 0;
-        let mut insolvent_reward = insolvent_reward;
+        // Every insolvent-close reward of this call (the named market's and the others').
+        let mut rewards_paid = insolvent_reward;
         if plan.whole_close == Some(WholeClose::Insolvent) {
             for pair in ctx.remaining_accounts.chunks_exact(2) {
                 if !pair[0].is_writable {
@@ -267,7 +267,7 @@ impl Liquidate<'_> {
                 )?;
                 fund.balance = fund.balance.sub_or_err(reward)?;
                 fund.total_keeper_rewards = fund.total_keeper_rewards.add_or_err(reward)?;
-                insolvent_reward = insolvent_reward.add_or_err(reward)?;
+                rewards_paid = rewards_paid.add_or_err(reward)?;
                 exchange.total_liquidations = exchange.total_liquidations.add_or_err(1)?;
                 others[other_count] = OtherClose {
                     market_index: other.market_index,
@@ -311,7 +311,7 @@ impl Liquidate<'_> {
             bonus_rate: plan.bonus_rate,
             keeper_bonus,
             insurance_fee,
-            insolvent_reward: named_reward,
+            insolvent_reward,
             equity_before: plan.health_before.equity,
             maintenance_before: plan.health_before.maintenance_requirement,
             equity_after: outcome.health_after.equity,
@@ -340,8 +340,8 @@ impl Liquidate<'_> {
         if keeper_bonus > 0 {
             signer.transfer(&token_program, &quote_vault, &keeper_token, keeper_bonus)?;
         }
-        if insolvent_reward > 0 {
-            signer.transfer(&token_program, &insurance_vault, &keeper_token, insolvent_reward)?;
+        if rewards_paid > 0 {
+            signer.transfer(&token_program, &insurance_vault, &keeper_token, rewards_paid)?;
         }
         move_between_vaults(
             &signer,
