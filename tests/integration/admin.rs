@@ -1,13 +1,16 @@
 use microliq::error::MicroliqError;
+use microliq::instructions::OracleConfig;
+use microliq::oracle::{OracleKind, OracleMode, PYTH_RECEIVER_PROGRAM};
 use microliq::state::{pause, MarketParams};
 use microliq_tests::ix;
 use microliq_tests::*;
+use pyth_solana_receiver_sdk::price_update::VerificationLevel;
 use solana_sdk::signature::{Keypair, Signer};
 
 #[tokio::test]
 async fn initialize_exchange_creates_vaults_fund_and_share_mint() {
     // SETUP / ACT
-    let mut ctx = TestContext::builder().with_insurance_cap(123).build().await;
+    let mut ctx = crate::builder().with_insurance_cap(123).build().await;
     // CHECK
     let exchange = ctx.exchange().await;
     assert_eq!(exchange.admin, ctx.admin.pubkey());
@@ -25,7 +28,7 @@ async fn initialize_exchange_creates_vaults_fund_and_share_mint() {
 
 #[tokio::test]
 async fn add_market_stores_oracle_and_params() {
-    let mut ctx = TestContext::builder().build().await;
+    let mut ctx = crate::builder().build().await;
     let sol = ctx.add_market(MarketSpec::sol()).await;
     let btc = ctx.add_market(MarketSpec::btc()).await;
     let market = ctx.market(1).await;
@@ -39,7 +42,7 @@ async fn add_market_stores_oracle_and_params() {
 
 #[tokio::test]
 async fn update_market_replaces_params_within_bounds() {
-    let mut ctx = TestContext::builder().with_market(MarketSpec::sol()).build().await;
+    let mut ctx = crate::builder().with_market(MarketSpec::sol()).build().await;
     let params = MarketParams { initial_rate: 200_000, maintenance_rate: 100_000, ..default_params() };
     let market = ctx.markets[0].market;
     let update = ix::UpdateMarket { admin: ctx.admin.pubkey(), market, params }.instruction(&ctx.ex);
@@ -49,7 +52,7 @@ async fn update_market_replaces_params_within_bounds() {
 
 #[tokio::test]
 async fn update_market_rejects_each_broken_rule_and_changes_nothing() {
-    let mut ctx = TestContext::builder().with_market(MarketSpec::sol()).build().await;
+    let mut ctx = crate::builder().with_market(MarketSpec::sol()).build().await;
     let base = default_params();
     let cases = [
         // im ≤ mm
@@ -80,7 +83,7 @@ async fn update_market_rejects_each_broken_rule_and_changes_nothing() {
 
 #[tokio::test]
 async fn admin_only_instructions_refuse_other_signers() {
-    let mut ctx = TestContext::builder().with_market(MarketSpec::sol()).build().await;
+    let mut ctx = crate::builder().with_market(MarketSpec::sol()).build().await;
     let mallory = Keypair::new();
     ctx.fund(&mallory.pubkey(), 1_000_000_000).await;
     let market = ctx.markets[0].market;
@@ -107,7 +110,7 @@ async fn admin_only_instructions_refuse_other_signers() {
 
 #[tokio::test]
 async fn transfer_admin_needs_both_keys_and_hands_over() {
-    let mut ctx = TestContext::builder().build().await;
+    let mut ctx = crate::builder().build().await;
     let new_admin = Keypair::new();
     let transfer =
         ix::TransferAdmin { admin: ctx.admin.pubkey(), new_admin: new_admin.pubkey() }.instruction(&ctx.ex);
@@ -124,7 +127,7 @@ async fn transfer_admin_needs_both_keys_and_hands_over() {
 
 #[tokio::test]
 async fn pause_flags_are_set_exchange_wide_and_per_market() {
-    let mut ctx = TestContext::builder().with_market(MarketSpec::sol()).build().await;
+    let mut ctx = crate::builder().with_market(MarketSpec::sol()).build().await;
     let market = ctx.markets[0].market;
     let admin = ctx.admin.pubkey();
     ctx.admin_send(ix::SetPause { admin, market: None, paused: pause::WITHDRAW }.instruction(&ctx.ex))
@@ -146,17 +149,33 @@ async fn pause_flags_are_set_exchange_wide_and_per_market() {
 
 #[tokio::test]
 async fn add_market_refuses_a_foreign_or_garbage_oracle() {
-    let mut ctx = TestContext::builder().build().await;
+    let mut ctx = crate::builder().build().await;
     let market = ctx.ex.market(0);
+    let (config, pyth_owner, bytes, garbage_error) = match crate::ORACLE_KIND {
+        OracleKind::PythLegacy => (
+            OracleConfig::legacy(),
+            PYTH_PROGRAM,
+            PythPrice::usd(1.0).to_bytes(),
+            MicroliqError::OracleInvalid,
+        ),
+        OracleKind::PythPriceUpdateV2 => (
+            OracleConfig {
+                kind: OracleKind::PythPriceUpdateV2,
+                mode: OracleMode::Pinned,
+                feed_id: SOL_USD_FEED_ID,
+            },
+            PYTH_RECEIVER_PROGRAM,
+            PythPrice::usd(1.0).to_price_update_v2(SOL_USD_FEED_ID, VerificationLevel::Full),
+            MicroliqError::OracleWrongAccountType,
+        ),
+    };
     // Owned by another program.
     let foreign = Keypair::new().pubkey();
-    ctx.write_account(&foreign, Keypair::new().pubkey(), PythPrice::usd(1.0).to_bytes());
+    ctx.write_account(&foreign, Keypair::new().pubkey(), bytes);
     // Owned by Pyth but not a price account.
     let garbage = Keypair::new().pubkey();
-    ctx.write_account(&garbage, PYTH_PROGRAM, vec![7u8; 3312]);
-    for (oracle, expected) in
-        [(foreign, MicroliqError::OracleWrongOwner), (garbage, MicroliqError::OracleInvalid)]
-    {
+    ctx.write_account(&garbage, pyth_owner, vec![7u8; 3312]);
+    for (oracle, expected) in [(foreign, MicroliqError::OracleWrongOwner), (garbage, garbage_error)] {
         let before = ctx.snapshot_with(&[market]).await;
         let add = ix::AddMarket {
             admin: ctx.admin.pubkey(),
@@ -165,6 +184,7 @@ async fn add_market_refuses_a_foreign_or_garbage_oracle() {
             params: default_params(),
             base_decimals: 9,
             name: "X".into(),
+            oracle_config: config,
         }
         .instruction(&ctx.ex);
         assert_error(ctx.admin_send(add).await, expected);

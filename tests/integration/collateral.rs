@@ -7,7 +7,7 @@ use solana_sdk::signature::{Keypair, Signer};
 #[tokio::test]
 async fn deposit_moves_tokens_to_the_vault_and_credits_collateral() {
     // SETUP
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader_with_wallet(0, 500 * USDC).await;
     let vault_before = ctx.token_balance(&ctx.ex.quote_vault.clone()).await;
     // ACT
@@ -21,7 +21,7 @@ async fn deposit_moves_tokens_to_the_vault_and_credits_collateral() {
 
 #[tokio::test]
 async fn anyone_may_top_up_an_account() {
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader(100 * USDC).await;
     let (bob, bob_token) = ctx.wallet(50 * USDC).await;
     let top_up = ix::DepositCollateral {
@@ -38,7 +38,7 @@ async fn anyone_may_top_up_an_account() {
 
 #[tokio::test]
 async fn owner_withdraws_to_the_unit() {
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader(1_000 * USDC).await;
     ctx.withdraw(&alice, 999_999_999).await.unwrap();
     assert_eq!(ctx.token_balance(&alice.token).await, 999_999_999);
@@ -47,7 +47,7 @@ async fn owner_withdraws_to_the_unit() {
 
 #[tokio::test]
 async fn several_accounts_per_owner() {
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader(10 * USDC).await;
     let second = ix::CreateMarginAccount { owner: alice.owner.pubkey(), id: 7 }.instruction(&ctx.ex);
     ctx.send(&[second], &[&alice.owner]).await.unwrap();
@@ -61,7 +61,7 @@ async fn several_accounts_per_owner() {
 #[tokio::test]
 async fn withdrawal_that_breaks_initial_health_is_refused() {
     // SETUP: 1,000 USDC backing a 5,000 USDC long (I = 500).
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader(1_000 * USDC).await;
     ctx.trade(&alice, 0, 33_333_000_000).await.unwrap(); // 33.333 SOL ≈ 5,000 USDC
     let before = ctx.snapshot_with(&[alice.token]).await;
@@ -76,7 +76,7 @@ async fn withdrawal_that_breaks_initial_health_is_refused() {
 
 #[tokio::test]
 async fn withdrawal_bad_inputs_change_nothing() {
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader(100 * USDC).await;
     let bob = ctx.trader(100 * USDC).await;
     let delegate = Keypair::new();
@@ -155,7 +155,7 @@ async fn withdrawal_bad_inputs_change_nothing() {
 
 #[tokio::test]
 async fn deposit_bad_inputs_change_nothing() {
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader_with_wallet(0, 10 * USDC).await;
     let ex = ctx.ex;
     let deposit = |amount| ix::DepositCollateral {
@@ -189,7 +189,7 @@ async fn deposit_bad_inputs_change_nothing() {
 
 #[tokio::test]
 async fn paused_withdrawals_change_nothing() {
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader(10 * USDC).await;
     let admin = ctx.admin.pubkey();
     ctx.admin_send(ix::SetPause { admin, market: None, paused: pause::WITHDRAW }.instruction(&ctx.ex))

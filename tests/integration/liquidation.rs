@@ -16,7 +16,7 @@ fn at_target(equity: i128, maintenance: u128, buffer: u32) -> bool {
 #[tokio::test]
 async fn ten_x_long_just_under_maintenance_loses_one_small_slice() {
     // SETUP: $142 puts alice just under maintenance (E = 467.05 < M = 468.6).
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ten_x_long(&mut ctx).await;
     let keeper = ctx.keeper().await;
     ctx.set_price_usd(0, 142.0).await;
@@ -100,7 +100,7 @@ async fn ten_x_long_just_under_maintenance_loses_one_small_slice() {
 async fn deeper_move_takes_several_capped_slices_with_hysteresis() {
     // SETUP: a 10 % close factor, and a drop to $140 (E = 335.05, M = 462).
     let params = MarketParams { close_factor: 100_000, ..default_params() };
-    let mut ctx = TestContext::builder()
+    let mut ctx = crate::builder()
         .with_market(MarketSpec::sol().with_params(params))
         .with_pool_liquidity(1_000_000 * USDC)
         .with_insurance(50_000 * USDC)
@@ -172,7 +172,7 @@ async fn deeper_move_takes_several_capped_slices_with_hysteresis() {
 #[tokio::test]
 async fn gap_below_zero_equity_closes_everything_and_insurance_covers_the_deficit() {
     // SETUP: a gap to $120 — E = 995.05 − 1,980 = −984.95.
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ten_x_long(&mut ctx).await;
     let keeper = ctx.keeper().await;
     ctx.set_price_usd(0, 120.0).await;
@@ -212,7 +212,7 @@ async fn gap_below_zero_equity_closes_everything_and_insurance_covers_the_defici
 
 #[tokio::test]
 async fn insurance_too_small_socializes_the_rest_and_records_it() {
-    let mut ctx = TestContext::builder()
+    let mut ctx = crate::builder()
         .with_market(MarketSpec::sol())
         .with_pool_liquidity(1_000_000 * USDC)
         .with_insurance(100 * USDC)
@@ -237,7 +237,7 @@ async fn insurance_too_small_socializes_the_rest_and_records_it() {
 
 #[tokio::test]
 async fn per_event_insurance_cap_limits_the_draw() {
-    let mut ctx = TestContext::builder()
+    let mut ctx = crate::builder()
         .with_market(MarketSpec::sol())
         .with_pool_liquidity(1_000_000 * USDC)
         .with_insurance(50_000 * USDC)
@@ -255,7 +255,7 @@ async fn per_event_insurance_cap_limits_the_draw() {
 #[tokio::test]
 async fn several_markets_keeper_picks_which_to_slice() {
     // SETUP: carol is long 10 SOL and 0.2 BTC on 2,000 USDC; BTC falls to $52,000.
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let carol = ctx.trader(2_000 * USDC).await;
     ctx.trade(&carol, 0, 10 * SOL).await.unwrap();
     ctx.trade(&carol, 1, 20_000_000).await.unwrap();
@@ -293,7 +293,7 @@ async fn several_markets_keeper_picks_which_to_slice() {
 #[tokio::test]
 async fn shorts_are_liquidated_by_buying_back_a_slice() {
     // SETUP: bob shorts 66 SOL at $150; SOL rises to $158 (E = 467.05 < M = 521.4).
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let bob = ctx.trader(1_000 * USDC).await;
     ctx.trade(&bob, 0, -66 * SOL).await.unwrap();
     let keeper = ctx.keeper().await;
@@ -313,7 +313,7 @@ async fn shorts_are_liquidated_by_buying_back_a_slice() {
 
 #[tokio::test]
 async fn keeper_max_base_caps_the_slice() {
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ten_x_long(&mut ctx).await;
     let keeper = ctx.keeper().await;
     ctx.set_price_usd(0, 142.0).await;
@@ -330,7 +330,7 @@ async fn keeper_max_base_caps_the_slice() {
 #[tokio::test]
 async fn resolve_bankruptcy_after_a_traders_own_loss() {
     // SETUP: alice closes her own position after a gap and is left with negative collateral.
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ten_x_long(&mut ctx).await;
     ctx.set_price_usd(0, 120.0).await;
     ctx.trade(&alice, 0, -66 * SOL).await.unwrap();
@@ -381,7 +381,7 @@ async fn resolve_bankruptcy_after_a_traders_own_loss() {
 
 #[tokio::test]
 async fn resolve_bankruptcy_refuses_an_account_with_positions() {
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ten_x_long(&mut ctx).await;
     let stranger = ctx.keeper().await;
     let resolve = ix::ResolveBankruptcy { caller: stranger.owner.pubkey(), margin_account: alice.account }
@@ -394,7 +394,7 @@ async fn resolve_bankruptcy_refuses_an_account_with_positions() {
 // --- bad inputs: each asserts the named error and that nothing changed -------------------------
 
 async fn liquidatable_alice() -> (TestContext, Trader, Keeper) {
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ten_x_long(&mut ctx).await;
     let keeper = ctx.keeper().await;
     ctx.set_price_usd(0, 142.0).await;
@@ -416,7 +416,7 @@ async fn refused(
 
 #[tokio::test]
 async fn healthy_account_is_not_liquidatable() {
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ten_x_long(&mut ctx).await;
     let keeper = ctx.keeper().await;
     let liquidate = ctx.liquidation(&keeper, &alice.account, 0).await;
@@ -532,7 +532,7 @@ async fn zero_max_base_is_refused() {
 #[tokio::test]
 async fn remaining_accounts_missing_or_out_of_order_are_refused() {
     // carol holds SOL, BTC and a third market; liquidating SOL needs BTC and SOL-2, ascending.
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let third = ctx.add_market(MarketSpec::sol()).await;
     let carol = ctx.trader(3_000 * USDC).await;
     ctx.trade(&carol, 0, 10 * SOL).await.unwrap();

@@ -7,7 +7,7 @@ use solana_sdk::signature::Signer;
 #[tokio::test]
 async fn first_deposit_mints_one_to_one_and_withdraw_pays_back() {
     // SETUP
-    let mut ctx = TestContext::builder().with_market(MarketSpec::sol()).build().await;
+    let mut ctx = crate::builder().with_market(MarketSpec::sol()).build().await;
     let lp = ctx.liquidity_provider(10_000 * USDC).await;
     // ACT
     ctx.deposit_liquidity(&lp, 10_000 * USDC).await.unwrap();
@@ -24,11 +24,8 @@ async fn first_deposit_mints_one_to_one_and_withdraw_pays_back() {
 #[tokio::test]
 async fn shares_are_priced_at_nav_including_traders_unrealized_pnl() {
     // SETUP: a 10,000 USDC pool, a trader long 10 SOL who is up 100 USDC unrealized.
-    let mut ctx = TestContext::builder()
-        .with_market(MarketSpec::sol())
-        .with_pool_liquidity(10_000 * USDC)
-        .build()
-        .await;
+    let mut ctx =
+        crate::builder().with_market(MarketSpec::sol()).with_pool_liquidity(10_000 * USDC).build().await;
     let alice = ctx.trader(1_000 * USDC).await;
     ctx.trade(&alice, 0, 10 * SOL).await.unwrap(); // fee 0.75 to the pool
     ctx.set_price_usd(0, 160.0).await;
@@ -52,7 +49,7 @@ async fn shares_are_priced_at_nav_including_traders_unrealized_pnl() {
 
 #[tokio::test]
 async fn liquidity_bad_inputs_change_nothing() {
-    let mut ctx = TestContext::builder()
+    let mut ctx = crate::builder()
         .with_market(MarketSpec::sol())
         .with_market(MarketSpec::btc())
         .with_pool_liquidity(10_000 * USDC)
@@ -104,7 +101,7 @@ async fn liquidity_bad_inputs_change_nothing() {
 
 #[tokio::test]
 async fn insurance_deposit_credits_the_fund() {
-    let mut ctx = TestContext::builder().build().await;
+    let mut ctx = crate::builder().build().await;
     ctx.deposit_insurance(1_234 * USDC).await.unwrap();
     let fund = ctx.insurance_fund().await;
     assert_eq!((fund.balance, fund.total_contributions), (1_234 * USDC, 1_234 * USDC));
@@ -118,7 +115,7 @@ async fn insurance_deposit_credits_the_fund() {
 async fn lps_are_paid_without_the_profit_owed_to_winning_traders() {
     // SETUP: alice wins 100 USDC in SOL, bob loses 100 USDC in BTC: net PnL 0, but the pool
     // owes alice 100 if she closes before bob pays.
-    let mut ctx = TestContext::builder()
+    let mut ctx = crate::builder()
         .with_market(MarketSpec::sol())
         .with_market(MarketSpec::btc())
         .with_pool_liquidity(10_000 * USDC)

@@ -1,6 +1,24 @@
-//! Microliq's integration suite: one binary, the program running natively in
-//! solana-program-test with the real SPL Token program. Each case reads SETUP / ACT / CHECK; every
-//! failing case checks the named error and that no account changed.
+//! Microliq's integration suite: the program running natively in solana-program-test with the
+//! real SPL Token program. Each case reads SETUP / ACT / CHECK; every failing case checks the
+//! named error and that no account changed.
+//!
+//! This binary prices markets with Pyth `PriceUpdateV2` accounts (the default for new markets);
+//! `integration_legacy` (legacy.rs) runs the same modules on legacy Pyth price accounts, so every
+//! happy path runs on both kinds. `oracles` holds the cases specific to `PriceUpdateV2`.
+
+use microliq::oracle::OracleKind;
+use microliq_tests::{LocalExchangeBuilder, TestContext};
+
+/// The oracle kind of every market this binary builds, unless a case names another.
+pub const ORACLE_KIND: OracleKind = OracleKind::PythPriceUpdateV2;
+
+pub fn builder() -> LocalExchangeBuilder {
+    TestContext::builder().with_oracle_kind(ORACLE_KIND)
+}
+
+pub async fn standard() -> TestContext {
+    TestContext::standard_builder().with_oracle_kind(ORACLE_KIND).build().await
+}
 
 mod admin;
 mod bad_inputs;
@@ -8,4 +26,5 @@ mod collateral;
 mod liquidation;
 mod liquidity;
 mod money_safety;
+mod oracles;
 mod trading;

@@ -41,7 +41,7 @@ fn margin_to_target(health: &MaintenanceHealth) -> i128 {
 async fn an_episode_lapses_so_a_later_dip_above_maintenance_is_not_liquidated() {
     // SETUP: a one-lot slice at $142 flags alice; SOL recovers to $150; 1,000 slots later it dips
     // to $143.50, where she is above maintenance (but below the 1.2·M end target).
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let (alice, keeper) = flagged_at_142(&mut ctx).await;
     ctx.set_price_usd(0, 150.0).await;
     ctx.advance(1_000, 400).await;
@@ -78,7 +78,7 @@ async fn an_episode_lapses_so_a_later_dip_above_maintenance_is_not_liquidated() 
 #[tokio::test]
 async fn an_episode_ends_when_a_price_move_is_seen_at_the_target() {
     // SETUP: flagged at $142; within the episode window SOL is back at $150, far above target.
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let (alice, keeper) = flagged_at_142(&mut ctx).await;
     ctx.set_price_usd(0, 150.0).await;
 
@@ -101,7 +101,7 @@ async fn an_episode_ends_when_a_price_move_is_seen_at_the_target() {
 async fn a_new_breach_after_a_lapsed_episode_starts_the_bonus_ramp_again() {
     // SETUP: flagged at $142 long ago (the 150-slot ramp would be at its maximum by now); a new
     // breach at $141.
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let (alice, keeper) = flagged_at_142(&mut ctx).await;
     ctx.advance(1_000, 400).await;
     ctx.set_price_usd(0, 141.0).await;
@@ -120,7 +120,7 @@ async fn a_new_breach_after_a_lapsed_episode_starts_the_bonus_ramp_again() {
 #[tokio::test]
 async fn a_deposit_that_reaches_the_target_ends_the_episode() {
     // SETUP: flagged at $142; the owner deposits 400 USDC (E ≈ 867 ≥ 1.2·M ≈ 562).
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader_with_wallet(1_000 * USDC, 400 * USDC).await;
     ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
     let keeper = ctx.keeper().await;
@@ -152,11 +152,8 @@ async fn a_deposit_that_reaches_the_target_ends_the_episode() {
 async fn the_first_lp_out_does_not_escape_a_pending_bankruptcy() {
     // SETUP: two LPs with 10,000 shares each, no insurance; alice gaps to E = −984.95 before any
     // keeper acts.
-    let mut ctx = TestContext::builder()
-        .with_market(MarketSpec::sol())
-        .with_pool_liquidity(10_000 * USDC)
-        .build()
-        .await;
+    let mut ctx =
+        crate::builder().with_market(MarketSpec::sol()).with_pool_liquidity(10_000 * USDC).build().await;
     let lp1 = ctx.lp.take().unwrap();
     let lp2 = ctx.liquidity_provider(10_000 * USDC).await;
     ctx.deposit_liquidity(&lp2, 10_000 * USDC).await.unwrap();
@@ -187,11 +184,8 @@ async fn the_first_lp_out_does_not_escape_a_pending_bankruptcy() {
 async fn an_lp_cannot_withdraw_a_realized_deficit_and_the_pool_never_goes_negative() {
     // SETUP: bob holds 5,000 USDC of collateral and never trades; alice gaps to $120 and closes
     // her own position at collateral −988.91 (995.05 − 1,980 − fee 3.96). No insurance.
-    let mut ctx = TestContext::builder()
-        .with_market(MarketSpec::sol())
-        .with_pool_liquidity(10_000 * USDC)
-        .build()
-        .await;
+    let mut ctx =
+        crate::builder().with_market(MarketSpec::sol()).with_pool_liquidity(10_000 * USDC).build().await;
     let lp = ctx.lp.take().unwrap();
     let bob = ctx.trader(5_000 * USDC).await;
     let alice = ten_x_long(&mut ctx).await;
@@ -235,7 +229,7 @@ async fn an_lp_cannot_withdraw_a_realized_deficit_and_the_pool_never_goes_negati
 #[tokio::test]
 async fn a_slice_that_takes_all_equity_closes_the_whole_position() {
     // SETUP: at $135 alice has E = 5.05 on 66 SOL; the close factor is 50 %.
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ten_x_long(&mut ctx).await;
     let keeper = ctx.keeper().await;
     ctx.set_price_usd(0, 135.0).await;
@@ -257,7 +251,7 @@ async fn a_slice_that_takes_all_equity_closes_the_whole_position() {
 #[tokio::test]
 async fn an_insolvent_remainder_pays_the_keeper_a_reward_bounded_by_its_size() {
     // SETUP: a tiny account (2 USDC, 0.05 SOL) gapped to $100: E < 0, nothing for a penalty.
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let tiny = ctx.trader(2 * USDC).await;
     ctx.trade(&tiny, 0, SOL / 20).await.unwrap();
     let keeper = ctx.keeper().await;
@@ -282,7 +276,7 @@ async fn an_insolvent_remainder_pays_the_keeper_a_reward_bounded_by_its_size() {
 #[tokio::test]
 async fn a_lot_change_leaves_every_position_closable() {
     // SETUP: alice holds 1.001 SOL; the admin doubles the lot to 0.002 SOL.
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader(1_000 * USDC).await;
     ctx.trade(&alice, 0, 1_001_000_000).await.unwrap();
     let params = MarketParams { base_lot_size: 2_000_000, ..default_params() };
@@ -305,7 +299,7 @@ async fn a_lot_change_leaves_every_position_closable() {
 async fn a_quote_mint_with_more_than_nine_decimals_is_refused() {
     // 12 decimals would cap every i64 ledger at 9.2 million units: positions of ~$18M notional
     // could no longer be liquidated.
-    let mut ctx = TestContext::builder().with_quote_decimals(12).start().await;
+    let mut ctx = crate::builder().with_quote_decimals(12).start().await;
     let init = ix::InitializeExchange {
         admin: ctx.admin.pubkey(),
         pyth_program: PYTH_PROGRAM,
@@ -317,7 +311,7 @@ async fn a_quote_mint_with_more_than_nine_decimals_is_refused() {
     assert_error(ctx.send(&[init], &[&admin]).await, MicroliqError::UnsupportedDecimals);
     before.assert_unchanged(&ctx.snapshot(&[ctx.ex.exchange, ctx.admin.pubkey()]).await);
     // Nine decimals are fine.
-    let mut ctx = TestContext::builder().with_quote_decimals(9).start().await;
+    let mut ctx = crate::builder().with_quote_decimals(9).start().await;
     let init = ix::InitializeExchange {
         admin: ctx.admin.pubkey(),
         pyth_program: PYTH_PROGRAM,
@@ -336,7 +330,7 @@ async fn a_position_larger_than_one_call_can_take_is_closed_over_several_calls()
     // and its equity is negative.
     const UNIT: u64 = 1_000_000_000;
     let params = MarketParams { max_open_interest: 100_000_000 * SOL as u64, ..default_params() };
-    let mut ctx = TestContext::builder()
+    let mut ctx = crate::builder()
         .with_quote_decimals(9)
         .with_market(MarketSpec::sol().with_params(params))
         .with_pool_liquidity(1_000_000_000 * UNIT)
@@ -375,7 +369,7 @@ async fn a_position_larger_than_one_call_can_take_is_closed_over_several_calls()
 #[tokio::test]
 async fn remaining_accounts_errors_name_the_real_mistake() {
     // SETUP: alice holds BTC (1) and SOL-2 (2); an order in SOL (0) must pass [BTC, SOL-2].
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let third = ctx.add_market(MarketSpec::sol()).await;
     let alice = ctx.trader(10_000 * USDC).await;
     ctx.trade(&alice, 1, 10_000_000).await.unwrap();
@@ -418,7 +412,7 @@ async fn remaining_accounts_errors_name_the_real_mistake() {
 async fn naming_a_low_buffer_market_does_not_end_an_episode() {
     // SETUP: BTC's β is 0, SOL's 20 %. Alice holds 66 SOL and 0.001 BTC; a one-lot SOL slice at
     // $140 flags her; at $141 she is above maintenance but below the account's 1.2·M target.
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let btc_params = MarketParams {
         liquidation_buffer: 0,
         base_lot_size: 10_000,
@@ -457,7 +451,7 @@ async fn a_withdrawal_below_a_large_buffer_target_does_not_end_the_episode() {
     // SETUP: β = 140 % (the target 2.4·M = 12 % of notional sits above 10 % initial margin);
     // flagged at $142, SOL back at $151: initial health passes, the end target does not.
     let params = MarketParams { liquidation_buffer: 1_400_000, ..default_params() };
-    let mut ctx = TestContext::builder()
+    let mut ctx = crate::builder()
         .with_market(MarketSpec::sol().with_params(params))
         .with_pool_liquidity(1_000_000 * USDC)
         .with_insurance(50_000 * USDC)
@@ -479,11 +473,8 @@ async fn a_withdrawal_below_a_large_buffer_target_does_not_end_the_episode() {
 #[tokio::test]
 async fn pool_shares_cannot_be_inflated_to_round_a_deposit_away() {
     // SETUP: a pool emptied by its only LP while traders still hold positions.
-    let mut ctx = TestContext::builder()
-        .with_market(MarketSpec::sol())
-        .with_pool_liquidity(10_000 * USDC)
-        .build()
-        .await;
+    let mut ctx =
+        crate::builder().with_market(MarketSpec::sol()).with_pool_liquidity(10_000 * USDC).build().await;
     let lp = ctx.lp.take().unwrap();
     let alice = ctx.trader(1_000 * USDC).await;
     ctx.trade(&alice, 0, 10 * SOL).await.unwrap();
@@ -545,7 +536,7 @@ async fn pool_shares_cannot_be_inflated_to_round_a_deposit_away() {
 async fn one_call_closes_every_losing_position_of_an_insolvent_account() {
     // SETUP: alice holds 66 SOL and 0.1 BTC long on 2,000 USDC; SOL gaps to $120 and BTC to
     // $54,000: E ≈ 1,992.05 − 1,980 − 600 < 0.
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader(2_000 * USDC).await;
     ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
     ctx.trade(&alice, 1, 10_000_000).await.unwrap();
@@ -576,7 +567,7 @@ async fn one_call_closes_every_losing_position_of_an_insolvent_account() {
 
 #[tokio::test]
 async fn other_markets_passed_read_only_stay_open() {
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader(2_000 * USDC).await;
     ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
     ctx.trade(&alice, 1, 10_000_000).await.unwrap();
@@ -600,7 +591,7 @@ async fn other_markets_passed_read_only_stay_open() {
 #[tokio::test]
 async fn the_whole_account_close_skips_a_market_whose_liquidations_are_paused() {
     // SETUP: the insolvent account of the test above; the admin pauses liquidations in BTC.
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader(2_000 * USDC).await;
     ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
     ctx.trade(&alice, 1, 10_000_000).await.unwrap();

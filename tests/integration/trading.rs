@@ -9,7 +9,7 @@ const SOL_150: u128 = 150_000_000_000;
 #[tokio::test]
 async fn open_long_charges_the_fee_and_records_the_entry() {
     // SETUP
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader(1_000 * USDC).await;
     let pool_before = ctx.exchange().await.pool_balance;
     // ACT: buy 10 SOL at $150 → 1,500 USDC notional, 0.05 % fee = 0.75 USDC.
@@ -30,7 +30,7 @@ async fn open_long_charges_the_fee_and_records_the_entry() {
 
 #[tokio::test]
 async fn reduce_realizes_pnl_against_the_pool_and_close_frees_the_slot() {
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader(1_000 * USDC).await;
     ctx.trade(&alice, 0, 10 * SOL).await.unwrap();
     ctx.set_price_usd(0, 160.0).await;
@@ -61,7 +61,7 @@ async fn reduce_realizes_pnl_against_the_pool_and_close_frees_the_slot() {
 
 #[tokio::test]
 async fn short_then_flip_long_in_one_order() {
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let bob = ctx.trader(2_000 * USDC).await;
     ctx.trade(&bob, 0, -5 * SOL).await.unwrap();
     let account = ctx.margin_account(&bob.account).await;
@@ -80,7 +80,7 @@ async fn short_then_flip_long_in_one_order() {
 
 #[tokio::test]
 async fn cross_margin_positions_in_two_markets() {
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let carol = ctx.trader(3_000 * USDC).await;
     ctx.trade(&carol, 0, 10 * SOL).await.unwrap(); // 1,500 USDC
     ctx.trade(&carol, 1, -20_000_000).await.unwrap(); // 0.2 BTC short = 12,000 USDC
@@ -94,7 +94,7 @@ async fn cross_margin_positions_in_two_markets() {
 
 #[tokio::test]
 async fn delegate_may_trade() {
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader(1_000 * USDC).await;
     let delegate = Keypair::new();
     let set = ix::SetDelegate {
@@ -112,7 +112,7 @@ async fn delegate_may_trade() {
 
 #[tokio::test]
 async fn limit_price_is_honoured_at_the_boundary() {
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader(1_000 * USDC).await;
     let mut order = ctx.order(&alice, 0, SOL).await;
     order.limit_price = SOL_150 as u64; // exactly the fill price
@@ -126,7 +126,7 @@ async fn limit_price_is_honoured_at_the_boundary() {
 async fn conservative_price_tightens_the_open_check() {
     // With a 1.5 % confidence band the long is valued at price − conf; an order that fits at the
     // oracle price is refused when it does not fit at the conservative price.
-    let mut ctx = TestContext::standard().await;
+    let mut ctx = crate::standard().await;
     let alice = ctx.trader(1_000 * USDC).await;
     let price = PythPrice::usd(150.0).with_conf(225_000_000); // $2.25
     ctx.set_price(0, price).await;

@@ -114,6 +114,7 @@ pub struct AddMarket {
     pub params: MarketParams,
     pub base_decimals: u8,
     pub name: String,
+    pub oracle_config: args::OracleConfig,
 }
 
 impl AddMarket {
@@ -131,8 +132,32 @@ impl AddMarket {
                     params: self.params,
                     base_decimals: self.base_decimals,
                     name: self.name.clone(),
+                    oracle_config: self.oracle_config,
                 },
             },
+            &[],
+        )
+    }
+}
+
+/// Sets or switches a market's oracle; `oracle` must read under `config`.
+pub struct SetMarketOracle {
+    pub admin: Pubkey,
+    pub market: Pubkey,
+    pub oracle: Pubkey,
+    pub config: args::OracleConfig,
+}
+
+impl SetMarketOracle {
+    pub fn instruction(&self, ex: &ExchangeAddresses) -> Instruction {
+        build(
+            microliq::accounts::SetMarketOracle {
+                admin: self.admin,
+                exchange: ex.exchange,
+                market: self.market,
+                oracle: self.oracle,
+            },
+            microliq::instruction::SetMarketOracle { args: self.config },
             &[],
         )
     }

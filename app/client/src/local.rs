@@ -8,7 +8,9 @@ use anchor_lang::solana_program::program_pack::Pack;
 use anchor_lang::solana_program::{system_instruction, sysvar};
 use anchor_spl::token::spl_token;
 use microliq::error::MicroliqError;
+use microliq::instructions::OracleConfig;
 use microliq::math::{LiquidationPlan, LiquidationTarget, MaintenanceHealth, MarketPrice};
+use microliq::oracle::{OracleKind, OracleMode, PYTH_RECEIVER_PROGRAM};
 use microliq::state::{Exchange, InsuranceFund, MarginAccount, Market, MarketParams};
 use solana_program_test::{processor, ProgramTest, ProgramTestContext};
 use solana_sdk::account::{Account, AccountSharedData, ReadableAccount};
@@ -17,8 +19,9 @@ use solana_sdk::signature::{Keypair, Signer};
 use solana_sdk::transaction::{Transaction, TransactionError};
 
 use crate::ix::{self, ExchangeAddresses};
-use crate::pyth::PythPrice;
+use crate::pyth::{push_feed_address, PythPrice, BTC_USD_FEED_ID, SOL_USD_FEED_ID};
 use crate::{PYTH_PROGRAM, USDC};
+use pyth_solana_receiver_sdk::price_update::VerificationLevel;
 
 /// What a test lists in a market.
 #[derive(Clone, Debug)]
@@ -27,6 +30,13 @@ pub struct MarketSpec {
     pub base_decimals: u8,
     pub params: MarketParams,
     pub price: PythPrice,
+    /// The oracle kind; `None` takes the exchange's default (`PriceUpdateV2` unless the builder
+    /// says otherwise).
+    pub oracle_kind: Option<OracleKind>,
+    /// Pinned (the default) or pull; pull applies to `PriceUpdateV2` markets only.
+    pub oracle_mode: OracleMode,
+    /// The Pyth feed id a `PriceUpdateV2` market reads.
+    pub feed_id: [u8; 32],
 }
 
 impl MarketSpec {
@@ -37,6 +47,9 @@ impl MarketSpec {
             base_decimals: 9,
             params: default_params(),
             price: PythPrice::usd(150.0),
+            oracle_kind: None,
+            oracle_mode: OracleMode::Pinned,
+            feed_id: SOL_USD_FEED_ID,
         }
     }
 
@@ -51,11 +64,27 @@ impl MarketSpec {
                 ..default_params()
             },
             price: PythPrice::usd(60_000.0),
+            oracle_kind: None,
+            oracle_mode: OracleMode::Pinned,
+            feed_id: BTC_USD_FEED_ID,
         }
     }
 
     pub fn with_params(mut self, params: MarketParams) -> Self {
         self.params = params;
+        self
+    }
+
+    /// Prices this market with `kind` whatever the exchange's default.
+    pub fn with_oracle_kind(mut self, kind: OracleKind) -> Self {
+        self.oracle_kind = Some(kind);
+        self
+    }
+
+    /// A `PriceUpdateV2` market in pull mode: any fresh, fully verified update of its feed.
+    pub fn pull(mut self) -> Self {
+        self.oracle_kind = Some(OracleKind::PythPriceUpdateV2);
+        self.oracle_mode = OracleMode::Pull;
         self
     }
 }
@@ -89,9 +118,29 @@ pub struct MarketFixture {
     pub market: Pubkey,
     pub oracle: Pubkey,
     pub price: PythPrice,
+    pub oracle_kind: OracleKind,
+    pub oracle_mode: OracleMode,
+    /// The feed id (`PriceUpdateV2`); zero for legacy markets.
+    pub feed_id: [u8; 32],
 }
 
 impl MarketFixture {
+    /// The configuration `add_market` / `set_market_oracle` take for this market.
+    pub fn oracle_config(&self) -> OracleConfig {
+        OracleConfig { kind: self.oracle_kind, mode: self.oracle_mode, feed_id: self.feed_id }
+    }
+
+    /// The bytes of this market's oracle account holding `price`, in the market's format (a
+    /// `PriceUpdateV2` is fully verified).
+    pub fn oracle_bytes(&self, price: &PythPrice) -> (Pubkey, Vec<u8>) {
+        match self.oracle_kind {
+            OracleKind::PythLegacy => (PYTH_PROGRAM, price.to_bytes()),
+            OracleKind::PythPriceUpdateV2 => {
+                (PYTH_RECEIVER_PROGRAM, price.to_price_update_v2(self.feed_id, VerificationLevel::Full))
+            }
+        }
+    }
+
     pub fn pair(&self) -> (Pubkey, Pubkey) {
         (self.market, self.oracle)
     }
@@ -124,6 +173,7 @@ pub struct LocalExchangeBuilder {
     insurance: u64,
     insurance_cap_per_event: u64,
     quote_decimals: u8,
+    oracle_kind: OracleKind,
 }
 
 impl LocalExchangeBuilder {
@@ -149,6 +199,12 @@ impl LocalExchangeBuilder {
         self
     }
 
+    /// The oracle kind of markets whose spec does not name one (`PriceUpdateV2` by default).
+    pub fn with_oracle_kind(mut self, kind: OracleKind) -> Self {
+        self.oracle_kind = kind;
+        self
+    }
+
     /// Decimals of the quote mint (6 by default, like USDC).
     pub fn with_quote_decimals(mut self, decimals: u8) -> Self {
         self.quote_decimals = decimals;
@@ -171,6 +227,7 @@ impl LocalExchangeBuilder {
             admin,
             ex,
             quote_decimals: self.quote_decimals,
+            default_oracle_kind: self.oracle_kind,
             markets: Vec::new(),
             margin_accounts: Vec::new(),
             nonce: 0,
@@ -217,6 +274,8 @@ pub struct LocalExchange {
     pub ex: ExchangeAddresses,
     /// Decimals of the quote mint.
     pub quote_decimals: u8,
+    /// The oracle kind of markets whose spec does not name one.
+    pub default_oracle_kind: OracleKind,
     pub markets: Vec<MarketFixture>,
     /// Every margin account created through the fixtures (Σ collateral is checked against the
     /// exchange's ledger after every transaction).
@@ -246,18 +305,22 @@ impl LocalExchange {
             insurance: 0,
             insurance_cap_per_event: u64::MAX,
             quote_decimals: 6,
+            oracle_kind: OracleKind::PythPriceUpdateV2,
         }
     }
 
     /// The common setup: SOL and BTC markets, a 1,000,000 USDC pool, 50,000 USDC insurance.
     pub async fn standard() -> LocalExchange {
+        Self::standard_builder().build().await
+    }
+
+    /// The builder of [`LocalExchange::standard`], to change before building.
+    pub fn standard_builder() -> LocalExchangeBuilder {
         Self::builder()
             .with_market(MarketSpec::sol())
             .with_market(MarketSpec::btc())
             .with_pool_liquidity(1_000_000 * USDC)
             .with_insurance(50_000 * USDC)
-            .build()
-            .await
     }
 
     pub fn payer(&self) -> Keypair {
@@ -453,10 +516,15 @@ impl LocalExchange {
         self.bank.set_sysvar(&clock);
     }
 
-    /// Writes a market's Pyth account, published now unless `price.publish_time` is set.
+    /// Writes a market's Pyth account, published now unless `price.publish_time` is set (and, for
+    /// `PriceUpdateV2`, posted at the current slot unless `price.posted_slot` is set).
     pub async fn set_price(&mut self, index: u16, mut price: PythPrice) {
+        let clock = self.clock().await;
         if price.publish_time == 0 {
-            price.publish_time = self.clock().await.unix_timestamp;
+            price.publish_time = clock.unix_timestamp;
+        }
+        if price.posted_slot == 0 {
+            price.posted_slot = clock.slot;
         }
         let oracle = self.markets[index as usize].oracle;
         self.write_oracle(&oracle, &price);
@@ -468,15 +536,14 @@ impl LocalExchange {
         self.set_price(index, PythPrice::usd(dollars)).await;
     }
 
+    /// Writes `price` to the oracle account `key` in the format of the market it prices (legacy
+    /// when no market uses `key`).
     pub fn write_oracle(&mut self, key: &Pubkey, price: &PythPrice) {
-        let account = Account {
-            lamports: 1_000_000_000,
-            data: price.to_bytes(),
-            owner: PYTH_PROGRAM,
-            executable: false,
-            rent_epoch: 0,
+        let (owner, data) = match self.markets.iter().find(|m| m.oracle == *key) {
+            Some(market) => market.oracle_bytes(price),
+            None => (PYTH_PROGRAM, price.to_bytes()),
         };
-        self.bank.set_account(key, &AccountSharedData::from(account));
+        self.write_account(key, owner, data);
     }
 
     /// Writes an arbitrary account (foreign-owned oracles and the like).
@@ -616,13 +683,90 @@ impl LocalExchange {
         self.send(instructions, signers).await.expect("setup transaction");
     }
 
+    /// Sends `set_market_oracle` for market `index` with `oracle` under `config`; on success the
+    /// fixture follows (later `set_price` calls write the new account in the new format).
+    pub async fn set_market_oracle(
+        &mut self,
+        index: u16,
+        oracle: Pubkey,
+        config: OracleConfig,
+    ) -> Result<(), TxError> {
+        let instruction = ix::SetMarketOracle {
+            admin: self.admin.pubkey(),
+            market: self.markets[index as usize].market,
+            oracle,
+            config,
+        }
+        .instruction(&self.ex);
+        self.admin_send(instruction).await?;
+        let fixture = &mut self.markets[index as usize];
+        fixture.oracle = oracle;
+        fixture.oracle_kind = config.kind;
+        fixture.oracle_mode = config.mode;
+        fixture.feed_id = config.feed_id;
+        Ok(())
+    }
+
+    /// A `PriceUpdateV2` of market `index`'s feed at a fresh address, as a keeper posts one for a
+    /// pull market: `price` published now and posted at the current slot unless set, `Full`
+    /// unless `verification_level` says otherwise.
+    pub async fn post_price_update(
+        &mut self,
+        index: u16,
+        mut price: PythPrice,
+        verification_level: VerificationLevel,
+    ) -> Pubkey {
+        let clock = self.clock().await;
+        if price.publish_time == 0 {
+            price.publish_time = clock.unix_timestamp;
+        }
+        if price.posted_slot == 0 {
+            price.posted_slot = clock.slot;
+        }
+        let key = Keypair::new().pubkey();
+        let feed_id = self.markets[index as usize].feed_id;
+        self.write_account(
+            &key,
+            PYTH_RECEIVER_PROGRAM,
+            price.to_price_update_v2(feed_id, verification_level),
+        );
+        key
+    }
+
     pub async fn add_market(&mut self, spec: MarketSpec) -> MarketFixture {
         let index = self.markets.len() as u16;
-        let oracle = Keypair::new().pubkey();
+        let oracle_kind = spec.oracle_kind.unwrap_or(self.default_oracle_kind);
+        let (oracle_mode, feed_id) = match oracle_kind {
+            OracleKind::PythLegacy => (OracleMode::Pinned, [0; 32]),
+            OracleKind::PythPriceUpdateV2 => (spec.oracle_mode, spec.feed_id),
+        };
+        // A PriceUpdateV2 market sits at its push-oracle feed address (shard 0), as on mainnet,
+        // unless another market of this exchange already uses that feed.
+        let push_feed = push_feed_address(0, &feed_id);
+        let oracle = if oracle_kind == OracleKind::PythPriceUpdateV2
+            && self.markets.iter().all(|m| m.oracle != push_feed)
+        {
+            push_feed
+        } else {
+            Keypair::new().pubkey()
+        };
         let market = self.ex.market(index);
+        let clock = self.clock().await;
         let mut price = spec.price;
-        price.publish_time = self.clock().await.unix_timestamp;
-        self.write_oracle(&oracle, &price);
+        price.publish_time = clock.unix_timestamp;
+        price.posted_slot = clock.slot;
+        let fixture = MarketFixture {
+            index,
+            base_decimals: spec.base_decimals,
+            market,
+            oracle,
+            price,
+            oracle_kind,
+            oracle_mode,
+            feed_id,
+        };
+        let (owner, data) = fixture.oracle_bytes(&price);
+        self.write_account(&oracle, owner, data);
         let add = ix::AddMarket {
             admin: self.admin.pubkey(),
             market,
@@ -630,11 +774,11 @@ impl LocalExchange {
             params: spec.params,
             base_decimals: spec.base_decimals,
             name: spec.name.clone(),
+            oracle_config: fixture.oracle_config(),
         }
         .instruction(&self.ex);
         let admin = self.admin.insecure_clone();
         self.send(&[add], &[&admin]).await.expect("add market");
-        let fixture = MarketFixture { index, base_decimals: spec.base_decimals, market, oracle, price };
         self.markets.push(fixture.clone());
         fixture
     }

@@ -32,6 +32,8 @@ pub enum SendError {
 pub trait Chain {
     /// Raw data of each account (None where it does not exist).
     async fn accounts(&mut self, keys: &[Pubkey]) -> Result<Vec<Option<Vec<u8>>>>;
+    /// Owner and raw data of each account (oracles are judged by their owner too).
+    async fn owned_accounts(&mut self, keys: &[Pubkey]) -> Result<Vec<Option<(Pubkey, Vec<u8>)>>>;
     /// Every margin account of the program: `(address, raw data)`.
     async fn margin_accounts(&mut self) -> Result<Vec<(Pubkey, Vec<u8>)>>;
     /// `(slot, unix_timestamp)`.
@@ -108,6 +110,15 @@ impl Chain for RpcChain {
         Ok(out)
     }
 
+    async fn owned_accounts(&mut self, keys: &[Pubkey]) -> Result<Vec<Option<(Pubkey, Vec<u8>)>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let accounts = self.client.get_multiple_accounts(chunk).await.context("getMultipleAccounts")?;
+            out.extend(accounts.into_iter().map(|a| a.map(|a| (a.owner, a.data))));
+        }
+        Ok(out)
+    }
+
     async fn margin_accounts(&mut self) -> Result<Vec<(Pubkey, Vec<u8>)>> {
         let accounts = self
             .client
@@ -171,6 +182,14 @@ impl Chain for LocalExchange {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             out.push(self.account(key).await.map(|a| a.data));
+        }
+        Ok(out)
+    }
+
+    async fn owned_accounts(&mut self, keys: &[Pubkey]) -> Result<Vec<Option<(Pubkey, Vec<u8>)>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.account(key).await.map(|a| (a.owner, a.data)));
         }
         Ok(out)
     }

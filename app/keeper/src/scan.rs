@@ -8,10 +8,9 @@ use anyhow::{anyhow, Result};
 use microliq::math::{
     self, target_margin_scaled, LiquidationPlan, LiquidationTarget, MaintenanceHealth, PositionRisk,
 };
-use microliq::oracle::{read_price_account, OracleReading};
+use microliq::oracle::{read_oracle_account, OracleAccount, OracleClock, OracleReading};
 use microliq::state::{Exchange, MarginAccount, Market, MAX_POSITIONS};
 use microliq_client::ix::ExchangeAddresses;
-use pyth_sdk_solana::state::load_price_account;
 
 use crate::chain::Chain;
 
@@ -60,11 +59,13 @@ impl Snapshot {
             markets.push(MarketView { index: index as u16, key: *key, state, oracle: None });
         }
         let oracle_keys: Vec<Pubkey> = markets.iter().map(|m| m.state.oracle).collect();
-        let oracle_data = chain.accounts(&oracle_keys).await?;
-        for (market, data) in markets.iter_mut().zip(oracle_data) {
-            market.oracle = data.as_deref().and_then(|data| {
-                let account = load_price_account::<32, ()>(data).ok()?;
-                read_price_account(account, &market.state, exchange.quote_decimals, unix_timestamp).ok()
+        let oracle_data = chain.owned_accounts(&oracle_keys).await?;
+        let clock = OracleClock { unix_timestamp, slot };
+        for ((market, data), key) in markets.iter_mut().zip(oracle_data).zip(&oracle_keys) {
+            // The program's own reader, for either oracle kind.
+            market.oracle = data.and_then(|(owner, data)| {
+                let account = OracleAccount { key, owner: &owner, data: &data };
+                read_oracle_account(&account, &market.state, &exchange, &clock).ok()
             });
         }
         Ok(Snapshot { addresses, exchange, markets, slot, unix_timestamp })

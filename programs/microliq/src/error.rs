@@ -131,6 +131,18 @@ pub enum MicroliqError {
     PoolDepositTooSmall,
     #[msg("A withdrawal must burn every share or leave at least one whole share outstanding")]
     PoolSharesDust,
+
+    // --- PriceUpdateV2 oracles (appended) -----------------------------------------------------
+    #[msg("The price account is not a Pyth PriceUpdateV2 account (wrong discriminator)")]
+    OracleWrongAccountType,
+    #[msg("The price update is only partially verified; markets accept Full verification only")]
+    OracleNotFullyVerified,
+    #[msg("The price update is for another Pyth feed than the market's")]
+    OracleWrongFeed,
+    #[msg("The price update's posted slot is in the future")]
+    OraclePostedInFuture,
+    #[msg("The oracle kind, mode or feed id is invalid (legacy: pinned, zero feed id; PriceUpdateV2: a non-zero feed id)")]
+    OracleConfigInvalid,
 }
 
 impl From<MathError> for Error {

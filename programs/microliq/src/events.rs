@@ -19,6 +19,31 @@ pub struct MarketAdded {
     pub market: Pubkey,
     pub market_index: u16,
     pub oracle: Pubkey,
+    /// [`crate::oracle::OracleKind`] and [`crate::oracle::OracleMode`] as `u8`.
+    pub oracle_kind: u8,
+    pub oracle_mode: u8,
+    pub oracle_feed_id: [u8; 32],
+}
+
+/// A market's oracle was set or switched (`set_market_oracle`); the new account read the price
+/// below when it was accepted.
+#[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarketOracleSet {
+    pub market: Pubkey,
+    pub market_index: u16,
+    pub old_oracle: Pubkey,
+    pub old_oracle_kind: u8,
+    pub old_oracle_mode: u8,
+    pub old_oracle_feed_id: [u8; 32],
+    pub oracle: Pubkey,
+    pub oracle_kind: u8,
+    pub oracle_mode: u8,
+    pub oracle_feed_id: [u8; 32],
+    /// The new account's price when it was accepted (raw mantissa, exponent, publish time).
+    pub price: i64,
+    pub expo: i32,
+    pub publish_time: i64,
 }
 
 #[event]

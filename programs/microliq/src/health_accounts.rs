@@ -11,7 +11,7 @@ use anchor_lang::prelude::*;
 
 use crate::error::MicroliqError;
 use crate::math::{self, MaintenanceHealth, MarketPrice, PositionRisk};
-use crate::oracle::{read_oracle, OracleReading};
+use crate::oracle::{read_oracle, OracleClock, OracleReading};
 use crate::state::{Exchange, MarginAccount, Market, MAX_POSITIONS};
 
 /// What health needs of one market: its index, rates, validated prices and whether its EMA
@@ -57,7 +57,7 @@ pub fn load_market_pairs<'info>(
     exchange: &Exchange,
     expected: &[u16],
     named_market: Option<&Pubkey>,
-    now: i64,
+    clock: &OracleClock,
     mut visit: impl FnMut(&Market, OracleReading) -> Result<()>,
 ) -> Result<()> {
     require!(remaining.len() % 2 == 0, MicroliqError::HealthAccountsOddCount);
@@ -93,7 +93,7 @@ pub fn load_market_pairs<'info>(
             }
             _ => return err!(MicroliqError::HealthAccountsUnexpected),
         }
-        let oracle = read_oracle(&pair[1], &market, &exchange.pyth_program, exchange.quote_decimals, now)?;
+        let oracle = read_oracle(&pair[1], &market, exchange, clock)?;
         visit(&market, oracle)?;
     }
     require!(pairs == expected.len(), MicroliqError::HealthAccountsMissing);
@@ -135,7 +135,7 @@ impl HealthMarkets {
         exchange: &Exchange,
         account: &MarginAccount,
         named: Option<(u16, &Pubkey)>,
-        now: i64,
+        clock: &OracleClock,
     ) -> Result<()> {
         let (indexes, count) = account.other_market_indexes(named.map(|(index, _)| index));
         let named_market = named.map(|(_, key)| key);
@@ -145,7 +145,7 @@ impl HealthMarkets {
             exchange,
             &indexes[..count],
             named_market,
-            now,
+            clock,
             |market, oracle| self.push(MarketSnapshot::new(market, &oracle)),
         )
     }

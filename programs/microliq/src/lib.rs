@@ -42,7 +42,7 @@ pub mod microliq {
         InitializeExchange::handle(ctx, args)
     }
 
-    /// Lists a perpetual market priced by a legacy Pyth price account.
+    /// Lists a perpetual market priced by a Pyth `PriceUpdateV2` or legacy price account.
     pub fn add_market(ctx: Context<AddMarket>, args: AddMarketArgs) -> Result<()> {
         AddMarket::handle(ctx, args)
     }
@@ -50,6 +50,11 @@ pub mod microliq {
     /// Replaces a market's risk and fee parameters (bounded, cross-checked).
     pub fn update_market(ctx: Context<UpdateMarket>, args: UpdateMarketArgs) -> Result<()> {
         UpdateMarket::handle(ctx, args)
+    }
+
+    /// Sets or switches a market's oracle (kind, mode, feed id, account); the account must read.
+    pub fn set_market_oracle(ctx: Context<SetMarketOracle>, args: OracleConfig) -> Result<()> {
+        SetMarketOracle::handle(ctx, args)
     }
 
     /// Updates exchange-wide parameters (insurance cap per event, insolvent-close reward,

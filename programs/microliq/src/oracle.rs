@@ -1,18 +1,97 @@
-//! Reading a market's legacy Pyth price account with every guard of DESIGN.md §Prices.
+//! Reading a market's price with every guard of DESIGN.md §Prices, from either oracle kind.
 //!
-//! Checks, in order, each with its own error: the account is the market's configured oracle, it
-//! is owned by the exchange's configured Pyth program, it decodes as a Pyth price account, its
-//! aggregate status is `Trading`, price and EMA are positive, the publish time is no older than
+//! A market is priced by one of two Pyth formats ([`OracleKind`], docs/ORACLES.md):
+//!
+//! - **`PriceUpdateV2`** (the default for new markets): an account owned by the Pyth Solana
+//!   Receiver program, decoded with `pyth-solana-receiver-sdk`. Checked, in order: the account is
+//!   the market's pinned account (pinned mode only), its owner is the receiver program, its
+//!   discriminator is `PriceUpdateV2`'s, it decodes, its verification level is `Full`, its feed id
+//!   is the market's, and `posted_slot` is not in the future.
+//! - **Legacy** price accounts (pyth-sdk-solana's layout, kept for markets listed before the
+//!   migration): the account is the market's, it is owned by the exchange's configured Pyth
+//!   program, it decodes, and its aggregate status is `Trading`.
+//!
+//! Then the same guards for both: price and EMA positive, publish time no older than
 //! `max_staleness_secs`, and `conf / price ≤ max_conf_rate`. The EMA-divergence circuit breaker
 //! is recorded rather than enforced here: only risk-adding instructions refuse it
-//! ([`OracleReading::require_no_divergence`]).
+//! ([`OracleReading::require_no_divergence`]). Nothing downstream knows which kind was read.
 
 use anchor_lang::prelude::*;
+use anchor_lang::Discriminator;
 use pyth_sdk_solana::state::{load_price_account, PriceStatus, SolanaPriceAccount};
+use pyth_solana_receiver_sdk::price_update::{PriceUpdateV2, VerificationLevel};
 
 use crate::error::MicroliqError;
 use crate::math::{MarketPrice, RATE_PRECISION};
-use crate::state::Market;
+use crate::state::{Exchange, Market};
+
+/// The Pyth Solana Receiver program, owner of every `PriceUpdateV2` account.
+pub const PYTH_RECEIVER_PROGRAM: Pubkey = pyth_solana_receiver_sdk::ID;
+/// The Pyth push-oracle program whose sponsored feed accounts hold `PriceUpdateV2` data at
+/// `find_program_address([shard_id u16 LE, feed_id], PYTH_PUSH_ORACLE_PROGRAM)`.
+pub const PYTH_PUSH_ORACLE_PROGRAM: Pubkey = pyth_solana_receiver_sdk::PYTH_PUSH_ORACLE_ID;
+
+/// Which price format a market reads. Stored in [`Market::oracle_kind`] as its `u8` value.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum OracleKind {
+    /// A legacy Pyth price account (pyth-sdk-solana), owned by the exchange's Pyth program.
+    PythLegacy = 0,
+    /// A `PriceUpdateV2` account owned by the Pyth Solana Receiver program.
+    PythPriceUpdateV2 = 1,
+}
+
+/// Which accounts a market accepts as its price. Stored in [`Market::oracle_mode`].
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum OracleMode {
+    /// Only the account stored in [`Market::oracle`] (for `PriceUpdateV2`: normally the push
+    /// oracle's sponsored feed account).
+    Pinned = 0,
+    /// Any receiver-owned `PriceUpdateV2` account with the market's feed id, fully verified and
+    /// fresh (a keeper may post one in the same transaction). `PriceUpdateV2` only.
+    Pull = 1,
+}
+
+impl OracleKind {
+    pub fn from_u8(value: u8) -> Option<Self> {
+        match value {
+            0 => Some(OracleKind::PythLegacy),
+            1 => Some(OracleKind::PythPriceUpdateV2),
+            _ => None,
+        }
+    }
+}
+
+impl OracleMode {
+    pub fn from_u8(value: u8) -> Option<Self> {
+        match value {
+            0 => Some(OracleMode::Pinned),
+            1 => Some(OracleMode::Pull),
+            _ => None,
+        }
+    }
+}
+
+/// The cluster time an oracle is judged against.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OracleClock {
+    pub unix_timestamp: i64,
+    pub slot: u64,
+}
+
+impl OracleClock {
+    pub fn get() -> Result<Self> {
+        let clock = Clock::get()?;
+        Ok(OracleClock { unix_timestamp: clock.unix_timestamp, slot: clock.slot })
+    }
+}
+
+impl From<&Clock> for OracleClock {
+    fn from(clock: &Clock) -> Self {
+        OracleClock { unix_timestamp: clock.unix_timestamp, slot: clock.slot }
+    }
+}
 
 /// A validated oracle read, converted to fixed point.
 #[derive(Clone, Copy, Debug, Default)]
@@ -35,39 +114,115 @@ impl OracleReading {
     }
 }
 
+/// A price as either format carries it, before the shared guards.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RawPrice {
+    pub price: i64,
+    pub conf: u64,
+    pub expo: i32,
+    pub publish_time: i64,
+    pub ema_price: i64,
+}
+
+/// An oracle account as the program sees it: address, owner and data. Off-chain code (the
+/// keeper) builds one from RPC bytes and gets exactly the program's answer.
+#[derive(Clone, Copy, Debug)]
+pub struct OracleAccount<'a> {
+    pub key: &'a Pubkey,
+    pub owner: &'a Pubkey,
+    pub data: &'a [u8],
+}
+
 /// Reads and validates `oracle` for `market`.
 pub fn read_oracle(
     oracle: &AccountInfo,
     market: &Market,
-    pyth_program: &Pubkey,
-    quote_decimals: u8,
-    now: i64,
+    exchange: &Exchange,
+    clock: &OracleClock,
 ) -> Result<OracleReading> {
-    require_keys_eq!(oracle.key(), market.oracle, MicroliqError::WrongOracle);
-    require_keys_eq!(*oracle.owner, *pyth_program, MicroliqError::OracleWrongOwner);
     let data = oracle.try_borrow_data()?;
-    let account = load_price_account::<32, ()>(&data).map_err(|_| error!(MicroliqError::OracleInvalid))?;
-    read_price_account(account, market, quote_decimals, now)
+    let account = OracleAccount { key: oracle.key, owner: oracle.owner, data: &data };
+    read_oracle_account(&account, market, exchange, clock)
 }
 
-/// The guards and conversion on an already-decoded price account (shared with off-chain code).
-pub fn read_price_account(
-    account: &SolanaPriceAccount,
+/// [`read_oracle`] on an account's address, owner and bytes.
+pub fn read_oracle_account(
+    account: &OracleAccount,
+    market: &Market,
+    exchange: &Exchange,
+    clock: &OracleClock,
+) -> Result<OracleReading> {
+    let raw = match OracleKind::from_u8(market.oracle_kind) {
+        Some(OracleKind::PythPriceUpdateV2) => decode_price_update_v2(account, market, clock)?,
+        Some(OracleKind::PythLegacy) => {
+            require_keys_eq!(*account.key, market.oracle, MicroliqError::WrongOracle);
+            require_keys_eq!(*account.owner, exchange.pyth_program, MicroliqError::OracleWrongOwner);
+            let legacy = load_price_account::<32, ()>(account.data)
+                .map_err(|_| error!(MicroliqError::OracleInvalid))?;
+            legacy_raw_price(legacy)?
+        }
+        None => return err!(MicroliqError::OracleConfigInvalid),
+    };
+    validate_price(&raw, market, exchange.quote_decimals, clock.unix_timestamp)
+}
+
+/// The `PriceUpdateV2` checks that come before the price itself: pinned address, owner,
+/// discriminator, decoding, `Full` verification, feed id, `posted_slot` not in the future.
+fn decode_price_update_v2(account: &OracleAccount, market: &Market, clock: &OracleClock) -> Result<RawPrice> {
+    if market.oracle_mode == OracleMode::Pinned as u8 {
+        require_keys_eq!(*account.key, market.oracle, MicroliqError::WrongOracle);
+    }
+    require_keys_eq!(*account.owner, PYTH_RECEIVER_PROGRAM, MicroliqError::OracleWrongOwner);
+    let data = account.data;
+    require!(
+        data.len() >= 8 && data[..8] == *PriceUpdateV2::DISCRIMINATOR,
+        MicroliqError::OracleWrongAccountType
+    );
+    let update = PriceUpdateV2::try_deserialize_unchecked(&mut &data[..])
+        .map_err(|_| error!(MicroliqError::OracleInvalid))?;
+    require!(
+        matches!(update.verification_level, VerificationLevel::Full),
+        MicroliqError::OracleNotFullyVerified
+    );
+    let message = &update.price_message;
+    require!(message.feed_id == market.oracle_feed_id, MicroliqError::OracleWrongFeed);
+    require!(update.posted_slot <= clock.slot, MicroliqError::OraclePostedInFuture);
+    Ok(RawPrice {
+        price: message.price,
+        conf: message.conf,
+        expo: message.exponent,
+        publish_time: message.publish_time,
+        ema_price: message.ema_price,
+    })
+}
+
+/// A legacy account's aggregate, refused unless it is trading.
+pub fn legacy_raw_price(account: &SolanaPriceAccount) -> Result<RawPrice> {
+    require!(account.agg.status == PriceStatus::Trading, MicroliqError::OracleNotTrading);
+    Ok(RawPrice {
+        price: account.agg.price,
+        conf: account.agg.conf,
+        expo: account.expo,
+        publish_time: account.timestamp,
+        ema_price: account.ema_price.val,
+    })
+}
+
+/// The guards both kinds share, and the conversion to fixed point.
+pub fn validate_price(
+    raw: &RawPrice,
     market: &Market,
     quote_decimals: u8,
     now: i64,
 ) -> Result<OracleReading> {
     let params = &market.params;
-    require!(account.agg.status == PriceStatus::Trading, MicroliqError::OracleNotTrading);
-    let price = account.agg.price;
-    let ema = account.ema_price.val;
-    require!(price > 0 && ema > 0, MicroliqError::OracleNonPositivePrice);
-    let age = now.saturating_sub(account.timestamp);
+    require!(raw.price > 0 && raw.ema_price > 0, MicroliqError::OracleNonPositivePrice);
+    let age = now.saturating_sub(raw.publish_time);
     require!(age <= params.max_staleness_secs as i64, MicroliqError::OracleStale);
 
-    let price = price as u64;
-    let ema = ema as u64;
-    let conf = account.agg.conf;
+    let price = raw.price as u64;
+    let ema = raw.ema_price as u64;
+    let conf = raw.conf;
     // conf / price ≤ max_conf  ⇔  conf · 1e6 ≤ max_conf · price (exact, in u128).
     require!(
         conf as u128 * RATE_PRECISION <= params.max_conf_rate as u128 * price as u128,
@@ -77,17 +232,28 @@ pub fn read_price_account(
     let ema_diverged =
         (price.abs_diff(ema) as u128) * RATE_PRECISION > params.max_ema_divergence as u128 * ema as u128;
 
-    let expo = account.expo;
-    let price = MarketPrice::from_oracle(price, conf, ema, expo, quote_decimals, market.base_decimals)
+    let fixed = MarketPrice::from_oracle(price, conf, ema, raw.expo, quote_decimals, market.base_decimals)
         .map_err(|_| error!(MicroliqError::OraclePriceOutOfRange))?;
-    require!(price.oracle_low > 0, MicroliqError::OraclePriceOutOfRange);
+    require!(fixed.oracle_low > 0, MicroliqError::OraclePriceOutOfRange);
 
     Ok(OracleReading {
-        price,
-        raw_price: account.agg.price,
+        price: fixed,
+        raw_price: raw.price,
         raw_conf: conf,
-        expo,
-        publish_time: account.timestamp,
+        expo: raw.expo,
+        publish_time: raw.publish_time,
         ema_diverged,
     })
+}
+
+/// Checks an oracle configuration before it is stored: the kind and mode exist, the mode suits
+/// the kind, and a `PriceUpdateV2` market names a feed (legacy markets carry none).
+pub fn validate_oracle_config(kind: u8, mode: u8, feed_id: &[u8; 32]) -> Result<()> {
+    let ok = match (OracleKind::from_u8(kind), OracleMode::from_u8(mode)) {
+        (Some(OracleKind::PythLegacy), Some(OracleMode::Pinned)) => *feed_id == [0; 32],
+        (Some(OracleKind::PythPriceUpdateV2), Some(_)) => *feed_id != [0; 32],
+        _ => false,
+    };
+    require!(ok, MicroliqError::OracleConfigInvalid);
+    Ok(())
 }

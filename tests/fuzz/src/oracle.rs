@@ -70,6 +70,7 @@ impl OracleModel {
             expo: -8,
             status: self.status,
             publish_time: self.publish_time,
+            posted_slot: 0,
         }
     }
 

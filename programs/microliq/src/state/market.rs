@@ -134,7 +134,8 @@ impl MarketParams {
 #[derive(Debug)]
 pub struct Market {
     pub exchange: Pubkey,
-    /// The legacy Pyth price account of this market.
+    /// The price account of this market: for pinned oracles the only one accepted, for pull
+    /// oracles the account it was configured with (informational). See [`crate::oracle`].
     pub oracle: Pubkey,
     pub params: MarketParams,
     /// Σ base of all long positions (base atoms).
@@ -157,11 +158,19 @@ pub struct Market {
     pub _padding: [u8; 2],
     /// Display name, UTF-8, zero padded.
     pub name: [u8; 16],
-    pub reserved: [u8; 120],
+    /// [`crate::oracle::OracleKind`] as `u8` (0, legacy, is what markets listed before the
+    /// migration hold in these formerly reserved bytes).
+    pub oracle_kind: u8,
+    /// [`crate::oracle::OracleMode`] as `u8`.
+    pub oracle_mode: u8,
+    pub _oracle_padding: [u8; 6],
+    /// The Pyth feed id a `PriceUpdateV2` market reads; zero for legacy markets.
+    pub oracle_feed_id: [u8; 32],
+    pub reserved: [u8; 80],
 }
 
 const _: () = assert!(core::mem::size_of::<MarketParams>() == 12 * 4 + 3 * 8);
-const _: () = assert!(core::mem::size_of::<Market>() == 2 * 32 + 72 + 7 * 8 + 8 + 16 + 120);
+const _: () = assert!(core::mem::size_of::<Market>() == 2 * 32 + 72 + 7 * 8 + 8 + 16 + 8 + 32 + 80);
 const _: () = assert!(core::mem::size_of::<Market>() % 8 == 0);
 
 impl Market {

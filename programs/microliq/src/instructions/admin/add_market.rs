@@ -1,8 +1,8 @@
 use anchor_lang::prelude::*;
-use pyth_sdk_solana::state::load_price_account;
 
 use crate::error::MicroliqError;
 use crate::events::MarketAdded;
+use crate::instructions::admin::OracleConfig;
 use crate::state::{bounds, seeds, Exchange, Market, MarketParams, MAX_MARKETS};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
@@ -12,6 +12,8 @@ pub struct AddMarketArgs {
     pub base_decimals: u8,
     /// Display name (UTF-8, at most 16 bytes).
     pub name: String,
+    /// How the market is priced; `oracle` must read under it now.
+    pub oracle_config: OracleConfig,
 }
 
 /// Lists a perpetual market at index `exchange.market_count`, priced by `oracle`.
@@ -29,8 +31,8 @@ pub struct AddMarket<'info> {
         bump,
     )]
     pub market: AccountLoader<'info, Market>,
-    /// CHECK: must be a legacy Pyth price account owned by the exchange's Pyth program; checked
-    /// in `validate`.
+    /// CHECK: must read as the market's price under `args.oracle_config` (every guard of
+    /// `read_oracle`, at the market's parameters); checked in `handle`.
     pub oracle: UncheckedAccount<'info>,
     pub system_program: Program<'info, System>,
 }
@@ -39,9 +41,7 @@ impl AddMarket<'_> {
     pub fn validate(&self, args: &AddMarketArgs) -> Result<()> {
         let exchange = self.exchange.load()?;
         require!(exchange.market_count < MAX_MARKETS, MicroliqError::TooManyMarkets);
-        require_keys_eq!(*self.oracle.owner, exchange.pyth_program, MicroliqError::OracleWrongOwner);
-        load_price_account::<32, ()>(&self.oracle.try_borrow_data()?)
-            .map_err(|_| error!(MicroliqError::OracleInvalid))?;
+        args.oracle_config.validate()?;
         require!(
             args.base_decimals <= bounds::BASE_DECIMALS_MAX && args.name.len() <= 16,
             MicroliqError::ParameterOutOfBounds
@@ -60,6 +60,8 @@ impl AddMarket<'_> {
         market.base_decimals = args.base_decimals;
         market.bump = ctx.bumps.market;
         market.name[..args.name.len()].copy_from_slice(args.name.as_bytes());
+        args.oracle_config.apply(&mut market);
+        args.oracle_config.require_reads(&ctx.accounts.oracle, &mut market, &exchange)?;
         market.invariant()?;
         exchange.market_count += 1;
         exchange.invariant()?;
@@ -69,6 +71,9 @@ impl AddMarket<'_> {
             market: ctx.accounts.market.key(),
             market_index: market.market_index,
             oracle: market.oracle,
+            oracle_kind: market.oracle_kind,
+            oracle_mode: market.oracle_mode,
+            oracle_feed_id: market.oracle_feed_id,
         });
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 pub mod add_market;
 pub mod initialize_exchange;
+pub mod set_market_oracle;
 pub mod set_pause;
 pub mod transfer_admin;
 pub mod update_exchange;
@@ -10,6 +11,7 @@ pub mod withdraw_insurance;
 
 pub use add_market::*;
 pub use initialize_exchange::*;
+pub use set_market_oracle::*;
 pub use set_pause::*;
 pub use transfer_admin::*;
 pub use update_exchange::*;

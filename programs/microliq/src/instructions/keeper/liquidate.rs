@@ -6,7 +6,7 @@ use crate::events::{BankruptcyResolved, LiquidationEpisodeEnded, LiquidationSlic
 use crate::health_accounts::{HealthMarkets, MarketSnapshot};
 use crate::instructions::keeper::bankruptcy::{is_bankrupt, resolve_bankruptcy, BankruptcyResolution};
 use crate::math::{self, target_margin_scaled, Checked, LiquidationTarget, PositionRisk, WholeClose};
-use crate::oracle::read_oracle;
+use crate::oracle::{read_oracle, OracleClock};
 use crate::state::{pause, Exchange, InsuranceFund, MarginAccount, Market, MAX_POSITIONS};
 use crate::token_ops::ExchangeSigner;
 
@@ -90,13 +90,7 @@ impl Liquidate<'_> {
         let slot_index = account.position_index(market_index).ok_or(MicroliqError::NoPositionInMarket)?;
 
         // Prices: this market as a named account, every other one from remaining accounts.
-        let oracle = read_oracle(
-            &accounts.oracle,
-            &market,
-            &exchange.pyth_program,
-            exchange.quote_decimals,
-            clock.unix_timestamp,
-        )?;
+        let oracle = read_oracle(&accounts.oracle, &market, &exchange, &OracleClock::from(&clock))?;
         let mut markets = HealthMarkets::default();
         markets.push(MarketSnapshot::new(&market, &oracle))?;
         markets.load_others(
@@ -105,7 +99,7 @@ impl Liquidate<'_> {
             &exchange,
             &account,
             Some((market_index, &accounts.market.key())),
-            clock.unix_timestamp,
+            &OracleClock::from(&clock),
         )?;
         let mut risks = [PositionRisk::default(); MAX_POSITIONS];
         let count = markets.fill_positions(&account, &mut risks)?;

@@ -5,6 +5,7 @@ use crate::error::MicroliqError;
 use crate::events::LiquidityDeposited;
 use crate::instructions::lp::pool_nav::value_pool;
 use crate::math::{self, Checked, Rounding};
+use crate::oracle::OracleClock;
 use crate::state::{pause, Exchange, InsuranceFund};
 use crate::token_ops::{transfer_from_user, ExchangeSigner};
 
@@ -65,15 +66,20 @@ impl DepositLiquidity<'_> {
     #[access_control(ctx.accounts.validate(&args))]
     pub fn handle<'info>(ctx: Context<'_, '_, 'info, 'info, Self>, args: DepositLiquidityArgs) -> Result<()> {
         let accounts = ctx.accounts;
-        let now = Clock::get()?.unix_timestamp;
+        let clock = OracleClock::get()?;
         let supply = accounts.lp_mint.supply;
         let fund_balance = accounts.insurance_fund.load()?.balance;
         let (shares, nav, bump, quote_mint) = {
             let mut exchange = accounts.exchange.load_mut()?;
             require!(exchange.deficits_covered(fund_balance), MicroliqError::UnresolvedDeficit);
-            let nav =
-                value_pool(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, Rounding::Down, now)?
-                    .nav_counted;
+            let nav = value_pool(
+                ctx.remaining_accounts,
+                &accounts.exchange.key(),
+                &exchange,
+                Rounding::Down,
+                &clock,
+            )?
+            .nav_counted;
             let shares = if supply == 0 {
                 // Nobody holds the pool: the depositor takes what is in it, but never a hole.
                 require!(nav >= 0, MicroliqError::PoolNavNonPositive);

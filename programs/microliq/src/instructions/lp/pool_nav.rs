@@ -19,6 +19,7 @@ use anchor_lang::prelude::*;
 
 use crate::health_accounts::load_market_pairs;
 use crate::math::{Checked, Rounding};
+use crate::oracle::OracleClock;
 use crate::state::Exchange;
 
 /// The pool valued at current prices, both ways.
@@ -42,12 +43,12 @@ pub fn value_pool<'info>(
     exchange_key: &Pubkey,
     exchange: &Exchange,
     rounding: Rounding,
-    now: i64,
+    clock: &OracleClock,
 ) -> Result<PoolValuation> {
     let all: Vec<u16> = (0..exchange.market_count).collect();
     let mut traders_pnl = 0i128;
     let mut owed_to_traders = 0i128;
-    load_market_pairs(remaining, exchange_key, exchange, &all, None, now, |market, oracle| {
+    load_market_pairs(remaining, exchange_key, exchange, &all, None, clock, |market, oracle| {
         oracle.require_no_divergence()?;
         let (long, short) = market.traders_unrealized_pnl_by_side(&oracle.price, rounding)?;
         traders_pnl = traders_pnl.add_or_err(long)?.add_or_err(short)?;

@@ -6,6 +6,7 @@ use crate::events::LiquidityWithdrawn;
 use crate::instructions::lp::deposit_liquidity::whole_unit;
 use crate::instructions::lp::pool_nav::value_pool;
 use crate::math::{self, Checked, Rounding};
+use crate::oracle::OracleClock;
 use crate::state::{pause, Exchange, InsuranceFund};
 use crate::token_ops::{burn_from_user, ExchangeSigner};
 
@@ -68,15 +69,20 @@ impl WithdrawLiquidity<'_> {
         args: WithdrawLiquidityArgs,
     ) -> Result<()> {
         let accounts = ctx.accounts;
-        let now = Clock::get()?.unix_timestamp;
+        let clock = OracleClock::get()?;
         let supply = accounts.lp_mint.supply;
         let fund_balance = accounts.insurance_fund.load()?.balance;
         let (amount, nav, bump, quote_mint) = {
             let mut exchange = accounts.exchange.load_mut()?;
             require!(exchange.deficits_covered(fund_balance), MicroliqError::UnresolvedDeficit);
-            let nav =
-                value_pool(ctx.remaining_accounts, &accounts.exchange.key(), &exchange, Rounding::Up, now)?
-                    .nav_collectable;
+            let nav = value_pool(
+                ctx.remaining_accounts,
+                &accounts.exchange.key(),
+                &exchange,
+                Rounding::Up,
+                &clock,
+            )?
+            .nav_collectable;
             require!(nav > 0, MicroliqError::PoolNavNonPositive);
             let amount = math::to_u64(math::mul_div_u128(
                 args.shares as u128,

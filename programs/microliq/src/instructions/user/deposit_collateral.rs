@@ -4,6 +4,7 @@ use anchor_spl::token::{Token, TokenAccount};
 use crate::error::MicroliqError;
 use crate::events::{CollateralDeposited, LiquidationEpisodeEnded};
 use crate::health_accounts::HealthMarkets;
+use crate::oracle::OracleClock;
 use crate::state::{pause, Exchange, MarginAccount};
 use crate::token_ops::transfer_from_user;
 
@@ -69,7 +70,7 @@ impl DepositCollateral<'_> {
                     &exchange,
                     &account,
                     None,
-                    clock.unix_timestamp,
+                    &OracleClock::from(&clock),
                 )?;
                 if markets.at_end_target(&account)? {
                     let health = markets.maintenance_health(&account)?;

@@ -4,7 +4,7 @@ use crate::error::MicroliqError;
 use crate::events::OrderFilled;
 use crate::health_accounts::{HealthMarkets, MarketSnapshot};
 use crate::math::{self, apply_rate, Checked, Rounding};
-use crate::oracle::read_oracle;
+use crate::oracle::{read_oracle, OracleClock};
 use crate::state::{pause, Exchange, MarginAccount, Market};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
@@ -60,13 +60,12 @@ impl PlaceOrder<'_> {
     #[access_control(ctx.accounts.validate(&args))]
     pub fn handle<'info>(ctx: Context<'_, '_, 'info, 'info, Self>, args: PlaceOrderArgs) -> Result<()> {
         let accounts = ctx.accounts;
-        let now = Clock::get()?.unix_timestamp;
+        let clock = OracleClock::get()?;
         let mut exchange = accounts.exchange.load_mut()?;
         let mut account = accounts.margin_account.load_mut()?;
         let mut market = accounts.market.load_mut()?;
         let market_index = market.market_index;
-        let oracle =
-            read_oracle(&accounts.oracle, &market, &exchange.pyth_program, exchange.quote_decimals, now)?;
+        let oracle = read_oracle(&accounts.oracle, &market, &exchange, &clock)?;
 
         let slot = account.position_slot_for(market_index)?;
         let old = account.positions[slot];
@@ -127,7 +126,7 @@ impl PlaceOrder<'_> {
                 &exchange,
                 &account,
                 Some((market_index, &accounts.market.key())),
-                now,
+                &clock,
             )?;
             markets.require_initial_health(&account)?;
             // Initial margin can sit below a large-β end target: the episode ends only there.

@@ -4,6 +4,7 @@ use anchor_spl::token::{Token, TokenAccount};
 use crate::error::MicroliqError;
 use crate::events::CollateralWithdrawn;
 use crate::health_accounts::HealthMarkets;
+use crate::oracle::OracleClock;
 use crate::state::{pause, Exchange, MarginAccount};
 use crate::token_ops::ExchangeSigner;
 
@@ -53,7 +54,7 @@ impl WithdrawCollateral<'_> {
         args: WithdrawCollateralArgs,
     ) -> Result<()> {
         let accounts = ctx.accounts;
-        let now = Clock::get()?.unix_timestamp;
+        let clock = OracleClock::get()?;
         let (collateral_after, signer_bump, quote_mint) = {
             let mut exchange = accounts.exchange.load_mut()?;
             let mut account = accounts.margin_account.load_mut()?;
@@ -68,7 +69,7 @@ impl WithdrawCollateral<'_> {
                 &exchange,
                 &account,
                 None,
-                now,
+                &clock,
             )?;
             markets.require_initial_health(&account)?;
             // Initial margin can sit below a large-β end target: the episode ends only there.

@@ -1,0 +1,31 @@
+//! The integration suite's modules again, with every market priced by a legacy Pyth price
+//! account (the kind markets listed before the `PriceUpdateV2` migration keep). See main.rs.
+
+use microliq::oracle::OracleKind;
+use microliq_tests::{LocalExchangeBuilder, TestContext};
+
+/// The oracle kind of every market this binary builds, unless a case names another.
+pub const ORACLE_KIND: OracleKind = OracleKind::PythLegacy;
+
+pub fn builder() -> LocalExchangeBuilder {
+    TestContext::builder().with_oracle_kind(ORACLE_KIND)
+}
+
+pub async fn standard() -> TestContext {
+    TestContext::standard_builder().with_oracle_kind(ORACLE_KIND).build().await
+}
+
+#[path = "admin.rs"]
+mod admin;
+#[path = "bad_inputs.rs"]
+mod bad_inputs;
+#[path = "collateral.rs"]
+mod collateral;
+#[path = "liquidation.rs"]
+mod liquidation;
+#[path = "liquidity.rs"]
+mod liquidity;
+#[path = "money_safety.rs"]
+mod money_safety;
+#[path = "trading.rs"]
+mod trading;
