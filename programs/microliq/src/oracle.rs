@@ -19,7 +19,7 @@
 use anchor_lang::prelude::*;
 use anchor_lang::Discriminator;
 use pyth_sdk_solana::state::{load_price_account, PriceStatus, SolanaPriceAccount};
-use pyth_solana_receiver_sdk::price_update::{PriceUpdateV2, VerificationLevel};
+use pyth_solana_receiver_sdk::price_update::PriceUpdateV2;
 
 use crate::error::MicroliqError;
 use crate::math::{MarketPrice, RATE_PRECISION};
@@ -173,27 +173,84 @@ fn decode_price_update_v2(account: &OracleAccount, market: &Market, clock: &Orac
         require_keys_eq!(*account.key, market.oracle, MicroliqError::WrongOracle);
     }
     require_keys_eq!(*account.owner, PYTH_RECEIVER_PROGRAM, MicroliqError::OracleWrongOwner);
-    let data = account.data;
-    require!(
-        data.len() >= 8 && data[..8] == *PriceUpdateV2::DISCRIMINATOR,
-        MicroliqError::OracleWrongAccountType
-    );
-    let update = PriceUpdateV2::try_deserialize_unchecked(&mut &data[..])
-        .map_err(|_| error!(MicroliqError::OracleInvalid))?;
-    require!(
-        matches!(update.verification_level, VerificationLevel::Full),
-        MicroliqError::OracleNotFullyVerified
-    );
-    let message = &update.price_message;
-    require!(message.feed_id == market.oracle_feed_id, MicroliqError::OracleWrongFeed);
+    let update = FullPriceUpdate::decode(account.data)?;
+    require!(same_32_bytes(update.feed_id, &market.oracle_feed_id), MicroliqError::OracleWrongFeed);
     require!(update.posted_slot <= clock.slot, MicroliqError::OraclePostedInFuture);
-    Ok(RawPrice {
-        price: message.price,
-        conf: message.conf,
-        expo: message.exponent,
-        publish_time: message.publish_time,
-        ema_price: message.ema_price,
-    })
+    Ok(update.price)
+}
+
+/// The fields of a fully verified `PriceUpdateV2` that pricing needs, read in place.
+///
+/// The account is Borsh: discriminator (8), write authority (32), verification level (an enum:
+/// `Partial { num_signatures: u8 }` is two bytes, `Full` one), then the fixed-size
+/// `PriceFeedMessage` and `posted_slot`. Only `Full` updates are accepted, so every field after
+/// the level sits at a fixed offset and is read where it lies, instead of deserializing the
+/// whole account (which cost ~700 CU per oracle on SBF, docs/ORACLES.md). The SDK's own decoder
+/// is the reference: `decoder_matches_the_receiver_sdk` checks that both agree on every
+/// encoding, partial and truncated ones included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FullPriceUpdate<'a> {
+    pub feed_id: &'a [u8; 32],
+    pub price: RawPrice,
+    pub posted_slot: u64,
+}
+
+mod layout {
+    /// Offsets in a `Full` `PriceUpdateV2` account.
+    pub const LEVEL: usize = 8 + 32;
+    pub const FEED_ID: usize = LEVEL + 1;
+    pub const PRICE: usize = FEED_ID + 32;
+    pub const CONF: usize = PRICE + 8;
+    pub const EXPONENT: usize = CONF + 8;
+    pub const PUBLISH_TIME: usize = EXPONENT + 4;
+    pub const EMA_PRICE: usize = PUBLISH_TIME + 8 + 8; // after prev_publish_time
+    pub const POSTED_SLOT: usize = EMA_PRICE + 8 + 8; // after ema_conf
+    pub const END: usize = POSTED_SLOT + 8;
+    /// Borsh tags of `VerificationLevel`.
+    pub const PARTIAL: u8 = 0;
+    pub const FULL: u8 = 1;
+}
+
+/// `a == b`, as four 8-byte words (cheaper on SBF than a byte-wise or memcmp compare).
+#[inline(always)]
+fn same_32_bytes(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let word = |x: &[u8; 32], i: usize| u64::from_le_bytes(x[i * 8..i * 8 + 8].try_into().unwrap());
+    (0..4).all(|i| word(a, i) == word(b, i))
+}
+
+impl<'a> FullPriceUpdate<'a> {
+    /// Decodes `data`: [`MicroliqError::OracleWrongAccountType`] unless it starts with
+    /// `PriceUpdateV2`'s discriminator, [`MicroliqError::OracleNotFullyVerified`] for a partial
+    /// update, [`MicroliqError::OracleInvalid`] when it is malformed or too short.
+    pub fn decode(data: &'a [u8]) -> Result<Self> {
+        let discriminator = u64::from_le_bytes(PriceUpdateV2::DISCRIMINATOR.try_into().unwrap());
+        require!(
+            data.len() >= 8 && u64::from_le_bytes(data[..8].try_into().unwrap()) == discriminator,
+            MicroliqError::OracleWrongAccountType
+        );
+        match data.get(layout::LEVEL) {
+            Some(&layout::FULL) => {}
+            // A partial level is followed by its signature count; a partial update is refused
+            // whatever the rest holds, as long as it is one.
+            Some(&layout::PARTIAL) if data.len() > layout::LEVEL + 1 => {
+                return err!(MicroliqError::OracleNotFullyVerified)
+            }
+            _ => return err!(MicroliqError::OracleInvalid),
+        }
+        require!(data.len() >= layout::END, MicroliqError::OracleInvalid);
+        let u64_at = |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().unwrap());
+        Ok(FullPriceUpdate {
+            feed_id: data[layout::FEED_ID..layout::PRICE].try_into().unwrap(),
+            price: RawPrice {
+                price: u64_at(layout::PRICE) as i64,
+                conf: u64_at(layout::CONF),
+                expo: i32::from_le_bytes(data[layout::EXPONENT..layout::EXPONENT + 4].try_into().unwrap()),
+                publish_time: u64_at(layout::PUBLISH_TIME) as i64,
+                ema_price: u64_at(layout::EMA_PRICE) as i64,
+            },
+            posted_slot: u64_at(layout::POSTED_SLOT),
+        })
+    }
 }
 
 /// A legacy account's aggregate, refused unless it is trading.
@@ -256,4 +313,98 @@ pub fn validate_oracle_config(kind: u8, mode: u8, feed_id: &[u8; 32]) -> Result<
     };
     require!(ok, MicroliqError::OracleConfigInvalid);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use pyth_solana_receiver_sdk::price_update::{PriceFeedMessage, VerificationLevel};
+
+    fn encode(update: &PriceUpdateV2) -> Vec<u8> {
+        let mut data = Vec::new();
+        update.try_serialize(&mut data).unwrap();
+        data.resize(PriceUpdateV2::LEN, 0);
+        data
+    }
+
+    proptest! {
+        /// The in-place decoder and the receiver SDK's Borsh decoder agree on every update:
+        /// same fields for `Full`, a refusal for `Partial`, and an error wherever the SDK fails
+        /// (truncations included).
+        #[test]
+        fn decoder_matches_the_receiver_sdk(
+            feed_id in any::<[u8; 32]>(),
+            price in any::<i64>(), conf in any::<u64>(), exponent in any::<i32>(),
+            publish_time in any::<i64>(), prev_publish_time in any::<i64>(),
+            ema_price in any::<i64>(), ema_conf in any::<u64>(), posted_slot in any::<u64>(),
+            partial in proptest::option::of(any::<u8>()),
+            cut in 0usize..=PriceUpdateV2::LEN,
+        ) {
+            let update = PriceUpdateV2 {
+                write_authority: Pubkey::new_unique(),
+                verification_level: match partial {
+                    Some(num_signatures) => VerificationLevel::Partial { num_signatures },
+                    None => VerificationLevel::Full,
+                },
+                price_message: PriceFeedMessage {
+                    feed_id, price, conf, exponent, publish_time, prev_publish_time, ema_price, ema_conf,
+                },
+                posted_slot,
+            };
+            let data = encode(&update);
+            for bytes in [&data[..], &data[..cut]] {
+                let sdk = PriceUpdateV2::try_deserialize(&mut &bytes[..]);
+                let ours = FullPriceUpdate::decode(bytes);
+                match (sdk, ours) {
+                    (Ok(sdk), Ok(ours)) => {
+                        let full = matches!(sdk.verification_level, VerificationLevel::Full);
+                        prop_assert!(full);
+                        let m = sdk.price_message;
+                        prop_assert_eq!(*ours.feed_id, m.feed_id);
+                        prop_assert_eq!(ours.price, RawPrice {
+                            price: m.price, conf: m.conf, expo: m.exponent,
+                            publish_time: m.publish_time, ema_price: m.ema_price,
+                        });
+                        prop_assert_eq!(ours.posted_slot, sdk.posted_slot);
+                    }
+                    (Ok(sdk), Err(e)) => {
+                        let partial = matches!(sdk.verification_level, VerificationLevel::Partial { .. });
+                        prop_assert!(partial);
+                        prop_assert_eq!(e, MicroliqError::OracleNotFullyVerified.into());
+                    }
+                    // A partial update cut after its level is refused as partial by ours and
+                    // as truncated by the SDK; either way it is refused.
+                    (Err(_), Err(_)) => {}
+                    (Err(e), Ok(_)) => prop_assert!(false, "SDK refused ({e:?}) what we accepted"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn other_discriminators_and_levels_are_refused() {
+        let update = PriceUpdateV2 {
+            write_authority: Pubkey::new_unique(),
+            verification_level: VerificationLevel::Full,
+            price_message: PriceFeedMessage {
+                feed_id: [1; 32],
+                price: 1,
+                conf: 0,
+                exponent: -8,
+                publish_time: 0,
+                prev_publish_time: 0,
+                ema_price: 1,
+                ema_conf: 0,
+            },
+            posted_slot: 0,
+        };
+        let mut data = encode(&update);
+        assert!(FullPriceUpdate::decode(&data).is_ok());
+        data[layout::LEVEL] = 2; // no such level
+        assert_eq!(FullPriceUpdate::decode(&data).unwrap_err(), MicroliqError::OracleInvalid.into());
+        data[7] ^= 0xff;
+        assert_eq!(FullPriceUpdate::decode(&data).unwrap_err(), MicroliqError::OracleWrongAccountType.into());
+        assert_eq!(FullPriceUpdate::decode(&[]).unwrap_err(), MicroliqError::OracleWrongAccountType.into());
+    }
 }

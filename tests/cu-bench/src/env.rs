@@ -12,6 +12,7 @@ use anchor_lang::{system_program, AnchorDeserialize, Event, InstructionData, ToA
 use anchor_spl::token::spl_token;
 use litesvm::LiteSVM;
 use microliq::instructions as args;
+use microliq::oracle::{OracleKind, OracleMode};
 use microliq::math::{LiquidationPlan, LiquidationTarget, MaintenanceHealth, MarketPrice};
 use microliq::state::{seeds, Exchange, InsuranceFund, MarginAccount, Market, MarketParams};
 use pyth_sdk_solana::state::{AccountType, PriceStatus, PriceType, SolanaPriceAccount, MAGIC, VERSION_2};
@@ -86,6 +87,33 @@ pub fn default_params() -> MarketParams {
     }
 }
 
+/// A `PriceUpdateV2` in dollars for `feed_id` (expo −8, zero confidence, EMA at the price,
+/// fully verified), serialized by the receiver SDK.
+pub fn price_update_v2_bytes(dollars: f64, publish_time: i64, posted_slot: u64, feed_id: [u8; 32]) -> (i64, Vec<u8>) {
+    use anchor_lang::AccountSerialize;
+    use pyth_solana_receiver_sdk::price_update::{PriceFeedMessage, PriceUpdateV2, VerificationLevel};
+    let mantissa = (dollars * 1e8).round() as i64;
+    let update = PriceUpdateV2 {
+        write_authority: Pubkey::new_from_array([7; 32]),
+        verification_level: VerificationLevel::Full,
+        price_message: PriceFeedMessage {
+            feed_id,
+            price: mantissa,
+            conf: 0,
+            exponent: -8,
+            publish_time,
+            prev_publish_time: publish_time - 1,
+            ema_price: mantissa,
+            ema_conf: 0,
+        },
+        posted_slot,
+    };
+    let mut data = Vec::with_capacity(PriceUpdateV2::LEN);
+    update.try_serialize(&mut data).expect("serialize PriceUpdateV2");
+    data.resize(PriceUpdateV2::LEN, 0);
+    (mantissa, data)
+}
+
 /// A legacy Pyth price in dollars (expo −8, zero confidence, EMA at the price).
 pub fn pyth_price_bytes(dollars: f64, publish_time: i64) -> (i64, Vec<u8>) {
     let mantissa = (dollars * 1e8).round() as i64;
@@ -154,6 +182,8 @@ impl Addresses {
 pub struct MarketFixture {
     pub market: Pubkey,
     pub oracle: Pubkey,
+    /// The feed id (`PriceUpdateV2` markets).
+    pub feed_id: [u8; 32],
     pub base_decimals: u8,
     /// Pyth mantissa (expo −8).
     pub mantissa: i64,
@@ -193,6 +223,8 @@ pub struct Env {
     pub lp: Option<Lp>,
     /// Compute units of the setup instructions (exchange, markets, first liquidity, insurance).
     pub setup_cu: Vec<(&'static str, u64)>,
+    /// The format every market's price is written in.
+    pub oracle_kind: OracleKind,
 }
 
 fn ix2(
@@ -221,7 +253,7 @@ fn set_compute_unit_limit(units: u32) -> solana_instruction::Instruction {
 impl Env {
     /// A fresh SVM with the program at its id, an exchange, `market_count` SOL-like markets at
     /// $150, a 1,000,000 USDC pool and a 50,000 USDC insurance fund.
-    pub fn new(so: &[u8], market_count: u16) -> Res<Env> {
+    pub fn new(so: &[u8], market_count: u16, oracle_kind: OracleKind) -> Res<Env> {
         let mut svm = LiteSVM::new();
         svm.add_program(addr(&microliq::ID), so).map_err(|e| format!("loading the .so: {e:?}"))?;
         let mut clock: solana_clock::Clock = svm.get_sysvar();
@@ -244,6 +276,7 @@ impl Env {
             margin_accounts: Vec::new(),
             lp: None,
             setup_cu: vec![],
+            oracle_kind,
         };
         env.create_mint(&quote_mint, 6)?;
 
@@ -421,12 +454,19 @@ impl Env {
 
     // --- prices ------------------------------------------------------------------------------
 
-    pub fn write_oracle(&mut self, oracle: &Pubkey, dollars: f64) -> Res<i64> {
-        let (mantissa, data) = pyth_price_bytes(dollars, self.clock().unix_timestamp);
+    pub fn write_oracle(&mut self, oracle: &Pubkey, feed_id: [u8; 32], dollars: f64) -> Res<i64> {
+        let clock = self.clock();
+        let (owner, (mantissa, data)) = match self.oracle_kind {
+            OracleKind::PythLegacy => (PYTH_PROGRAM, pyth_price_bytes(dollars, clock.unix_timestamp)),
+            OracleKind::PythPriceUpdateV2 => (
+                microliq::oracle::PYTH_RECEIVER_PROGRAM,
+                price_update_v2_bytes(dollars, clock.unix_timestamp, clock.slot, feed_id),
+            ),
+        };
         let account = Account {
             lamports: 1_000_000_000,
             data,
-            owner: addr(&PYTH_PROGRAM),
+            owner: addr(&owner),
             executable: false,
             rent_epoch: 0,
         };
@@ -435,8 +475,8 @@ impl Env {
     }
 
     pub fn set_price_usd(&mut self, index: u16, dollars: f64) -> Res<()> {
-        let oracle = self.markets[index as usize].oracle;
-        self.markets[index as usize].mantissa = self.write_oracle(&oracle, dollars)?;
+        let MarketFixture { oracle, feed_id, .. } = self.markets[index as usize];
+        self.markets[index as usize].mantissa = self.write_oracle(&oracle, feed_id, dollars)?;
         Ok(())
     }
 
@@ -565,7 +605,14 @@ impl Env {
         let index = self.markets.len() as u16;
         let oracle = pubkey(&keypair().pubkey());
         let market = self.ex.market(index);
-        let mantissa = self.write_oracle(&oracle, 150.0)?;
+        let feed_id = [index as u8 + 1; 32];
+        let mantissa = self.write_oracle(&oracle, feed_id, 150.0)?;
+        let oracle_config = match self.oracle_kind {
+            OracleKind::PythLegacy => args::OracleConfig::legacy(),
+            OracleKind::PythPriceUpdateV2 => {
+                args::OracleConfig { kind: OracleKind::PythPriceUpdateV2, mode: OracleMode::Pinned, feed_id }
+            }
+        };
         let ix = ix2(
             microliq::accounts::AddMarket {
                 admin: self.admin_key(),
@@ -575,13 +622,18 @@ impl Env {
                 system_program: system_program::ID,
             },
             microliq::instruction::AddMarket {
-                args: args::AddMarketArgs { params: default_params(), base_decimals: 9, name: name.into() },
+                args: args::AddMarketArgs {
+                    params: default_params(),
+                    base_decimals: 9,
+                    name: name.into(),
+                    oracle_config,
+                },
             },
             &[],
         );
         let admin = self.admin.insecure_clone();
         let (cu, _) = self.measure(ix, &[&admin])?;
-        self.markets.push(MarketFixture { market, oracle, base_decimals: 9, mantissa });
+        self.markets.push(MarketFixture { market, oracle, feed_id, base_decimals: 9, mantissa });
         Ok(cu)
     }
 

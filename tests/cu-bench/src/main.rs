@@ -13,7 +13,11 @@ mod env;
 
 use microliq::events::{BankruptcyResolved, LiquidationSliceV2};
 use microliq::math::{self, Rounding};
+use microliq::oracle::OracleKind;
 use microliq::state::{pause, MarketParams};
+
+const ORACLE_KINDS: [(&str, OracleKind); 2] =
+    [("price_update_v2", OracleKind::PythPriceUpdateV2), ("legacy", OracleKind::PythLegacy)];
 use solana_signer::Signer;
 
 use crate::convert::pubkey;
@@ -21,6 +25,8 @@ use crate::env::*;
 
 #[derive(Clone, Debug)]
 struct Measurement {
+    /// `price_update_v2` or `legacy`: the oracle kind of every market of the measurement.
+    oracle: &'static str,
     instruction: &'static str,
     case: Option<&'static str>,
     positions: Option<usize>,
@@ -30,7 +36,7 @@ struct Measurement {
 
 impl Measurement {
     fn json(&self) -> String {
-        let mut s = format!("{{\"instruction\":\"{}\"", self.instruction);
+        let mut s = format!("{{\"oracle\":\"{}\",\"instruction\":\"{}\"", self.oracle, self.instruction);
         if let Some(case) = self.case {
             s += &format!(",\"case\":\"{case}\"");
         }
@@ -44,6 +50,8 @@ impl Measurement {
 #[derive(Default)]
 struct Bench {
     measurements: Vec<Measurement>,
+    /// The oracle kind of the scenarios being run.
+    oracle: &'static str,
 }
 
 impl Bench {
@@ -55,15 +63,15 @@ impl Bench {
         markets: usize,
         cu: u64,
     ) {
-        let m = Measurement { instruction, case, positions, markets, cu };
+        let m = Measurement { oracle: self.oracle, instruction, case, positions, markets, cu };
         println!("{}", m.json());
         self.measurements.push(m);
     }
 
-    fn find(&self, instruction: &str, case: Option<&str>, positions: Option<usize>) -> Option<u64> {
+    fn find(&self, oracle: &str, instruction: &str, case: Option<&str>, positions: Option<usize>) -> Option<u64> {
         self.measurements
             .iter()
-            .find(|m| m.instruction == instruction && m.case == case && m.positions == positions)
+            .find(|m| m.oracle == oracle && m.instruction == instruction && m.case == case && m.positions == positions)
             .map(|m| m.cu)
     }
 }
@@ -77,9 +85,9 @@ fn taker_fee(notional: u128) -> u64 {
 /// positions (1 SOL in markets 1..n, then the 66 SOL 10x long in market 0), deposit/withdraw of
 /// collateral with `n` positions, a liquidation of market 0 at $140 with `n` positions, and the
 /// trader's own close.
-fn positions_scenario(bench: &mut Bench, so: &[u8], n: u16) -> Res<()> {
+fn positions_scenario(bench: &mut Bench, so: &[u8], n: u16, kind: OracleKind) -> Res<()> {
     let nm = n as usize;
-    let mut env = Env::new(so, n)?;
+    let mut env = Env::new(so, n, kind)?;
     for (name, cu) in env.setup_cu.clone() {
         match name {
             "deposit_liquidity_first" => bench.record("deposit_liquidity", Some("first"), None, nm, cu),
@@ -216,8 +224,8 @@ fn positions_scenario(bench: &mut Bench, so: &[u8], n: u16) -> Res<()> {
 
 /// The gap to $120 of the integration tests: the liquidation closes everything and the insurance
 /// fund covers the 984.95 USDC deficit; then a trader's own loss resolved by `resolve_bankruptcy`.
-fn bankruptcy_scenario(bench: &mut Bench, so: &[u8]) -> Res<()> {
-    let mut env = Env::new(so, 1)?;
+fn bankruptcy_scenario(bench: &mut Bench, so: &[u8], kind: OracleKind) -> Res<()> {
+    let mut env = Env::new(so, 1, kind)?;
     let (alice, _) = env.trader(1_000 * USDC)?;
     env.deposit(&alice, 1_000 * USDC)?;
     env.trade(&alice, 0, 66 * SOL)?;
@@ -266,8 +274,8 @@ fn bankruptcy_scenario(bench: &mut Bench, so: &[u8]) -> Res<()> {
 }
 
 /// The admin and account-management instructions, each checked by its effect.
-fn admin_scenario(bench: &mut Bench, so: &[u8]) -> Res<()> {
-    let mut env = Env::new(so, 1)?;
+fn admin_scenario(bench: &mut Bench, so: &[u8], kind: OracleKind) -> Res<()> {
+    let mut env = Env::new(so, 1, kind)?;
     let params = MarketParams { taker_fee_rate: 1_000, ..default_params() };
     let cu = env.update_market(0, params)?;
     bench.record("update_market", None, None, 1, cu);
@@ -331,43 +339,50 @@ fn main() {
 
     let mut bench = Bench::default();
     let mut failures = Vec::new();
-    for n in [1u16, 2, 4, 8] {
-        if let Err(e) = positions_scenario(&mut bench, &so, n) {
-            failures.push(format!("scenario positions={n}: {e}"));
+    // Every scenario on both oracle kinds: PriceUpdateV2 (the default for new markets) and the
+    // legacy accounts of markets listed before the migration.
+    for (label, kind) in ORACLE_KINDS {
+        bench.oracle = label;
+        for n in [1u16, 2, 4, 8] {
+            if let Err(e) = positions_scenario(&mut bench, &so, n, kind) {
+                failures.push(format!("{label}: scenario positions={n}: {e}"));
+            }
         }
-    }
-    if let Err(e) = bankruptcy_scenario(&mut bench, &so) {
-        failures.push(format!("scenario bankruptcy: {e}"));
-    }
-    if let Err(e) = admin_scenario(&mut bench, &so) {
-        failures.push(format!("scenario admin: {e}"));
+        if let Err(e) = bankruptcy_scenario(&mut bench, &so, kind) {
+            failures.push(format!("{label}: scenario bankruptcy: {e}"));
+        }
+        if let Err(e) = admin_scenario(&mut bench, &so, kind) {
+            failures.push(format!("{label}: scenario admin: {e}"));
+        }
     }
 
     // Marginal cost of one more position in the account (health over one more market).
     let mut over_budget = Vec::new();
+    for (label, _) in ORACLE_KINDS {
     for (instruction, case) in
         [("liquidate", None), ("withdraw_collateral", None), ("place_order", Some("open"))]
     {
         if let (Some(one), Some(eight)) =
-            (bench.find(instruction, case, Some(1)), bench.find(instruction, case, Some(8)))
+            (bench.find(label, instruction, case, Some(1)), bench.find(label, instruction, case, Some(8)))
         {
             let per = (eight as f64 - one as f64) / 7.0;
             println!(
-                "{{\"derived\":\"cu_per_extra_position\",\"instruction\":\"{instruction}\",\"from\":{one},\"to\":{eight},\"cu\":{per:.0}}}"
+                "{{\"oracle\":\"{label}\",\"derived\":\"cu_per_extra_position\",\"instruction\":\"{instruction}\",\"from\":{one},\"to\":{eight},\"cu\":{per:.0}}}"
             );
             if instruction == "liquidate" && per > 2_500.0 {
-                over_budget.push(format!("health per position {per:.0} > 2500"));
+                over_budget.push(format!("{label}: health per position {per:.0} > 2500"));
             }
         }
     }
     for (positions, limit) in [(1usize, 25_000u64), (8, 60_000)] {
-        if let Some(cu) = bench.find("liquidate", None, Some(positions)) {
+        if let Some(cu) = bench.find(label, "liquidate", None, Some(positions)) {
             let ok = cu <= limit;
-            println!("{{\"budget\":\"liquidate\",\"positions\":{positions},\"cu\":{cu},\"limit\":{limit},\"ok\":{ok}}}");
+            println!("{{\"oracle\":\"{label}\",\"budget\":\"liquidate\",\"positions\":{positions},\"cu\":{cu},\"limit\":{limit},\"ok\":{ok}}}");
             if !ok {
-                over_budget.push(format!("liquidate with {positions} positions: {cu} > {limit}"));
+                over_budget.push(format!("{label}: liquidate with {positions} positions: {cu} > {limit}"));
             }
         }
+    }
     }
 
     for f in &failures {
