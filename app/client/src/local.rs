@@ -21,6 +21,7 @@ use solana_sdk::transaction::{Transaction, TransactionError};
 use crate::ix::{self, ExchangeAddresses};
 use crate::pyth::{push_feed_address, PythPrice, BTC_USD_FEED_ID, SOL_USD_FEED_ID};
 use crate::{PYTH_PROGRAM, USDC};
+use pyth_sdk_solana::state::PriceStatus;
 use pyth_solana_receiver_sdk::price_update::VerificationLevel;
 
 /// What a test lists in a market.
@@ -537,9 +538,21 @@ impl LocalExchange {
     }
 
     /// Writes `price` to the oracle account `key` in the format of the market it prices (legacy
-    /// when no market uses `key`).
+    /// when no market uses `key`). `PriceUpdateV2` has no trading status: a status other than
+    /// `Trading` is written as a partially verified update, that format's own unusable state, so
+    /// that a case (or the fuzzer) modelling an unusable price means the same on both kinds.
     pub fn write_oracle(&mut self, key: &Pubkey, price: &PythPrice) {
         let (owner, data) = match self.markets.iter().find(|m| m.oracle == *key) {
+            Some(market)
+                if market.oracle_kind == OracleKind::PythPriceUpdateV2
+                    && price.status != PriceStatus::Trading =>
+            {
+                (
+                    PYTH_RECEIVER_PROGRAM,
+                    price
+                        .to_price_update_v2(market.feed_id, VerificationLevel::Partial { num_signatures: 5 }),
+                )
+            }
             Some(market) => market.oracle_bytes(price),
             None => (PYTH_PROGRAM, price.to_bytes()),
         };

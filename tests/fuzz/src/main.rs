@@ -28,6 +28,9 @@ struct Args {
     /// writable; the runtime lets it change no other).
     #[arg(long)]
     full_reads: bool,
+    /// Price both markets with legacy Pyth accounts instead of `PriceUpdateV2`.
+    #[arg(long)]
+    legacy_oracles: bool,
     /// Let the program's own stdout output through (natively, `msg!` lines print to stdout).
     #[arg(long)]
     program_output: bool,
@@ -40,7 +43,7 @@ fn main() {
     } else {
         microliq_client::quiet::story_stdout().unwrap_or_else(|_| Box::new(io::stdout()))
     };
-    let config = Config {
+    let mut config = Config {
         seed: args.seed,
         steps: args.steps,
         verbose_from: args.verbose_from,
@@ -49,6 +52,9 @@ fn main() {
         full_reads: args.full_reads,
         ..Config::new(args.seed, args.steps)
     };
+    if args.legacy_oracles {
+        config.world.oracle_kind = microliq::oracle::OracleKind::PythLegacy;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(run(&config, &mut *out));
     match result {

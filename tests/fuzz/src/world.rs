@@ -1,6 +1,7 @@
 //! The fuzzed exchange and its cast: traders, LPs, keepers, an insurance depositor and the admin,
 //! each a "party" with a signer and a quote wallet; plus the transaction sender.
 
+use microliq::oracle::OracleKind;
 use std::time::{Duration, Instant};
 
 use anchor_lang::prelude::{Clock, Pubkey};
@@ -26,6 +27,9 @@ pub struct WorldConfig {
     pub second_lp_wallet: u64,
     pub insurance: u64,
     pub insurance_cap_per_event: u64,
+    /// The format of both markets' prices (a non-trading status is written to a
+    /// `PriceUpdateV2` market as a partially verified update, see `LocalExchange::write_oracle`).
+    pub oracle_kind: OracleKind,
 }
 
 impl Default for WorldConfig {
@@ -38,6 +42,7 @@ impl Default for WorldConfig {
             second_lp_wallet: 100_000 * USDC,
             insurance: 5_000 * USDC,
             insurance_cap_per_event: 1_500 * USDC,
+            oracle_kind: OracleKind::PythPriceUpdateV2,
         }
     }
 }
@@ -171,6 +176,7 @@ impl World {
         let btc = MarketSpec::btc();
         let btc = MarketSpec { params: MarketParams { max_open_interest: 500_000_000, ..btc.params }, ..btc };
         let mut ctx = LocalExchange::builder()
+            .with_oracle_kind(config.oracle_kind)
             .with_market(sol)
             .with_market(btc)
             .with_pool_liquidity(config.pool_liquidity)

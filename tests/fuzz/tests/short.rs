@@ -6,7 +6,18 @@ use microliq_fuzz::{run, Config};
 
 #[tokio::test]
 async fn short_fuzz_run_keeps_every_invariant() {
-    let mut config = Config::new(5, 2_500);
+    short_run(Config::new(5, 2_500)).await;
+}
+
+/// The same on legacy Pyth price accounts (markets listed before the PriceUpdateV2 migration).
+#[tokio::test]
+async fn short_fuzz_run_on_legacy_oracles_keeps_every_invariant() {
+    let mut config = Config::new(6, 2_500);
+    config.world.oracle_kind = microliq::oracle::OracleKind::PythLegacy;
+    short_run(config).await;
+}
+
+async fn short_run(mut config: Config) {
     config.keep_going = true;
     let mut out = std::io::stderr();
     let report = run(&config, &mut out).await.expect("harness");
