@@ -103,10 +103,20 @@ pub async fn run(config: &DemoConfig, out: &mut dyn Write) -> Result<DemoSummary
     writeln!(
         out,
         "Microliq embedded demo (seed {}): SOL-PERP and BTC-PERP on the in-process runtime, {} traders,\n\
-         pool 5,000,000 USDC, insurance fund 20,000 USDC. The price crashes; the keeper liquidates in slices.\n",
+         pool 5,000,000 USDC, insurance fund 20,000 USDC. The price crashes; the keeper liquidates in slices.",
         config.seed, config.traders
     )?;
     let mut world = World::new(config.seed, config.traders, Policy::Micro).await?;
+    let kinds: Vec<String> = world
+        .exchange
+        .markets
+        .iter()
+        .map(|m| match m.oracle_kind {
+            microliq::oracle::OracleKind::PythPriceUpdateV2 => format!("PriceUpdateV2 at {}", m.oracle),
+            microliq::oracle::OracleKind::PythLegacy => format!("legacy account {}", m.oracle),
+        })
+        .collect();
+    writeln!(out, "Prices: Pyth {} (SOL), {} (BTC).\n", kinds[0], kinds[1])?;
     let deposits = world.deposits();
     let longs = world.participants.iter().filter(|p| p.long).count();
     let average_leverage =
