@@ -57,6 +57,7 @@ pub fn synthetic_snapshot() -> Snapshot {
                 index: index as u16,
                 key: Pubkey::new_unique(),
                 state,
+                oracle_key: Pubkey::new_unique(),
                 oracle: Some(OracleReading {
                     price: MarketPrice::exact(150_000_000_000),
                     ..OracleReading::default()

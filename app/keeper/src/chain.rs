@@ -47,6 +47,17 @@ pub trait Chain {
         compute_unit_limit: u32,
         priority_fee: u64,
     ) -> std::result::Result<Vec<String>, SendError>;
+    /// Sends `instructions` as one transaction as they are (with their own compute-budget
+    /// instructions, if any), signed by `signers`, the first of which pays; returns the log lines.
+    async fn send_signed(
+        &mut self,
+        instructions: &[Instruction],
+        signers: &[&Keypair],
+    ) -> std::result::Result<Vec<String>, SendError>;
+    /// The in-process exchange behind this chain, if it is one (tests write accounts directly).
+    fn as_local(&mut self) -> Option<&mut LocalExchange> {
+        None
+    }
 }
 
 /// The compute-budget instructions that go first in every keeper transaction.
@@ -146,10 +157,18 @@ impl Chain for RpcChain {
         compute_unit_limit: u32,
         priority_fee: u64,
     ) -> std::result::Result<Vec<String>, SendError> {
-        let all = with_budget(instructions, compute_unit_limit, priority_fee);
+        self.send_signed(&with_budget(instructions, compute_unit_limit, priority_fee), &[signer]).await
+    }
+
+    async fn send_signed(
+        &mut self,
+        all: &[Instruction],
+        signers: &[&Keypair],
+    ) -> std::result::Result<Vec<String>, SendError> {
+        let payer = signers.first().ok_or_else(|| SendError::Transient("no signer".into()))?;
         let blockhash =
             self.client.get_latest_blockhash().await.map_err(|e| SendError::Transient(e.to_string()))?;
-        let tx = Transaction::new_signed_with_payer(&all, Some(&signer.pubkey()), &[signer], blockhash);
+        let tx = Transaction::new_signed_with_payer(all, Some(&payer.pubkey()), signers, blockhash);
         let signature = self.client.send_and_confirm_transaction(&tx).await.map_err(|e| {
             match e.get_transaction_error() {
                 Some(solana_sdk::transaction::TransactionError::InstructionError(
@@ -217,11 +236,23 @@ impl Chain for LocalExchange {
         compute_unit_limit: u32,
         priority_fee: u64,
     ) -> std::result::Result<Vec<String>, SendError> {
-        match self.send_raw(&with_budget(instructions, compute_unit_limit, priority_fee), &[signer]).await {
+        self.send_signed(&with_budget(instructions, compute_unit_limit, priority_fee), &[signer]).await
+    }
+
+    async fn send_signed(
+        &mut self,
+        instructions: &[Instruction],
+        signers: &[&Keypair],
+    ) -> std::result::Result<Vec<String>, SendError> {
+        match self.send_raw(instructions, signers).await {
             Ok(()) => Ok(self.last_logs.clone()),
             Err(TxError::Custom(code)) => Err(SendError::Program(code)),
             Err(TxError::Other(other)) => Err(SendError::Transient(other)),
         }
+    }
+
+    fn as_local(&mut self) -> Option<&mut LocalExchange> {
+        Some(self)
     }
 }
 

@@ -11,7 +11,10 @@ use microliq_client::ix::{self, ExchangeAddresses};
 use solana_sdk::signature::{Keypair, Signer};
 use tracing::{info, warn};
 
+use std::collections::BTreeMap;
+
 use crate::chain::{Chain, SendError};
+use crate::pull::PriceUpdater;
 use crate::scan::{self, decode, Assessment, Snapshot};
 
 /// How the keeper sends.
@@ -113,8 +116,45 @@ pub async fn run_pass(
     liquidator: &Liquidator,
     config: &KeeperConfig,
 ) -> Result<PassReport> {
-    let snapshot = Snapshot::load(chain, liquidator.addresses).await?;
+    run_pass_with(chain, liquidator, config, None).await
+}
+
+/// [`run_pass`], first posting a fresh price through `updater` for every pull market whose
+/// account no longer reads and in which some account holds a position (docs/ORACLES.md).
+pub async fn run_pass_with(
+    chain: &mut dyn Chain,
+    liquidator: &Liquidator,
+    config: &KeeperConfig,
+    updater: Option<&mut dyn PriceUpdater>,
+) -> Result<PassReport> {
+    let mut snapshot = Snapshot::load(chain, liquidator.addresses).await?;
     let accounts = scan::decode_margin_accounts(&chain.margin_accounts().await?);
+    if let Some(updater) = updater {
+        let stale: Vec<u16> = snapshot
+            .markets
+            .iter()
+            .filter(|m| m.is_pull() && m.oracle.is_none())
+            .filter(|m| accounts.iter().any(|(_, a)| a.position_index(m.index).is_some()))
+            .map(|m| m.index)
+            .collect();
+        let mut overrides = BTreeMap::new();
+        for index in stale {
+            let market = snapshot.markets[index as usize].clone();
+            match updater.refresh(chain, &liquidator.keeper, &market).await {
+                Ok(Some(key)) => {
+                    info!(market = index, account = %key, "posted a fresh price for a pull market");
+                    overrides.insert(index, key);
+                }
+                Ok(None) => warn!(market = index, "no fresh price for a pull market; skipped this pass"),
+                Err(error) => {
+                    warn!(market = index, %error, "posting a fresh price failed; market skipped this pass")
+                }
+            }
+        }
+        if !overrides.is_empty() {
+            snapshot = Snapshot::load_with(chain, liquidator.addresses, &overrides).await?;
+        }
+    }
     let ranked = scan::rank(&accounts, &snapshot);
     let mut report = PassReport { scanned: accounts.len(), ..PassReport::default() };
     report.liquidatable = ranked.iter().map(|(a, _, _)| a.address).collect();
@@ -181,7 +221,7 @@ async fn liquidate_account(
             keeper: liquidator.keeper.pubkey(),
             margin_account: assessment.address,
             market: market.key,
-            oracle: market.state.oracle,
+            oracle: market.oracle_key,
             keeper_token: liquidator.keeper_token,
             market_index,
             max_base: u64::MAX,

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod chain;
 pub mod demo;
 pub mod keeper;
+pub mod pull;
 pub mod scan;
 pub mod simulate;
 pub mod world;

@@ -8,7 +8,7 @@ use anyhow::{anyhow, Context as _, Result};
 use clap::{Parser, Subcommand};
 use microliq_client::ix::ExchangeAddresses;
 use microliq_keeper::chain::RpcChain;
-use microliq_keeper::keeper::{run_pass, KeeperConfig, Liquidator};
+use microliq_keeper::keeper::{run_pass_with, KeeperConfig, Liquidator};
 use microliq_keeper::{bench, demo, simulate};
 use solana_sdk::signature::{read_keypair_file, Signer};
 use tracing::{info, warn};
@@ -66,6 +66,11 @@ enum Command {
         /// Run one pass and exit.
         #[arg(long)]
         once: bool,
+        /// Hermes endpoint (e.g. https://hermes.pyth.network): for a pull market whose account
+        /// no longer reads, post a fully verified update through Wormhole and the Pyth receiver
+        /// before liquidating (docs/ORACLES.md). Without it such markets are skipped.
+        #[arg(long)]
+        hermes: Option<String>,
     },
     /// The cascade simulator: the same price paths under micro- and full liquidation.
     Simulate {
@@ -156,6 +161,7 @@ fn main() -> Result<()> {
             compute_unit_limit,
             interval_ms,
             once,
+            hermes,
         } => {
             if program_id != microliq::ID {
                 return Err(anyhow!(
@@ -172,10 +178,12 @@ fn main() -> Result<()> {
                 Liquidator { keeper, keeper_token, addresses: ExchangeAddresses::derive(quote_mint) };
             let config = KeeperConfig { priority_fee, compute_unit_limit, ..KeeperConfig::default() };
             let mut chain = RpcChain::new(rpc, program_id);
+            let mut updater = hermes.map(microliq_keeper::pull::HermesUpdater::new);
             info!(keeper = %liquidator.keeper.pubkey(), exchange = %liquidator.addresses.exchange, "keeper started");
             runtime.block_on(async {
                 loop {
-                    match run_pass(&mut chain, &liquidator, &config).await {
+                    let updater = updater.as_mut().map(|u| u as &mut dyn microliq_keeper::pull::PriceUpdater);
+                    match run_pass_with(&mut chain, &liquidator, &config, updater).await {
                         Ok(report) => info!(
                             scanned = report.scanned,
                             liquidatable = report.liquidatable.len(),

@@ -2,6 +2,8 @@
 //! on-chain bytes, prices go through the program's oracle guards, health and the expected slice
 //! come from `microliq::math`. Nothing here is a second implementation.
 
+use std::collections::BTreeMap;
+
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::Discriminator;
 use anyhow::{anyhow, Result};
@@ -30,7 +32,18 @@ pub struct MarketView {
     pub index: u16,
     pub key: Pubkey,
     pub state: Market,
+    /// The price account the keeper reads and passes for this market: the stored `oracle`, or
+    /// for a pull market an update the keeper posted itself.
+    pub oracle_key: Pubkey,
     pub oracle: Option<OracleReading>,
+}
+
+impl MarketView {
+    /// A pull market (any fresh update of its feed is accepted, see docs/ORACLES.md).
+    pub fn is_pull(&self) -> bool {
+        self.state.oracle_kind == microliq::oracle::OracleKind::PythPriceUpdateV2 as u8
+            && self.state.oracle_mode == microliq::oracle::OracleMode::Pull as u8
+    }
 }
 
 /// The exchange, its markets and prices at one moment.
@@ -46,6 +59,16 @@ pub struct Snapshot {
 impl Snapshot {
     /// Reads the exchange, every market and every oracle.
     pub async fn load(chain: &mut dyn Chain, addresses: ExchangeAddresses) -> Result<Snapshot> {
+        Self::load_with(chain, addresses, &BTreeMap::new()).await
+    }
+
+    /// [`Snapshot::load`], reading `oracle_overrides[market index]` instead of the stored account
+    /// where given (the keeper's own fresh update of a pull market).
+    pub async fn load_with(
+        chain: &mut dyn Chain,
+        addresses: ExchangeAddresses,
+        oracle_overrides: &BTreeMap<u16, Pubkey>,
+    ) -> Result<Snapshot> {
         let (slot, unix_timestamp) = chain.clock().await?;
         let exchange_data = chain.accounts(&[addresses.exchange]).await?.remove(0);
         let exchange: Exchange =
@@ -56,9 +79,10 @@ impl Snapshot {
         for (index, (key, data)) in market_keys.iter().zip(market_data).enumerate() {
             let state: Market =
                 data.as_deref().and_then(decode).ok_or_else(|| anyhow!("market {index} missing"))?;
-            markets.push(MarketView { index: index as u16, key: *key, state, oracle: None });
+            let oracle_key = oracle_overrides.get(&(index as u16)).copied().unwrap_or(state.oracle);
+            markets.push(MarketView { index: index as u16, key: *key, state, oracle_key, oracle: None });
         }
-        let oracle_keys: Vec<Pubkey> = markets.iter().map(|m| m.state.oracle).collect();
+        let oracle_keys: Vec<Pubkey> = markets.iter().map(|m| m.oracle_key).collect();
         let oracle_data = chain.owned_accounts(&oracle_keys).await?;
         let clock = OracleClock { unix_timestamp, slot };
         for ((market, data), key) in markets.iter_mut().zip(oracle_data).zip(&oracle_keys) {
@@ -85,7 +109,7 @@ impl Snapshot {
             .iter()
             .map(|&i| {
                 let market = &self.markets[i as usize];
-                (market.key, market.state.oracle)
+                (market.key, market.oracle_key)
             })
             .collect()
     }

@@ -179,3 +179,77 @@ async fn chain_trait_reads_the_local_exchange() {
     let decoded = decode_margin_accounts(&accounts);
     assert_eq!(decoded[0].1.owner, alice.owner.pubkey());
 }
+
+/// A poster that writes what the Pyth receiver's `post_update` would: a fully verified update of
+/// the market's feed, published and posted now, at the keeper's own account. (The receiver and
+/// Wormhole programs are not available in the in-process runtime; `pull::post_update_plan` is
+/// checked for shape in the unit tests.)
+struct LocalPoster {
+    dollars: f64,
+    account: anchor_lang::prelude::Pubkey,
+    posts: u32,
+}
+
+#[async_trait::async_trait(?Send)]
+impl microliq_keeper::pull::PriceUpdater for LocalPoster {
+    async fn refresh(
+        &mut self,
+        chain: &mut dyn Chain,
+        _payer: &solana_sdk::signature::Keypair,
+        market: &microliq_keeper::scan::MarketView,
+    ) -> anyhow::Result<Option<anchor_lang::prelude::Pubkey>> {
+        let ctx = chain.as_local().expect("in-process chain");
+        let clock = ctx.clock().await;
+        let price = PythPrice {
+            publish_time: clock.unix_timestamp,
+            posted_slot: clock.slot,
+            ..PythPrice::usd(self.dollars)
+        };
+        let data = price.to_price_update_v2(
+            market.state.oracle_feed_id,
+            pyth_solana_receiver_sdk::price_update::VerificationLevel::Full,
+        );
+        ctx.write_account(&self.account, microliq::oracle::PYTH_RECEIVER_PROGRAM, data);
+        self.posts += 1;
+        Ok(Some(self.account))
+    }
+}
+
+#[tokio::test]
+async fn keeper_posts_a_fresh_price_for_a_stale_pull_market_then_liquidates() {
+    use microliq_keeper::keeper::run_pass_with;
+    // SETUP: SOL-PERP in pull mode, alice ~9.9x long; a minute later the configured account is
+    // stale and SOL trades at $140.
+    let mut ctx = LocalExchange::builder()
+        .with_market(MarketSpec::sol().pull())
+        .with_pool_liquidity(1_000_000 * USDC)
+        .with_insurance(50_000 * USDC)
+        .build()
+        .await;
+    let alice = ctx.trader(1_000 * USDC).await;
+    ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
+    ctx.advance(150, 61).await;
+    let liquidator = liquidator(&mut ctx).await;
+    let config = KeeperConfig::default();
+
+    // Without a poster the keeper has no price for the market and leaves it alone.
+    let report = run_pass(&mut ctx, &liquidator, &config).await.unwrap();
+    assert!(report.liquidatable.is_empty() && report.slices.is_empty() && report.failures.is_empty());
+
+    // ACT: with one, it posts a $140 update and liquidates with that account.
+    let mut poster =
+        LocalPoster { dollars: 140.0, account: solana_sdk::pubkey::Pubkey::new_unique(), posts: 0 };
+    let report = run_pass_with(&mut ctx, &liquidator, &config, Some(&mut poster)).await.unwrap();
+
+    // CHECK
+    assert_eq!(poster.posts, 1);
+    assert_eq!(report.liquidatable, vec![alice.account]);
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(!report.slices.is_empty());
+    assert!(report.slices.iter().all(|r| r.matches_prediction() && r.event.oracle_price == 14_000_000_000));
+    // A market whose configured account reads is not posted to again.
+    ctx.set_price_usd(0, 140.0).await;
+    let again = run_pass_with(&mut ctx, &liquidator, &config, Some(&mut poster)).await.unwrap();
+    assert_eq!(poster.posts, 1);
+    assert!(again.failures.is_empty());
+}
