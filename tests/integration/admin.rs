@@ -1,6 +1,6 @@
 use microliq::error::MicroliqError;
 use microliq::instructions::OracleConfig;
-use microliq::oracle::{OracleKind, OracleMode, PYTH_RECEIVER_PROGRAM};
+use microliq::oracle::{OracleKind, PYTH_RECEIVER_PROGRAM};
 use microliq::state::{pause, MarketParams};
 use microliq_tests::ix;
 use microliq_tests::*;
@@ -151,31 +151,65 @@ async fn pause_flags_are_set_exchange_wide_and_per_market() {
 async fn add_market_refuses_a_foreign_or_garbage_oracle() {
     let mut ctx = crate::builder().build().await;
     let market = ctx.ex.market(0);
-    let (config, pyth_owner, bytes, garbage_error) = match crate::ORACLE_KIND {
-        OracleKind::PythLegacy => (
-            OracleConfig::legacy(),
-            PYTH_PROGRAM,
-            PythPrice::usd(1.0).to_bytes(),
-            MicroliqError::OracleInvalid,
-        ),
-        OracleKind::PythPriceUpdateV2 => (
-            OracleConfig {
-                kind: OracleKind::PythPriceUpdateV2,
-                mode: OracleMode::Pinned,
-                feed_id: SOL_USD_FEED_ID,
-            },
-            PYTH_RECEIVER_PROGRAM,
-            PythPrice::usd(1.0).to_price_update_v2(SOL_USD_FEED_ID, VerificationLevel::Full),
-            MicroliqError::OracleWrongAccountType,
-        ),
+    // (account, config, owner, data, error): owned by another program; owned by the right Pyth
+    // program but not a price account; for PriceUpdateV2, also an account that is not the push
+    // oracle's feed account of the feed and shard.
+    let v2 = |shard_id| OracleConfig { shard_id, ..OracleConfig::sponsored(SOL_USD_FEED_ID) };
+    let foreign_owner = Keypair::new().pubkey();
+    let cases = match crate::ORACLE_KIND {
+        OracleKind::PythLegacy => vec![
+            (
+                Keypair::new().pubkey(),
+                OracleConfig::legacy(),
+                foreign_owner,
+                PythPrice::usd(1.0).to_bytes(),
+                MicroliqError::OracleWrongOwner,
+            ),
+            (
+                Keypair::new().pubkey(),
+                OracleConfig::legacy(),
+                PYTH_PROGRAM,
+                vec![7u8; 3312],
+                MicroliqError::OracleInvalid,
+            ),
+        ],
+        OracleKind::PythPriceUpdateV2 => {
+            let valid = PythPrice::usd(1.0).to_price_update_v2(SOL_USD_FEED_ID, VerificationLevel::Full);
+            vec![
+                (
+                    push_feed_address(0, &SOL_USD_FEED_ID),
+                    v2(0),
+                    foreign_owner,
+                    valid.clone(),
+                    MicroliqError::OracleWrongOwner,
+                ),
+                (
+                    push_feed_address(1, &SOL_USD_FEED_ID),
+                    v2(1),
+                    PYTH_RECEIVER_PROGRAM,
+                    vec![7u8; 134],
+                    MicroliqError::OracleWrongAccountType,
+                ),
+                // A valid update, but at an address of the wrong shard, or no push feed at all.
+                (
+                    push_feed_address(2, &SOL_USD_FEED_ID),
+                    v2(3),
+                    PYTH_RECEIVER_PROGRAM,
+                    valid.clone(),
+                    MicroliqError::OracleNotPushFeed,
+                ),
+                (
+                    Keypair::new().pubkey(),
+                    v2(0),
+                    PYTH_RECEIVER_PROGRAM,
+                    valid,
+                    MicroliqError::OracleNotPushFeed,
+                ),
+            ]
+        }
     };
-    // Owned by another program.
-    let foreign = Keypair::new().pubkey();
-    ctx.write_account(&foreign, Keypair::new().pubkey(), bytes);
-    // Owned by Pyth but not a price account.
-    let garbage = Keypair::new().pubkey();
-    ctx.write_account(&garbage, pyth_owner, vec![7u8; 3312]);
-    for (oracle, expected) in [(foreign, MicroliqError::OracleWrongOwner), (garbage, garbage_error)] {
+    for (oracle, config, owner, data, expected) in cases {
+        ctx.write_account(&oracle, owner, data);
         let before = ctx.snapshot_with(&[market]).await;
         let add = ix::AddMarket {
             admin: ctx.admin.pubkey(),

@@ -178,6 +178,11 @@ async fn wrong_or_foreign_oracle_accounts_are_refused() {
     order.oracle = ctx.markets[1].oracle;
     let order = order.instruction(&ctx.ex);
     refused(&mut ctx, order, &alice.owner, &[], MicroliqError::WrongOracle).await;
+    // The market itself (already borrowed by the instruction): named, not a borrow failure.
+    let mut order = ctx.order(&alice, 0, SOL).await;
+    order.oracle = ctx.markets[0].market;
+    let order = order.instruction(&ctx.ex);
+    refused(&mut ctx, order, &alice.owner, &[], MicroliqError::WrongOracle).await;
     // The configured key, but now owned by another program.
     let oracle = ctx.markets[0].oracle;
     let (_, bytes) = ctx.markets[0].oracle_bytes(&ctx.markets[0].price);

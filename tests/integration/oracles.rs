@@ -11,13 +11,23 @@ use microliq::math::MarketPrice;
 use microliq::oracle::{
     read_oracle_account, OracleAccount, OracleClock, OracleKind, OracleMode, PYTH_RECEIVER_PROGRAM,
 };
-use microliq::state::{Exchange, Market};
+use microliq::state::{Exchange, Market, MarketParams};
 use microliq_tests::*;
 use pyth_solana_receiver_sdk::price_update::{PriceUpdateV2, VerificationLevel};
 use solana_sdk::signature::{Keypair, Signer};
 
-const V2_PINNED: OracleConfig =
-    OracleConfig { kind: OracleKind::PythPriceUpdateV2, mode: OracleMode::Pinned, feed_id: SOL_USD_FEED_ID };
+const V2_PINNED: OracleConfig = OracleConfig {
+    kind: OracleKind::PythPriceUpdateV2,
+    mode: OracleMode::Pinned,
+    feed_id: SOL_USD_FEED_ID,
+    shard_id: 0,
+};
+
+/// `feed` with byte `at` changed.
+fn flip(mut feed: [u8; 32], at: usize) -> [u8; 32] {
+    feed[at] ^= 1;
+    feed
+}
 
 async fn alice_with_long(ctx: &mut TestContext) -> Trader {
     let alice = ctx.trader(1_000 * USDC).await;
@@ -174,6 +184,18 @@ async fn price_update_v2_bad_inputs_are_refused() {
             MicroliqError::OracleWrongFeed,
         ),
         (
+            "the feed id with its first byte changed",
+            PYTH_RECEIVER_PROGRAM,
+            fresh.to_price_update_v2(flip(SOL_USD_FEED_ID, 0), VerificationLevel::Full),
+            MicroliqError::OracleWrongFeed,
+        ),
+        (
+            "the feed id with its last byte changed",
+            PYTH_RECEIVER_PROGRAM,
+            fresh.to_price_update_v2(flip(SOL_USD_FEED_ID, 31), VerificationLevel::Full),
+            MicroliqError::OracleWrongFeed,
+        ),
+        (
             "stale",
             PYTH_RECEIVER_PROGRAM,
             v2(PythPrice { publish_time: clock.unix_timestamp - 61, ..fresh }),
@@ -248,7 +270,7 @@ async fn pull_markets_take_any_fresh_full_update_of_their_feed() {
     ctx.trade(&alice, 1, 10_000).await.unwrap();
     // The price falls to $140; the configured account is left behind (61 s stale), and a keeper
     // posts its own fresh update.
-    ctx.advance(2, 61).await;
+    ctx.advance(2, 11).await;
     let posted = ctx.post_price_update(0, PythPrice::usd(140.0), VerificationLevel::Full).await;
     ctx.set_price(1, PythPrice::usd(60_000.0)).await;
     let keeper = ctx.keeper().await;
@@ -322,6 +344,8 @@ async fn admin_switches_a_legacy_market_to_price_update_v2() {
         OracleConfig { feed_id: [0; 32], ..V2_PINNED },
         OracleConfig { feed_id: SOL_USD_FEED_ID, ..OracleConfig::legacy() },
         OracleConfig { mode: OracleMode::Pull, ..OracleConfig::legacy() },
+        OracleConfig { shard_id: 1, ..OracleConfig::legacy() },
+        OracleConfig { shard_id: 1, ..OracleConfig::pull(SOL_USD_FEED_ID) },
     ];
     for config in invalid_configs {
         assert_refused!(
@@ -331,6 +355,22 @@ async fn admin_switches_a_legacy_market_to_price_update_v2() {
             MicroliqError::OracleConfigInvalid
         );
     }
+    // Pinned to an update that is not the push oracle's feed account (a keeper's, say: its
+    // writer could rewrite it with an older price), or to the feed account of another shard.
+    let posted = ctx.post_price_update(0, fresh, VerificationLevel::Full).await;
+    assert_refused!(
+        ctx,
+        &[posted],
+        ctx.set_market_oracle(0, posted, V2_PINNED),
+        MicroliqError::OracleNotPushFeed
+    );
+    let shard_1 = OracleConfig { shard_id: 1, ..V2_PINNED };
+    assert_refused!(
+        ctx,
+        &[new_oracle],
+        ctx.set_market_oracle(0, new_oracle, shard_1),
+        MicroliqError::OracleNotPushFeed
+    );
     // Legacy kind pointed at a receiver account: the wrong owner for that kind.
     assert_refused!(
         ctx,
@@ -372,8 +412,24 @@ async fn admin_switches_a_legacy_market_to_price_update_v2() {
     ctx.trade(&alice, 0, SOL).await.unwrap();
     assert_eq!(ctx.events::<OrderFilled>().pop().unwrap().fill_price, 151_000_000_000);
     order_refused(&mut ctx, &alice, legacy_oracle, SOL, MicroliqError::WrongOracle).await;
-    // And on to pull mode: any fresh update of the feed.
-    ctx.set_market_oracle(0, new_oracle, OracleConfig { mode: OracleMode::Pull, ..V2_PINNED }).await.unwrap();
+    // And on to pull mode: refused while the market's staleness window is longer than 10 s …
+    let pull = OracleConfig::pull(SOL_USD_FEED_ID);
+    assert_refused!(
+        ctx,
+        &[new_oracle],
+        ctx.set_market_oracle(0, new_oracle, pull),
+        MicroliqError::PullStalenessTooLong
+    );
+    // … accepted at 10 s; the window cannot be widened again while the market pulls.
+    let params = |secs| MarketParams { max_staleness_secs: secs, ..default_params() };
+    let update = |secs| {
+        ix::UpdateMarket { admin: ctx.admin.pubkey(), market, params: params(secs) }.instruction(&ctx.ex)
+    };
+    let to_10s = update(10);
+    let to_11s = update(11);
+    ctx.admin_send(to_10s).await.unwrap();
+    ctx.set_market_oracle(0, new_oracle, pull).await.unwrap();
+    assert_refused!(ctx, &[], ctx.admin_send(to_11s), MicroliqError::PullStalenessTooLong);
     let posted = ctx.post_price_update(0, PythPrice::usd(152.0), VerificationLevel::Full).await;
     let mut order = ctx.order(&alice, 0, -SOL).await;
     order.oracle = posted;

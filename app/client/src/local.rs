@@ -83,9 +83,12 @@ impl MarketSpec {
     }
 
     /// A `PriceUpdateV2` market in pull mode: any fresh, fully verified update of its feed.
+    /// Its staleness window is cut to the program's pull limit (10 s) if longer.
     pub fn pull(mut self) -> Self {
         self.oracle_kind = Some(OracleKind::PythPriceUpdateV2);
         self.oracle_mode = OracleMode::Pull;
+        let limit = microliq::oracle::PULL_MAX_STALENESS_SECS;
+        self.params.max_staleness_secs = self.params.max_staleness_secs.min(limit);
         self
     }
 }
@@ -123,12 +126,19 @@ pub struct MarketFixture {
     pub oracle_mode: OracleMode,
     /// The feed id (`PriceUpdateV2`); zero for legacy markets.
     pub feed_id: [u8; 32],
+    /// The push-oracle shard of a pinned `PriceUpdateV2` market's account; 0 otherwise.
+    pub shard_id: u16,
 }
 
 impl MarketFixture {
     /// The configuration `add_market` / `set_market_oracle` take for this market.
     pub fn oracle_config(&self) -> OracleConfig {
-        OracleConfig { kind: self.oracle_kind, mode: self.oracle_mode, feed_id: self.feed_id }
+        OracleConfig {
+            kind: self.oracle_kind,
+            mode: self.oracle_mode,
+            feed_id: self.feed_id,
+            shard_id: self.shard_id,
+        }
     }
 
     /// The bytes of this market's oracle account holding `price`, in the market's format (a
@@ -717,6 +727,7 @@ impl LocalExchange {
         fixture.oracle_kind = config.kind;
         fixture.oracle_mode = config.mode;
         fixture.feed_id = config.feed_id;
+        fixture.shard_id = config.shard_id;
         Ok(())
     }
 
@@ -753,15 +764,16 @@ impl LocalExchange {
             OracleKind::PythLegacy => (OracleMode::Pinned, [0; 32]),
             OracleKind::PythPriceUpdateV2 => (spec.oracle_mode, spec.feed_id),
         };
-        // A PriceUpdateV2 market sits at its push-oracle feed address (shard 0), as on mainnet,
-        // unless another market of this exchange already uses that feed.
-        let push_feed = push_feed_address(0, &feed_id);
-        let oracle = if oracle_kind == OracleKind::PythPriceUpdateV2
-            && self.markets.iter().all(|m| m.oracle != push_feed)
-        {
-            push_feed
-        } else {
-            Keypair::new().pubkey()
+        // A pinned PriceUpdateV2 market sits at its feed's push-oracle account, shard 0 as Pyth's
+        // sponsored feeds on mainnet, or the next shard when another market of this exchange
+        // already reads that feed (so that each market's price can be set on its own). A pull
+        // market is configured with any account of the feed.
+        let (oracle, shard_id) = match (oracle_kind, oracle_mode) {
+            (OracleKind::PythPriceUpdateV2, OracleMode::Pinned) => {
+                let shard = self.markets.iter().filter(|m| m.feed_id == feed_id).count() as u16;
+                (push_feed_address(shard, &feed_id), shard)
+            }
+            _ => (Keypair::new().pubkey(), 0),
         };
         let market = self.ex.market(index);
         let clock = self.clock().await;
@@ -777,6 +789,7 @@ impl LocalExchange {
             oracle_kind,
             oracle_mode,
             feed_id,
+            shard_id,
         };
         let (owner, data) = fixture.oracle_bytes(&price);
         self.write_account(&oracle, owner, data);

@@ -46,15 +46,9 @@ const fn hex32(hex: &str) -> [u8; 32] {
     out
 }
 
-/// The push oracle's sponsored feed account for `feed_id` on `shard` (Pyth keeps shard 0 fresh
-/// on mainnet): `find_program_address([shard u16 LE, feed_id], pythWSnsw…)`.
-pub fn push_feed_address(shard: u16, feed_id: &[u8; 32]) -> Pubkey {
-    Pubkey::find_program_address(
-        &[&shard.to_le_bytes(), feed_id],
-        &microliq::oracle::PYTH_PUSH_ORACLE_PROGRAM,
-    )
-    .0
-}
+/// The push oracle's feed account for a feed id on a shard (Pyth keeps shard 0 fresh on
+/// mainnet); the program's own derivation.
+pub use microliq::oracle::push_feed_address;
 
 /// A `PriceUpdateV2` account's size on chain: the SDK reserves two bytes for the verification
 /// level, so a `Full` update (one byte) leaves one trailing zero.

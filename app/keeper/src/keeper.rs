@@ -119,8 +119,11 @@ pub async fn run_pass(
     run_pass_with(chain, liquidator, config, None).await
 }
 
-/// [`run_pass`], first posting a fresh price through `updater` for every pull market whose
-/// account no longer reads and in which some account holds a position (docs/ORACLES.md).
+/// [`run_pass`] with pull markets kept priced through `updater` (docs/ORACLES.md): for a pull
+/// market whose configured account no longer reads and in which some account holds a position,
+/// the keeper first reads its own earlier post; if that is stale too it asks `updater` for the
+/// newest price off chain, values the accounts with it, and posts it only when a liquidation
+/// needs that market (as the market sliced or as a health pair).
 pub async fn run_pass_with(
     chain: &mut dyn Chain,
     liquidator: &Liquidator,
@@ -130,30 +133,7 @@ pub async fn run_pass_with(
     let mut snapshot = Snapshot::load(chain, liquidator.addresses).await?;
     let accounts = scan::decode_margin_accounts(&chain.margin_accounts().await?);
     if let Some(updater) = updater {
-        let stale: Vec<u16> = snapshot
-            .markets
-            .iter()
-            .filter(|m| m.is_pull() && m.oracle.is_none())
-            .filter(|m| accounts.iter().any(|(_, a)| a.position_index(m.index).is_some()))
-            .map(|m| m.index)
-            .collect();
-        let mut overrides = BTreeMap::new();
-        for index in stale {
-            let market = snapshot.markets[index as usize].clone();
-            match updater.refresh(chain, &liquidator.keeper, &market).await {
-                Ok(Some(key)) => {
-                    info!(market = index, account = %key, "posted a fresh price for a pull market");
-                    overrides.insert(index, key);
-                }
-                Ok(None) => warn!(market = index, "no fresh price for a pull market; skipped this pass"),
-                Err(error) => {
-                    warn!(market = index, %error, "posting a fresh price failed; market skipped this pass")
-                }
-            }
-        }
-        if !overrides.is_empty() {
-            snapshot = Snapshot::load_with(chain, liquidator.addresses, &overrides).await?;
-        }
+        snapshot = price_pull_markets(chain, liquidator, config, updater, snapshot, &accounts).await?;
     }
     let ranked = scan::rank(&accounts, &snapshot);
     let mut report = PassReport { scanned: accounts.len(), ..PassReport::default() };
@@ -168,6 +148,95 @@ pub async fn run_pass_with(
         }
     }
     Ok(report)
+}
+
+/// The snapshot with every pull market that needs a price priced: by the keeper's own earlier
+/// post while it reads, else by a fresh post when a liquidation needs the market.
+async fn price_pull_markets(
+    chain: &mut dyn Chain,
+    liquidator: &Liquidator,
+    config: &KeeperConfig,
+    updater: &mut dyn PriceUpdater,
+    snapshot: Snapshot,
+    accounts: &[(Pubkey, microliq::state::MarginAccount)],
+) -> Result<Snapshot> {
+    let unpriced: Vec<u16> = snapshot
+        .markets
+        .iter()
+        .filter(|m| m.is_pull() && m.oracle.is_none())
+        .filter(|m| accounts.iter().any(|(_, a)| a.position_index(m.index).is_some()))
+        .map(|m| m.index)
+        .collect();
+    if unpriced.is_empty() {
+        return Ok(snapshot);
+    }
+    let keeper = &liquidator.keeper;
+    let feed = |index: u16| snapshot.markets[index as usize].state.oracle_feed_id;
+    let own: BTreeMap<u16, Pubkey> =
+        unpriced.iter().map(|&i| (i, updater.account(keeper, &feed(i)))).collect();
+    // 1. The keeper's own account from an earlier post, while it is fresh.
+    let mut snapshot = Snapshot::load_with(chain, liquidator.addresses, &own).await?;
+    // 2. Still unpriced: the newest price off chain, as the program would read it once posted.
+    let mut quoted = Vec::new();
+    for &index in &unpriced {
+        let market = &snapshot.markets[index as usize];
+        if market.oracle.is_some() {
+            continue;
+        }
+        let feed_id = market.state.oracle_feed_id;
+        match updater.latest(&feed_id, snapshot.unix_timestamp).await {
+            Ok(Some(raw)) => {
+                let reading = microliq::oracle::validate_price(
+                    &raw,
+                    &market.state,
+                    snapshot.exchange.quote_decimals,
+                    snapshot.unix_timestamp,
+                );
+                match reading {
+                    Ok(reading) => {
+                        snapshot.markets[index as usize].oracle = Some(reading);
+                        quoted.push(index);
+                    }
+                    Err(error) => {
+                        warn!(market = index, %error, "the newest price would be refused; market skipped")
+                    }
+                }
+            }
+            Ok(None) => warn!(market = index, "no price for a pull market; skipped this pass"),
+            Err(error) => warn!(market = index, %error, "fetching a price failed; market skipped this pass"),
+        }
+    }
+    if quoted.is_empty() {
+        return Ok(snapshot);
+    }
+    // 3. Post only what a liquidation needs, once per feed.
+    let ranked = scan::rank(accounts, &snapshot);
+    let mut posted_feeds = std::collections::BTreeSet::new();
+    for &index in &quoted {
+        let needed = ranked.iter().any(|(a, _, _)| a.account.position_index(index).is_some());
+        let feed_id = snapshot.markets[index as usize].state.oracle_feed_id;
+        if !needed || posted_feeds.contains(&feed_id) {
+            continue;
+        }
+        match updater.post(chain, keeper, &feed_id, config.priority_fee).await {
+            Ok(account) => {
+                info!(market = index, %account, "posted a fresh price for a pull market");
+                posted_feeds.insert(feed_id);
+            }
+            Err(error) => {
+                warn!(market = index, %error, "posting a fresh price failed; market skipped this pass")
+            }
+        }
+    }
+    if posted_feeds.is_empty() {
+        // Nothing needed a post: the quoted prices are not on chain, so no market may use them.
+        for index in quoted {
+            snapshot.markets[index as usize].oracle = None;
+        }
+        return Ok(snapshot);
+    }
+    // Read the posts back (a market whose post failed has no price again).
+    Snapshot::load_with(chain, liquidator.addresses, &own).await
 }
 
 /// Sends `resolve_bankruptcy` for a bankrupt account (permissionless; it pays nothing, but keeps

@@ -43,8 +43,9 @@ use pythnet_sdk::wire::v1::{AccumulatorUpdateData, MerklePriceUpdate, Proof};
 use solana_sdk::instruction::{AccountMeta, Instruction};
 use solana_sdk::signature::{Keypair, Signer};
 
+use microliq::oracle::RawPrice;
+
 use crate::chain::Chain;
-use crate::scan::MarketView;
 
 /// The Wormhole core bridge the Pyth receiver (`rec5EKMG…`) verifies VAAs with, on every SVM
 /// network.
@@ -205,33 +206,55 @@ pub fn post_update_plan(
         ],
         data,
     });
-    verify_and_post.push(Instruction {
-        program_id: WORMHOLE_PROGRAM,
-        accounts: vec![AccountMeta::new(*payer, true), AccountMeta::new(*encoded_vaa, false)],
-        data: discriminators::CLOSE_ENCODED_VAA.to_vec(),
-    });
+    verify_and_post.push(close_encoded_vaa(payer, encoded_vaa));
     Ok(PostPlan { create_and_write, verify_and_post, encoded_vaa: *encoded_vaa, price_update: *price_update })
 }
 
+/// Wormhole `close_encoded_vaa`: the encoded VAA's rent back to its write authority.
+pub fn close_encoded_vaa(write_authority: &Pubkey, encoded_vaa: &Pubkey) -> Instruction {
+    Instruction {
+        program_id: WORMHOLE_PROGRAM,
+        accounts: vec![AccountMeta::new(*write_authority, true), AccountMeta::new(*encoded_vaa, false)],
+        data: discriminators::CLOSE_ENCODED_VAA.to_vec(),
+    }
+}
+
+/// The price-update account a keeper posts `feed_id` to: a keypair derived from the keeper's own
+/// secret key and the feed id, so the same account is overwritten on every post, across restarts
+/// too, and no rent is stranded.
+pub fn price_update_keypair(keeper: &Keypair, feed_id: &[u8; 32]) -> Keypair {
+    let seed = solana_sdk::hash::hashv(&[b"microliq-keeper-price-update", &keeper.to_bytes()[..32], feed_id]);
+    solana_sdk::signer::keypair::keypair_from_seed(seed.as_ref()).expect("32-byte seed")
+}
+
 /// Something that can put a fresh, fully verified update of a pull market's feed on chain.
+/// The keeper first asks for the newest price off chain ([`PriceUpdater::latest`]), values the
+/// accounts with it, and posts ([`PriceUpdater::post`]) only when a liquidation needs the market.
 #[async_trait(?Send)]
 pub trait PriceUpdater {
-    /// Posts a fresh update of `market`'s feed, paid by `payer`; returns the account that holds
-    /// it, or `None` when no update could be had (the market is then skipped this pass).
-    async fn refresh(
+    /// The account this updater posts `feed_id` to for `payer`, the same on every post (an
+    /// earlier post is reused while it is fresh).
+    fn account(&self, payer: &Keypair, feed_id: &[u8; 32]) -> Pubkey;
+    /// The newest price of `feed_id` as a post would write it, without posting (`now` is the
+    /// cluster time the keeper judges against); `None` when there is none.
+    async fn latest(&mut self, feed_id: &[u8; 32], now: i64) -> Result<Option<RawPrice>>;
+    /// Posts the update [`PriceUpdater::latest`] last returned for `feed_id`, paid by `payer`
+    /// with `priority_fee` micro-lamports per CU; returns the account that holds it.
+    async fn post(
         &mut self,
         chain: &mut dyn Chain,
         payer: &Keypair,
-        market: &MarketView,
-    ) -> Result<Option<Pubkey>>;
+        feed_id: &[u8; 32],
+        priority_fee: u64,
+    ) -> Result<Pubkey>;
 }
 
 /// Posts updates fetched from a Hermes endpoint through Wormhole and the Pyth receiver.
 pub struct HermesUpdater {
     pub url: String,
     http: reqwest::Client,
-    /// One persistent price-update account per feed (overwritten by each post).
-    accounts: HashMap<[u8; 32], Keypair>,
+    /// The accumulator update `latest` fetched last, per feed (what `post` posts).
+    pending: HashMap<[u8; 32], AccumulatorUpdate>,
     pub treasury_id: u8,
 }
 
@@ -240,14 +263,14 @@ impl HermesUpdater {
         HermesUpdater {
             url: url.into(),
             http: reqwest::Client::new(),
-            accounts: HashMap::new(),
+            pending: HashMap::new(),
             treasury_id: 0,
         }
     }
 
     /// The latest accumulator update for `feed_id` from Hermes (`encoding=base64`; Hermes'
     /// default is hex).
-    pub async fn latest(&self, feed_id: &[u8; 32]) -> Result<Vec<u8>> {
+    pub async fn fetch(&self, feed_id: &[u8; 32]) -> Result<Vec<u8>> {
         use base64::Engine;
         let url = format!(
             "{}/v2/updates/price/latest?ids[]={}&encoding=base64",
@@ -262,18 +285,45 @@ impl HermesUpdater {
     }
 }
 
+/// `instructions` behind a compute-unit price (the plans set their own limits).
+fn with_priority_fee(instructions: &[Instruction], priority_fee: u64) -> Vec<Instruction> {
+    let mut all =
+        vec![solana_sdk::compute_budget::ComputeBudgetInstruction::set_compute_unit_price(priority_fee)];
+    all.extend_from_slice(instructions);
+    all
+}
+
 #[async_trait(?Send)]
 impl PriceUpdater for HermesUpdater {
-    async fn refresh(
+    fn account(&self, payer: &Keypair, feed_id: &[u8; 32]) -> Pubkey {
+        price_update_keypair(payer, feed_id).pubkey()
+    }
+
+    async fn latest(&mut self, feed_id: &[u8; 32], _now: i64) -> Result<Option<RawPrice>> {
+        let accumulator = parse_accumulator_update(&self.fetch(feed_id).await?)?;
+        let Some(update) = accumulator.feed(feed_id) else { return Ok(None) };
+        let m = update.message;
+        let price = RawPrice {
+            price: m.price,
+            conf: m.conf,
+            expo: m.exponent,
+            publish_time: m.publish_time,
+            ema_price: m.ema_price,
+        };
+        self.pending.insert(*feed_id, accumulator);
+        Ok(Some(price))
+    }
+
+    async fn post(
         &mut self,
         chain: &mut dyn Chain,
         payer: &Keypair,
-        market: &MarketView,
-    ) -> Result<Option<Pubkey>> {
-        let feed_id = market.state.oracle_feed_id;
-        let accumulator = parse_accumulator_update(&self.latest(&feed_id).await?)?;
-        let update = accumulator.feed(&feed_id).context("Hermes update without the requested feed")?;
-        let price_update = self.accounts.entry(feed_id).or_insert_with(Keypair::new).insecure_clone();
+        feed_id: &[u8; 32],
+        priority_fee: u64,
+    ) -> Result<Pubkey> {
+        let accumulator = self.pending.remove(feed_id).context("no fetched update to post")?;
+        let update = accumulator.feed(feed_id).context("fetched update without the feed")?;
+        let price_update = price_update_keypair(payer, feed_id);
         let encoded_vaa = Keypair::new();
         let rent =
             solana_sdk::rent::Rent::default().minimum_balance(accumulator.vaa.len() + ENCODED_VAA_HEADER);
@@ -287,14 +337,23 @@ impl PriceUpdater for HermesUpdater {
             rent,
         )?;
         chain
-            .send_signed(&plan.create_and_write, &[payer, &encoded_vaa])
+            .send_signed(&with_priority_fee(&plan.create_and_write, priority_fee), &[payer, &encoded_vaa])
             .await
-            .map_err(|e| anyhow!("{e:?}"))?;
-        chain
-            .send_signed(&plan.verify_and_post, &[payer, &price_update])
+            .map_err(|e| anyhow!("creating and writing the encoded VAA: {e:?}"))?;
+        if let Err(error) = chain
+            .send_signed(&with_priority_fee(&plan.verify_and_post, priority_fee), &[payer, &price_update])
             .await
-            .map_err(|e| anyhow!("{e:?}"))?;
-        Ok(Some(plan.price_update))
+        {
+            // Take the encoded VAA's rent back before giving up.
+            let close = close_encoded_vaa(&payer.pubkey(), &encoded_vaa.pubkey());
+            if let Err(close_error) =
+                chain.send_signed(&with_priority_fee(&[close], priority_fee), &[payer]).await
+            {
+                tracing::warn!(account = %encoded_vaa.pubkey(), ?close_error, "could not close the encoded VAA");
+            }
+            bail!("verifying and posting: {error:?}");
+        }
+        Ok(plan.price_update)
     }
 }
 

@@ -69,7 +69,6 @@ impl Snapshot {
         addresses: ExchangeAddresses,
         oracle_overrides: &BTreeMap<u16, Pubkey>,
     ) -> Result<Snapshot> {
-        let (slot, unix_timestamp) = chain.clock().await?;
         let exchange_data = chain.accounts(&[addresses.exchange]).await?.remove(0);
         let exchange: Exchange =
             exchange_data.as_deref().and_then(decode).ok_or_else(|| anyhow!("exchange account not found"))?;
@@ -84,6 +83,10 @@ impl Snapshot {
         }
         let oracle_keys: Vec<Pubkey> = markets.iter().map(|m| m.oracle_key).collect();
         let oracle_data = chain.owned_accounts(&oracle_keys).await?;
+        // The clock after the accounts: an oracle account updated between the two reads would
+        // otherwise look posted in the future, though the program (running later still) accepts
+        // it; staleness is judged against the later time too (the stricter reading).
+        let (slot, unix_timestamp) = chain.clock().await?;
         let clock = OracleClock { unix_timestamp, slot };
         for ((market, data), key) in markets.iter_mut().zip(oracle_data).zip(&oracle_keys) {
             // The program's own reader, for either oracle kind.

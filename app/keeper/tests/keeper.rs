@@ -181,23 +181,55 @@ async fn chain_trait_reads_the_local_exchange() {
 }
 
 /// A poster that writes what the Pyth receiver's `post_update` would: a fully verified update of
-/// the market's feed, published and posted now, at the keeper's own account. (The receiver and
-/// Wormhole programs are not available in the in-process runtime; `pull::post_update_plan` is
-/// checked for shape in the unit tests.)
+/// the feed, published and posted now, at the keeper's own account. (The receiver and Wormhole
+/// programs are not available in the in-process runtime; `pull::post_update_plan` is checked for
+/// shape in the unit tests.)
 struct LocalPoster {
     dollars: f64,
     account: anchor_lang::prelude::Pubkey,
+    quotes: u32,
     posts: u32,
+}
+
+impl LocalPoster {
+    fn new(dollars: f64) -> Self {
+        LocalPoster { dollars, account: solana_sdk::pubkey::Pubkey::new_unique(), quotes: 0, posts: 0 }
+    }
 }
 
 #[async_trait::async_trait(?Send)]
 impl microliq_keeper::pull::PriceUpdater for LocalPoster {
-    async fn refresh(
+    fn account(
+        &self,
+        _payer: &solana_sdk::signature::Keypair,
+        _feed_id: &[u8; 32],
+    ) -> anchor_lang::prelude::Pubkey {
+        self.account
+    }
+
+    async fn latest(
+        &mut self,
+        _feed_id: &[u8; 32],
+        now: i64,
+    ) -> anyhow::Result<Option<microliq::oracle::RawPrice>> {
+        self.quotes += 1;
+        let p = PythPrice { publish_time: now, ..PythPrice::usd(self.dollars) };
+        Ok(Some(microliq::oracle::RawPrice {
+            price: p.price,
+            conf: p.conf,
+            expo: p.expo,
+            publish_time: p.publish_time,
+            ema_price: p.ema,
+        }))
+    }
+
+    async fn post(
         &mut self,
         chain: &mut dyn Chain,
         _payer: &solana_sdk::signature::Keypair,
-        market: &microliq_keeper::scan::MarketView,
-    ) -> anyhow::Result<Option<anchor_lang::prelude::Pubkey>> {
+        feed_id: &[u8; 32],
+        _priority_fee: u64,
+    ) -> anyhow::Result<anchor_lang::prelude::Pubkey> {
         let ctx = chain.as_local().expect("in-process chain");
         let clock = ctx.clock().await;
         let price = PythPrice {
@@ -205,30 +237,34 @@ impl microliq_keeper::pull::PriceUpdater for LocalPoster {
             posted_slot: clock.slot,
             ..PythPrice::usd(self.dollars)
         };
-        let data = price.to_price_update_v2(
-            market.state.oracle_feed_id,
-            pyth_solana_receiver_sdk::price_update::VerificationLevel::Full,
-        );
+        let data = price
+            .to_price_update_v2(*feed_id, pyth_solana_receiver_sdk::price_update::VerificationLevel::Full);
         ctx.write_account(&self.account, microliq::oracle::PYTH_RECEIVER_PROGRAM, data);
         self.posts += 1;
-        Ok(Some(self.account))
+        Ok(self.account)
     }
 }
 
-#[tokio::test]
-async fn keeper_posts_a_fresh_price_for_a_stale_pull_market_then_liquidates() {
-    use microliq_keeper::keeper::run_pass_with;
-    // SETUP: SOL-PERP in pull mode, alice ~9.9x long; a minute later the configured account is
-    // stale and SOL trades at $140.
+/// SOL-PERP in pull mode (10 s window) with a pool and insurance; the configured account goes
+/// stale 11 s after the trader opens `base` SOL with `collateral`.
+async fn pull_exchange_with_trader(collateral: u64, base: i64) -> (LocalExchange, Trader) {
     let mut ctx = LocalExchange::builder()
         .with_market(MarketSpec::sol().pull())
         .with_pool_liquidity(1_000_000 * USDC)
         .with_insurance(50_000 * USDC)
         .build()
         .await;
-    let alice = ctx.trader(1_000 * USDC).await;
-    ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
-    ctx.advance(150, 61).await;
+    let trader = ctx.trader(collateral).await;
+    ctx.trade(&trader, 0, base).await.unwrap();
+    ctx.advance(30, 11).await;
+    (ctx, trader)
+}
+
+#[tokio::test]
+async fn keeper_posts_a_fresh_price_for_a_stale_pull_market_then_liquidates() {
+    use microliq_keeper::keeper::run_pass_with;
+    // SETUP: alice ~9.9x long; the configured account is stale and SOL trades at $140.
+    let (mut ctx, alice) = pull_exchange_with_trader(1_000 * USDC, 66 * SOL).await;
     let liquidator = liquidator(&mut ctx).await;
     let config = KeeperConfig::default();
 
@@ -236,20 +272,111 @@ async fn keeper_posts_a_fresh_price_for_a_stale_pull_market_then_liquidates() {
     let report = run_pass(&mut ctx, &liquidator, &config).await.unwrap();
     assert!(report.liquidatable.is_empty() && report.slices.is_empty() && report.failures.is_empty());
 
-    // ACT: with one, it posts a $140 update and liquidates with that account.
-    let mut poster =
-        LocalPoster { dollars: 140.0, account: solana_sdk::pubkey::Pubkey::new_unique(), posts: 0 };
+    // ACT: with one, it quotes $140, finds alice liquidatable, posts, and liquidates with it.
+    let mut poster = LocalPoster::new(140.0);
     let report = run_pass_with(&mut ctx, &liquidator, &config, Some(&mut poster)).await.unwrap();
 
     // CHECK
-    assert_eq!(poster.posts, 1);
+    assert_eq!((poster.quotes, poster.posts), (1, 1));
     assert_eq!(report.liquidatable, vec![alice.account]);
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert!(!report.slices.is_empty());
     assert!(report.slices.iter().all(|r| r.matches_prediction() && r.event.oracle_price == 14_000_000_000));
-    // A market whose configured account reads is not posted to again.
-    ctx.set_price_usd(0, 140.0).await;
+
+    // 2 s later its own post is still fresh: read again, not re-posted (nor re-quoted).
+    poster.dollars = 139.0;
+    ctx.advance(5, 2).await;
     let again = run_pass_with(&mut ctx, &liquidator, &config, Some(&mut poster)).await.unwrap();
-    assert_eq!(poster.posts, 1);
+    assert_eq!((poster.quotes, poster.posts), (1, 1));
     assert!(again.failures.is_empty());
+    // Once it is stale too, the keeper quotes again (and posts only if a liquidation needs it).
+    ctx.advance(30, 11).await;
+    run_pass_with(&mut ctx, &liquidator, &config, Some(&mut poster)).await.unwrap();
+    assert_eq!(poster.quotes, 2);
+    // A market whose configured account reads again needs nothing from the poster.
+    ctx.set_price_usd(0, 139.0).await;
+    run_pass_with(&mut ctx, &liquidator, &config, Some(&mut poster)).await.unwrap();
+    assert_eq!(poster.quotes, 2);
+}
+
+#[tokio::test]
+async fn keeper_quotes_but_does_not_post_when_nothing_is_liquidatable() {
+    use microliq_keeper::keeper::run_pass_with;
+    // SETUP: a 0.15x long in a stale pull market.
+    let (mut ctx, _bob) = pull_exchange_with_trader(10_000 * USDC, 10 * SOL).await;
+    let liquidator = liquidator(&mut ctx).await;
+    let config = KeeperConfig::default();
+    let mut poster = LocalPoster::new(150.0);
+    // ACT: three passes, 2 s apart.
+    for _ in 0..3 {
+        let report = run_pass_with(&mut ctx, &liquidator, &config, Some(&mut poster)).await.unwrap();
+        assert!(report.liquidatable.is_empty() && report.failures.is_empty());
+        ctx.advance(5, 2).await;
+    }
+    // CHECK: a quote each pass (off chain, free), no post (two transactions and a fee each).
+    assert_eq!((poster.quotes, poster.posts), (3, 0));
+}
+
+/// The in-process exchange where SOL's feed account is updated to $140, one slot later, each
+/// time the keeper fetches price accounts: on a real cluster the sponsored feeds update about
+/// every slot, so an account fetched after the keeper's clock read can be newer than it.
+struct FeedUpdatesOnFetch<'a>(&'a mut LocalExchange);
+
+#[async_trait::async_trait(?Send)]
+impl Chain for FeedUpdatesOnFetch<'_> {
+    async fn accounts(
+        &mut self,
+        keys: &[solana_sdk::pubkey::Pubkey],
+    ) -> anyhow::Result<Vec<Option<Vec<u8>>>> {
+        Chain::accounts(self.0, keys).await
+    }
+    async fn owned_accounts(
+        &mut self,
+        keys: &[solana_sdk::pubkey::Pubkey],
+    ) -> anyhow::Result<Vec<Option<(solana_sdk::pubkey::Pubkey, Vec<u8>)>>> {
+        self.0.advance(1, 0).await;
+        let slot = self.0.clock().await.slot;
+        self.0.set_price(0, PythPrice { posted_slot: slot, ..PythPrice::usd(140.0) }).await;
+        Chain::owned_accounts(self.0, keys).await
+    }
+    async fn margin_accounts(&mut self) -> anyhow::Result<Vec<(solana_sdk::pubkey::Pubkey, Vec<u8>)>> {
+        Chain::margin_accounts(self.0).await
+    }
+    async fn clock(&mut self) -> anyhow::Result<(u64, i64)> {
+        Chain::clock(self.0).await
+    }
+    async fn send(
+        &mut self,
+        instructions: &[solana_sdk::instruction::Instruction],
+        signer: &solana_sdk::signature::Keypair,
+        compute_unit_limit: u32,
+        priority_fee: u64,
+    ) -> Result<Vec<String>, microliq_keeper::chain::SendError> {
+        Chain::send(self.0, instructions, signer, compute_unit_limit, priority_fee).await
+    }
+    async fn send_signed(
+        &mut self,
+        instructions: &[solana_sdk::instruction::Instruction],
+        signers: &[&solana_sdk::signature::Keypair],
+    ) -> Result<Vec<String>, microliq_keeper::chain::SendError> {
+        Chain::send_signed(self.0, instructions, signers).await
+    }
+}
+
+#[tokio::test]
+async fn keeper_reads_the_clock_after_the_price_accounts() {
+    // SETUP: the 10x long; SOL's feed moves to $140 in a slot that starts while the keeper reads.
+    let mut ctx = LocalExchange::standard().await;
+    let alice = ctx.trader(1_000 * USDC).await;
+    ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
+    let liquidator = liquidator(&mut ctx).await;
+    // ACT
+    let mut chain = FeedUpdatesOnFetch(&mut ctx);
+    let snapshot = Snapshot::load(&mut chain, liquidator.addresses).await.unwrap();
+    let report = run_pass(&mut chain, &liquidator, &KeeperConfig::default()).await.unwrap();
+    // CHECK: the market is priced and the account liquidated (the program, running later still,
+    // accepts that account).
+    assert!(snapshot.markets[0].oracle.is_some());
+    assert_eq!(report.liquidatable, vec![alice.account]);
+    assert!(!report.slices.is_empty() && report.failures.is_empty(), "{:?}", report.failures);
 }

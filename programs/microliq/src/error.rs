@@ -143,6 +143,10 @@ pub enum MicroliqError {
     OraclePostedInFuture,
     #[msg("The oracle kind, mode or feed id is invalid (legacy: pinned, zero feed id; PriceUpdateV2: a non-zero feed id)")]
     OracleConfigInvalid,
+    #[msg("A pinned PriceUpdateV2 market must name the push oracle's feed account of its feed id and shard")]
+    OracleNotPushFeed,
+    #[msg("A pull market's max staleness may not exceed 10 seconds")]
+    PullStalenessTooLong,
 }
 
 impl From<MathError> for Error {

@@ -140,9 +140,11 @@ pub fn read_oracle(
     exchange: &Exchange,
     clock: &OracleClock,
 ) -> Result<OracleReading> {
+    // Address and owner first, without borrowing the data: an account the instruction already
+    // holds mutably (the market itself, say) is then refused by name, not by a borrow failure.
+    let kind = require_oracle_identity(oracle.key, oracle.owner, market, exchange)?;
     let data = oracle.try_borrow_data()?;
-    let account = OracleAccount { key: oracle.key, owner: oracle.owner, data: &data };
-    read_oracle_account(&account, market, exchange, clock)
+    read_oracle_data(kind, &data, market, exchange, clock)
 }
 
 /// [`read_oracle`] on an account's address, owner and bytes.
@@ -152,28 +154,58 @@ pub fn read_oracle_account(
     exchange: &Exchange,
     clock: &OracleClock,
 ) -> Result<OracleReading> {
-    let raw = match OracleKind::from_u8(market.oracle_kind) {
-        Some(OracleKind::PythPriceUpdateV2) => decode_price_update_v2(account, market, clock)?,
-        Some(OracleKind::PythLegacy) => {
-            require_keys_eq!(*account.key, market.oracle, MicroliqError::WrongOracle);
-            require_keys_eq!(*account.owner, exchange.pyth_program, MicroliqError::OracleWrongOwner);
-            let legacy = load_price_account::<32, ()>(account.data)
-                .map_err(|_| error!(MicroliqError::OracleInvalid))?;
+    let kind = require_oracle_identity(account.key, account.owner, market, exchange)?;
+    read_oracle_data(kind, account.data, market, exchange, clock)
+}
+
+/// The account is one `market` accepts: the kind and mode are known, a pinned market's account
+/// is its `oracle`, and the owner is the kind's program.
+fn require_oracle_identity(
+    key: &Pubkey,
+    owner: &Pubkey,
+    market: &Market,
+    exchange: &Exchange,
+) -> Result<OracleKind> {
+    const LEGACY: u8 = OracleKind::PythLegacy as u8;
+    const V2: u8 = OracleKind::PythPriceUpdateV2 as u8;
+    const PINNED: u8 = OracleMode::Pinned as u8;
+    const PULL: u8 = OracleMode::Pull as u8;
+    let (kind, pinned, expected_owner) = match (market.oracle_kind, market.oracle_mode) {
+        (V2, PINNED) => (OracleKind::PythPriceUpdateV2, true, &PYTH_RECEIVER_PROGRAM),
+        (V2, PULL) => (OracleKind::PythPriceUpdateV2, false, &PYTH_RECEIVER_PROGRAM),
+        (LEGACY, PINNED) => (OracleKind::PythLegacy, true, &exchange.pyth_program),
+        _ => return err!(MicroliqError::OracleConfigInvalid),
+    };
+    if pinned {
+        require_keys_eq!(*key, market.oracle, MicroliqError::WrongOracle);
+    }
+    require_keys_eq!(*owner, *expected_owner, MicroliqError::OracleWrongOwner);
+    Ok(kind)
+}
+
+/// The format checks of `kind` on the account's bytes, then the guards both kinds share.
+fn read_oracle_data(
+    kind: OracleKind,
+    data: &[u8],
+    market: &Market,
+    exchange: &Exchange,
+    clock: &OracleClock,
+) -> Result<OracleReading> {
+    let raw = match kind {
+        OracleKind::PythPriceUpdateV2 => decode_price_update_v2(data, market, clock)?,
+        OracleKind::PythLegacy => {
+            let legacy =
+                load_price_account::<32, ()>(data).map_err(|_| error!(MicroliqError::OracleInvalid))?;
             legacy_raw_price(legacy)?
         }
-        None => return err!(MicroliqError::OracleConfigInvalid),
     };
     validate_price(&raw, market, exchange.quote_decimals, clock.unix_timestamp)
 }
 
-/// The `PriceUpdateV2` checks that come before the price itself: pinned address, owner,
-/// discriminator, decoding, `Full` verification, feed id, `posted_slot` not in the future.
-fn decode_price_update_v2(account: &OracleAccount, market: &Market, clock: &OracleClock) -> Result<RawPrice> {
-    if market.oracle_mode == OracleMode::Pinned as u8 {
-        require_keys_eq!(*account.key, market.oracle, MicroliqError::WrongOracle);
-    }
-    require_keys_eq!(*account.owner, PYTH_RECEIVER_PROGRAM, MicroliqError::OracleWrongOwner);
-    let update = FullPriceUpdate::decode(account.data)?;
+/// The `PriceUpdateV2` checks after address and owner: discriminator, decoding, `Full`
+/// verification, feed id, `posted_slot` not in the future.
+fn decode_price_update_v2(data: &[u8], market: &Market, clock: &OracleClock) -> Result<RawPrice> {
+    let update = FullPriceUpdate::decode(data)?;
     require!(same_32_bytes(update.feed_id, &market.oracle_feed_id), MicroliqError::OracleWrongFeed);
     require!(update.posted_slot <= clock.slot, MicroliqError::OraclePostedInFuture);
     Ok(update.price)
@@ -230,11 +262,8 @@ impl<'a> FullPriceUpdate<'a> {
         );
         match data.get(layout::LEVEL) {
             Some(&layout::FULL) => {}
-            // A partial level is followed by its signature count; a partial update is refused
-            // whatever the rest holds, as long as it is one.
-            Some(&layout::PARTIAL) if data.len() > layout::LEVEL + 1 => {
-                return err!(MicroliqError::OracleNotFullyVerified)
-            }
+            // Refused whatever follows (the SDK would also refuse a truncated one, as malformed).
+            Some(&layout::PARTIAL) => return err!(MicroliqError::OracleNotFullyVerified),
             _ => return err!(MicroliqError::OracleInvalid),
         }
         require!(data.len() >= layout::END, MicroliqError::OracleInvalid);
@@ -304,14 +333,37 @@ pub fn validate_price(
 }
 
 /// Checks an oracle configuration before it is stored: the kind and mode exist, the mode suits
-/// the kind, and a `PriceUpdateV2` market names a feed (legacy markets carry none).
-pub fn validate_oracle_config(kind: u8, mode: u8, feed_id: &[u8; 32]) -> Result<()> {
+/// the kind, a `PriceUpdateV2` market names a feed (legacy markets carry none), and only a
+/// pinned `PriceUpdateV2` market names a push-oracle shard.
+pub fn validate_oracle_config(kind: u8, mode: u8, feed_id: &[u8; 32], shard_id: u16) -> Result<()> {
     let ok = match (OracleKind::from_u8(kind), OracleMode::from_u8(mode)) {
-        (Some(OracleKind::PythLegacy), Some(OracleMode::Pinned)) => *feed_id == [0; 32],
-        (Some(OracleKind::PythPriceUpdateV2), Some(_)) => *feed_id != [0; 32],
+        (Some(OracleKind::PythLegacy), Some(OracleMode::Pinned)) => *feed_id == [0; 32] && shard_id == 0,
+        (Some(OracleKind::PythPriceUpdateV2), Some(OracleMode::Pinned)) => *feed_id != [0; 32],
+        (Some(OracleKind::PythPriceUpdateV2), Some(OracleMode::Pull)) => *feed_id != [0; 32] && shard_id == 0,
         _ => false,
     };
     require!(ok, MicroliqError::OracleConfigInvalid);
+    Ok(())
+}
+
+/// The push oracle's feed account of `feed_id` on `shard_id`:
+/// `find_program_address([shard_id u16 LE, feed_id], PYTH_PUSH_ORACLE_PROGRAM)`. Pyth's
+/// sponsored feeds are on shard 0.
+pub fn push_feed_address(shard_id: u16, feed_id: &[u8; 32]) -> Pubkey {
+    Pubkey::find_program_address(&[&shard_id.to_le_bytes(), feed_id], &PYTH_PUSH_ORACLE_PROGRAM).0
+}
+
+/// The longest `max_staleness_secs` a pull market may have: the caller of a pull market picks
+/// any signed price of that window (docs/ORACLES.md), so the window is kept short.
+pub const PULL_MAX_STALENESS_SECS: u32 = 10;
+
+/// A pull market's staleness window is at most [`PULL_MAX_STALENESS_SECS`].
+pub fn require_pull_staleness(market: &Market) -> Result<()> {
+    require!(
+        market.oracle_mode != OracleMode::Pull as u8
+            || market.params.max_staleness_secs <= PULL_MAX_STALENESS_SECS,
+        MicroliqError::PullStalenessTooLong
+    );
     Ok(())
 }
 
@@ -380,6 +432,25 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A market whose kind or mode byte is unknown reads nothing (fails closed).
+    #[test]
+    fn unknown_kinds_and_modes_are_refused() {
+        let mut market: Market = bytemuck::Zeroable::zeroed();
+        market.oracle_kind = OracleKind::PythPriceUpdateV2 as u8;
+        market.oracle_feed_id = [1; 32];
+        let exchange: Exchange = bytemuck::Zeroable::zeroed();
+        let (key, owner) = (Pubkey::new_unique(), PYTH_RECEIVER_PROGRAM);
+        for (kind, mode) in [(1, 2), (1, 255), (2, 0), (255, 1)] {
+            market.oracle_kind = kind;
+            market.oracle_mode = mode;
+            let error = require_oracle_identity(&key, &owner, &market, &exchange).unwrap_err();
+            assert_eq!(error, MicroliqError::OracleConfigInvalid.into());
+        }
+        market.oracle_kind = 1;
+        market.oracle_mode = OracleMode::Pull as u8;
+        assert!(require_oracle_identity(&key, &owner, &market, &exchange).is_ok());
     }
 
     #[test]

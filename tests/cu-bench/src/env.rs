@@ -12,7 +12,7 @@ use anchor_lang::{system_program, AnchorDeserialize, Event, InstructionData, ToA
 use anchor_spl::token::spl_token;
 use litesvm::LiteSVM;
 use microliq::instructions as args;
-use microliq::oracle::{OracleKind, OracleMode};
+use microliq::oracle::OracleKind;
 use microliq::math::{LiquidationPlan, LiquidationTarget, MaintenanceHealth, MarketPrice};
 use microliq::state::{seeds, Exchange, InsuranceFund, MarginAccount, Market, MarketParams};
 use pyth_sdk_solana::state::{AccountType, PriceStatus, PriceType, SolanaPriceAccount, MAGIC, VERSION_2};
@@ -603,15 +603,17 @@ impl Env {
 
     pub fn add_market(&mut self, name: &str) -> Res<u64> {
         let index = self.markets.len() as u16;
-        let oracle = pubkey(&keypair().pubkey());
-        let market = self.ex.market(index);
         let feed_id = [index as u8 + 1; 32];
+        // A pinned PriceUpdateV2 market's account is its feed's push-oracle account (shard 0).
+        let oracle = match self.oracle_kind {
+            OracleKind::PythLegacy => pubkey(&keypair().pubkey()),
+            OracleKind::PythPriceUpdateV2 => microliq::oracle::push_feed_address(0, &feed_id),
+        };
+        let market = self.ex.market(index);
         let mantissa = self.write_oracle(&oracle, feed_id, 150.0)?;
         let oracle_config = match self.oracle_kind {
             OracleKind::PythLegacy => args::OracleConfig::legacy(),
-            OracleKind::PythPriceUpdateV2 => {
-                args::OracleConfig { kind: OracleKind::PythPriceUpdateV2, mode: OracleMode::Pinned, feed_id }
-            }
+            OracleKind::PythPriceUpdateV2 => args::OracleConfig::sponsored(feed_id),
         };
         let ix = ix2(
             microliq::accounts::AddMarket {

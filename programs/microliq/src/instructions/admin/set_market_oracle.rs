@@ -3,7 +3,8 @@ use anchor_lang::prelude::*;
 use crate::error::MicroliqError;
 use crate::events::MarketOracleSet;
 use crate::oracle::{
-    read_oracle, validate_oracle_config, OracleClock, OracleKind, OracleMode, OracleReading,
+    push_feed_address, read_oracle, require_pull_staleness, validate_oracle_config, OracleClock, OracleKind,
+    OracleMode, OracleReading,
 };
 use crate::state::{Exchange, Market};
 
@@ -15,16 +16,29 @@ pub struct OracleConfig {
     pub mode: OracleMode,
     /// The 32-byte Pyth feed id (`PriceUpdateV2`); all zero for legacy.
     pub feed_id: [u8; 32],
+    /// Pinned `PriceUpdateV2` only: the push-oracle shard whose feed account is pinned (0 for
+    /// Pyth's sponsored feeds); 0 otherwise.
+    pub shard_id: u16,
 }
 
 impl OracleConfig {
     /// Legacy kind, pinned: the only combination a legacy market may have.
     pub fn legacy() -> Self {
-        OracleConfig { kind: OracleKind::PythLegacy, mode: OracleMode::Pinned, feed_id: [0; 32] }
+        OracleConfig { kind: OracleKind::PythLegacy, mode: OracleMode::Pinned, feed_id: [0; 32], shard_id: 0 }
+    }
+
+    /// A `PriceUpdateV2` market pinned to Pyth's sponsored feed account of `feed_id` (shard 0).
+    pub fn sponsored(feed_id: [u8; 32]) -> Self {
+        OracleConfig { kind: OracleKind::PythPriceUpdateV2, mode: OracleMode::Pinned, feed_id, shard_id: 0 }
+    }
+
+    /// A `PriceUpdateV2` market in pull mode.
+    pub fn pull(feed_id: [u8; 32]) -> Self {
+        OracleConfig { kind: OracleKind::PythPriceUpdateV2, mode: OracleMode::Pull, feed_id, shard_id: 0 }
     }
 
     pub fn validate(&self) -> Result<()> {
-        validate_oracle_config(self.kind as u8, self.mode as u8, &self.feed_id)
+        validate_oracle_config(self.kind as u8, self.mode as u8, &self.feed_id, self.shard_id)
     }
 
     /// Stores the kind, mode and feed id (the account is stored by the caller).
@@ -34,8 +48,11 @@ impl OracleConfig {
         market.oracle_feed_id = self.feed_id;
     }
 
-    /// Stores `oracle` as the market's account and requires that it reads now, with every guard
-    /// (owner, format, verification, feed, staleness, confidence) at the market's parameters.
+    /// Stores `oracle` as the market's account and requires that it may serve: a pinned
+    /// `PriceUpdateV2` account is the push oracle's feed account of the feed and shard (which
+    /// only ever moves to newer prices), a pull market's staleness window is short, and the
+    /// account reads now with every guard (owner, format, verification, feed, staleness,
+    /// confidence) at the market's parameters.
     pub fn require_reads(
         &self,
         oracle: &AccountInfo,
@@ -43,6 +60,14 @@ impl OracleConfig {
         exchange: &Exchange,
     ) -> Result<OracleReading> {
         market.oracle = oracle.key();
+        if self.kind == OracleKind::PythPriceUpdateV2 && self.mode == OracleMode::Pinned {
+            require_keys_eq!(
+                market.oracle,
+                push_feed_address(self.shard_id, &self.feed_id),
+                MicroliqError::OracleNotPushFeed
+            );
+        }
+        require_pull_staleness(market)?;
         read_oracle(oracle, market, exchange, &OracleClock::get()?)
     }
 }

@@ -13,7 +13,8 @@
 //! the higher value); a withdrawing LP is paid from `nav_collectable` (no unrealized loss
 //! counted, every realized deficit `Σ max(−collateral, 0)` written off, every side's profit
 //! owed: the lower value). Neither LP can take value from the other by timing a move around a
-//! loss that is not yet collected.
+//! loss that is not yet collected. (On a pull-oracle market the LP also picks the price, within
+//! a staleness window the program caps at 10 s; docs/ORACLES.md.)
 
 use anchor_lang::prelude::*;
 
