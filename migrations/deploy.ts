@@ -2,6 +2,11 @@
 // that `anchor build` writes to target/idl). Creates the exchange for the configured quote mint
 // and lists every market in migrations/config.json that is not listed yet. Safe to re-run: an
 // existing exchange is kept and markets are matched by oracle.
+//
+// Markets read Pyth PriceUpdateV2 accounts (docs/ORACLES.md): `feedId` is the Pyth feed id (hex);
+// `mode` is "pinned" (the default: the push oracle's feed account of `shardId`, 0 for Pyth's
+// sponsored feeds, derived here) or "pull" (any fresh update of the feed; `oracle` is then the
+// account to read at listing, and `maxStalenessSecs` must be at most 10).
 
 import * as anchor from "@coral-xyz/anchor";
 import { PublicKey, SystemProgram, SYSVAR_RENT_PUBKEY } from "@solana/web3.js";
@@ -9,10 +14,22 @@ import * as fs from "fs";
 import * as path from "path";
 
 const TOKEN_PROGRAM_ID = new PublicKey("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA");
+const PYTH_PUSH_ORACLE = new PublicKey("pythWSnswVUd12oZpeFP8e9CVaEqJg25g1Vtc2biRsT");
+
+/// The push oracle's feed account of a feed id on a shard: [shard u16 LE, feed id].
+function pushFeedAddress(shardId: number, feedId: Buffer): PublicKey {
+  const shard = Buffer.alloc(2);
+  shard.writeUInt16LE(shardId);
+  return PublicKey.findProgramAddressSync([shard, feedId], PYTH_PUSH_ORACLE)[0];
+}
 
 interface MarketConfig {
   name: string;
-  oracle: string;
+  feedId: string;
+  mode?: "pinned" | "pull";
+  shardId?: number;
+  /** Pull markets only: the account read at listing. */
+  oracle?: string;
   baseDecimals: number;
   params: Record<string, number | string>;
 }
@@ -61,6 +78,12 @@ module.exports = async function (provider: anchor.AnchorProvider) {
   }
 
   for (const market of config.markets) {
+    const feedId = Buffer.from(market.feedId.replace(/^0x/, ""), "hex");
+    if (feedId.length !== 32) throw new Error(`${market.name}: feedId must be 32 bytes of hex`);
+    const pull = market.mode === "pull";
+    const shardId = pull ? 0 : market.shardId ?? 0;
+    if (pull && !market.oracle) throw new Error(`${market.name}: a pull market needs an oracle account to read at listing`);
+    const oracle = pull ? new PublicKey(market.oracle!) : pushFeedAddress(shardId, feedId);
     const state: any = await (program.account as any).exchange.fetch(exchange);
     const count: number = state.marketCount;
     const listed: PublicKey[] = [];
@@ -70,7 +93,7 @@ module.exports = async function (provider: anchor.AnchorProvider) {
       const existing: any = await (program.account as any).market.fetch(pda(Buffer.from("market"), exchange.toBuffer(), index));
       listed.push(existing.oracle);
     }
-    if (listed.some((oracle) => oracle.equals(new PublicKey(market.oracle)))) {
+    if (listed.some((existing) => existing.equals(oracle))) {
       console.log(`${market.name} already listed`);
       continue;
     }
@@ -80,12 +103,22 @@ module.exports = async function (provider: anchor.AnchorProvider) {
       Object.entries(market.params).map(([k, v]) => [k, typeof v === "string" ? bn(v) : v]),
     );
     await program.methods
-      .addMarket({ params, baseDecimals: market.baseDecimals, name: market.name })
+      .addMarket({
+        params,
+        baseDecimals: market.baseDecimals,
+        name: market.name,
+        oracleConfig: {
+          kind: { pythPriceUpdateV2: {} },
+          mode: pull ? { pull: {} } : { pinned: {} },
+          feedId: Array.from(feedId),
+          shardId,
+        },
+      })
       .accounts({
         admin,
         exchange,
         market: pda(Buffer.from("market"), exchange.toBuffer(), index),
-        oracle: new PublicKey(market.oracle),
+        oracle,
         systemProgram: SystemProgram.programId,
       })
       .rpc();
