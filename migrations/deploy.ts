@@ -30,6 +30,8 @@ interface MarketConfig {
   shardId?: number;
   /** Pull markets only: the account read at listing. */
   oracle?: string;
+  /** Oldest price orders, withdrawals and LP actions accept, seconds (0 = maxStalenessSecs). */
+  tradingStalenessSecs?: number;
   baseDecimals: number;
   params: Record<string, number | string>;
 }
@@ -112,6 +114,7 @@ module.exports = async function (provider: anchor.AnchorProvider) {
           mode: pull ? { pull: {} } : { pinned: {} },
           feedId: Array.from(feedId),
           shardId,
+          tradingStalenessSecs: market.tradingStalenessSecs ?? 0,
         },
       })
       .accounts({

@@ -21,6 +21,7 @@ const V2_PINNED: OracleConfig = OracleConfig {
     mode: OracleMode::Pinned,
     feed_id: SOL_USD_FEED_ID,
     shard_id: 0,
+    trading_staleness_secs: 0,
 };
 
 /// `feed` with byte `at` changed.
@@ -69,8 +70,14 @@ fn real_mainnet_account_decodes_to_its_price() {
         (message.ema_price, message.ema_conf, update.posted_slot),
         (f::EMA_PRICE, f::EMA_CONF, f::POSTED_SLOT)
     );
-    // The account sits where the push oracle derives SOL/USD's shard-0 feed.
+    // The account sits where the push oracle derives SOL/USD's shard-0 feed; other shards take
+    // the shard as a little-endian u16 seed (written out here, not through `to_le_bytes`).
     assert_eq!(push_feed_address(0, &SOL_USD_FEED_ID), f::ADDRESS);
+    let push = microliq::oracle::PYTH_PUSH_ORACLE_PROGRAM;
+    for (shard, seed) in [(1u16, [1u8, 0u8]), (258, [2, 1]), (300, [44, 1])] {
+        let expected = Pubkey::find_program_address(&[&seed, &SOL_USD_FEED_ID], &push).0;
+        assert_eq!(push_feed_address(shard, &SOL_USD_FEED_ID), expected, "shard {shard}");
+    }
     // The harness's crafted bytes have the same layout: re-serializing the fixture's values
     // gives the fixture's bytes except the write authority.
     let crafted = PythPrice {
@@ -436,4 +443,65 @@ async fn admin_switches_a_legacy_market_to_price_update_v2() {
     let order = order.instruction(&ctx.ex);
     ctx.send(&[order], &[&alice.owner]).await.unwrap();
     assert_eq!(ctx.events::<OrderFilled>().pop().unwrap().fill_price, 152_000_000_000);
+    // And back to pinned, on a shard above 255 (the shard is a u16 seed).
+    let shard_300 = push_feed_address(300, &SOL_USD_FEED_ID);
+    let clock = ctx.clock().await;
+    let fresh =
+        PythPrice { publish_time: clock.unix_timestamp, posted_slot: clock.slot, ..PythPrice::usd(153.0) };
+    ctx.write_account(
+        &shard_300,
+        PYTH_RECEIVER_PROGRAM,
+        fresh.to_price_update_v2(SOL_USD_FEED_ID, VerificationLevel::Full),
+    );
+    ctx.set_market_oracle(0, shard_300, OracleConfig { shard_id: 300, ..V2_PINNED }).await.unwrap();
+    assert_eq!(ctx.market(0).await.oracle, shard_300);
+}
+
+#[tokio::test]
+async fn a_lagging_price_serves_liquidations_but_not_trades() {
+    // SETUP: SOL-PERP pinned to its sponsored feed with a 5 s trading window (60 s for
+    // liquidations); alice 10x long; an LP with cash.
+    let mut ctx =
+        TestContext::standard_builder().with_oracle_kind(OracleKind::PythPriceUpdateV2).build().await;
+    let alice = ten_x_long(&mut ctx).await;
+    let bob = ctx.trader(1_000 * USDC).await;
+    let lp = ctx.liquidity_provider(10_000 * USDC).await;
+    let (market, oracle) = ctx.markets[0].pair();
+    let five_seconds = OracleConfig { trading_staleness_secs: 5, ..V2_PINNED };
+    ctx.set_market_oracle(0, oracle, five_seconds).await.unwrap();
+    assert_eq!(ctx.market(0).await.trading_staleness_secs(), 5);
+    // A window longer than the market's max staleness is refused, and so is shrinking the max
+    // staleness under the window.
+    let too_long = OracleConfig { trading_staleness_secs: 61, ..V2_PINNED };
+    assert_refused!(ctx, &[], ctx.set_market_oracle(0, oracle, too_long), MicroliqError::OracleWindowInvalid);
+    let shrink = ix::UpdateMarket {
+        admin: ctx.admin.pubkey(),
+        market,
+        params: MarketParams { max_staleness_secs: 4, ..default_params() },
+    }
+    .instruction(&ctx.ex);
+    assert_refused!(ctx, &[], ctx.admin_send(shrink), MicroliqError::OracleWindowInvalid);
+
+    // The feed lags: it still shows $140 published 6 s ago (a sponsored feed moves on a 0.5 %
+    // deviation or a 60 s heartbeat), inside max staleness, outside the trading window.
+    let now = ctx.clock().await.unix_timestamp;
+    ctx.set_price(0, PythPrice { publish_time: now - 6, ..PythPrice::usd(140.0) }).await;
+    // Refused, nothing changed: opening, closing, withdrawing collateral, LP deposit.
+    order_refused(&mut ctx, &bob, oracle, SOL, MicroliqError::OracleTooStaleToTrade).await;
+    order_refused(&mut ctx, &alice, oracle, -SOL, MicroliqError::OracleTooStaleToTrade).await;
+    assert_refused!(ctx, &[alice.token], ctx.withdraw(&alice, USDC), MicroliqError::OracleTooStaleToTrade);
+    assert_refused!(
+        ctx,
+        &[lp.token, lp.shares],
+        ctx.deposit_liquidity(&lp, 1_000 * USDC),
+        MicroliqError::OracleTooStaleToTrade
+    );
+    // Accepted: the liquidation (the account is under water at that price either way).
+    let keeper = ctx.keeper().await;
+    ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
+    assert!(ctx.events::<microliq::events::LiquidationSliceV2>().pop().unwrap().base_closed > 0);
+    // With a fresh price (pushed by anyone) trading resumes.
+    ctx.set_price(0, PythPrice::usd(140.0)).await;
+    ctx.trade(&bob, 0, SOL).await.unwrap();
+    ctx.deposit_liquidity(&lp, 1_000 * USDC).await.unwrap();
 }

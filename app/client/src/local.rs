@@ -38,6 +38,8 @@ pub struct MarketSpec {
     pub oracle_mode: OracleMode,
     /// The Pyth feed id a `PriceUpdateV2` market reads.
     pub feed_id: [u8; 32],
+    /// Oldest price orders, withdrawals and LP actions accept (0 = the max staleness).
+    pub trading_staleness_secs: u32,
 }
 
 impl MarketSpec {
@@ -51,6 +53,7 @@ impl MarketSpec {
             oracle_kind: None,
             oracle_mode: OracleMode::Pinned,
             feed_id: SOL_USD_FEED_ID,
+            trading_staleness_secs: 0,
         }
     }
 
@@ -68,6 +71,7 @@ impl MarketSpec {
             oracle_kind: None,
             oracle_mode: OracleMode::Pinned,
             feed_id: BTC_USD_FEED_ID,
+            trading_staleness_secs: 0,
         }
     }
 
@@ -128,6 +132,8 @@ pub struct MarketFixture {
     pub feed_id: [u8; 32],
     /// The push-oracle shard of a pinned `PriceUpdateV2` market's account; 0 otherwise.
     pub shard_id: u16,
+    /// Oldest price orders, withdrawals and LP actions accept (0 = the max staleness).
+    pub trading_staleness_secs: u32,
 }
 
 impl MarketFixture {
@@ -138,6 +144,7 @@ impl MarketFixture {
             mode: self.oracle_mode,
             feed_id: self.feed_id,
             shard_id: self.shard_id,
+            trading_staleness_secs: self.trading_staleness_secs,
         }
     }
 
@@ -728,6 +735,7 @@ impl LocalExchange {
         fixture.oracle_mode = config.mode;
         fixture.feed_id = config.feed_id;
         fixture.shard_id = config.shard_id;
+        fixture.trading_staleness_secs = config.trading_staleness_secs;
         Ok(())
     }
 
@@ -790,6 +798,7 @@ impl LocalExchange {
             oracle_mode,
             feed_id,
             shard_id,
+            trading_staleness_secs: spec.trading_staleness_secs,
         };
         let (owner, data) = fixture.oracle_bytes(&price);
         self.write_account(&oracle, owner, data);

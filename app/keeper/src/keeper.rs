@@ -150,8 +150,19 @@ pub async fn run_pass_with(
     Ok(report)
 }
 
-/// The snapshot with every pull market that needs a price priced: by the keeper's own earlier
-/// post while it reads, else by a fresh post when a liquidation needs the market.
+/// Seconds kept between a price's age and a pull market's staleness limit before the keeper
+/// relies on it: a liquidation sent with a price at the limit would land stale.
+pub const PULL_FRESHNESS_MARGIN_SECS: i64 = 3;
+
+/// Whether `market`'s liquidations are paused, on the market or exchange-wide.
+fn liquidation_paused(snapshot: &Snapshot, market: &crate::scan::MarketView) -> bool {
+    use microliq::state::pause::LIQUIDATE;
+    (snapshot.exchange.paused | market.state.paused) & LIQUIDATE != 0
+}
+
+/// The snapshot with every pull market that a liquidation may need priced (docs/ORACLES.md):
+/// by the newest price off chain, posted when a liquidation needs it, else by the keeper's own
+/// earlier post while it is comfortably fresh.
 async fn price_pull_markets(
     chain: &mut dyn Chain,
     liquidator: &Liquidator,
@@ -160,83 +171,104 @@ async fn price_pull_markets(
     snapshot: Snapshot,
     accounts: &[(Pubkey, microliq::state::MarginAccount)],
 ) -> Result<Snapshot> {
-    let unpriced: Vec<u16> = snapshot
+    let candidates: Vec<u16> = snapshot
         .markets
         .iter()
-        .filter(|m| m.is_pull() && m.oracle.is_none())
+        .filter(|m| m.is_pull() && m.oracle.is_none() && !liquidation_paused(&snapshot, m))
         .filter(|m| accounts.iter().any(|(_, a)| a.position_index(m.index).is_some()))
         .map(|m| m.index)
         .collect();
-    if unpriced.is_empty() {
+    if candidates.is_empty() {
         return Ok(snapshot);
     }
     let keeper = &liquidator.keeper;
     let feed = |index: u16| snapshot.markets[index as usize].state.oracle_feed_id;
     let own: BTreeMap<u16, Pubkey> =
-        unpriced.iter().map(|&i| (i, updater.account(keeper, &feed(i)))).collect();
-    // 1. The keeper's own account from an earlier post, while it is fresh.
+        candidates.iter().map(|&i| (i, updater.account(keeper, &feed(i)))).collect();
+    // The keeper's own account from an earlier post, where it is comfortably fresh.
     let mut snapshot = Snapshot::load_with(chain, liquidator.addresses, &own).await?;
-    // 2. Still unpriced: the newest price off chain, as the program would read it once posted.
+    drop_pull_readings_near_their_limit(&mut snapshot, &candidates);
+    // The newest price off chain (one request per feed), as the program would read it once
+    // posted; it replaces the own post only when newer.
+    let mut quotes: BTreeMap<[u8; 32], Option<microliq::oracle::RawPrice>> = BTreeMap::new();
+    let mut own_readings = BTreeMap::new();
     let mut quoted = Vec::new();
-    for &index in &unpriced {
+    for &index in &candidates {
+        let feed_id = feed(index);
+        if let std::collections::btree_map::Entry::Vacant(slot) = quotes.entry(feed_id) {
+            let quote = match updater.latest(&feed_id, snapshot.unix_timestamp).await {
+                Ok(quote) => quote,
+                Err(error) => {
+                    warn!(market = index, %error, "fetching a price failed");
+                    None
+                }
+            };
+            slot.insert(quote);
+        }
         let market = &snapshot.markets[index as usize];
-        if market.oracle.is_some() {
+        let Some(raw) = quotes[&feed_id] else { continue };
+        if market.oracle.is_some_and(|own| own.publish_time >= raw.publish_time) {
             continue;
         }
-        let feed_id = market.state.oracle_feed_id;
-        match updater.latest(&feed_id, snapshot.unix_timestamp).await {
-            Ok(Some(raw)) => {
-                let reading = microliq::oracle::validate_price(
-                    &raw,
-                    &market.state,
-                    snapshot.exchange.quote_decimals,
-                    snapshot.unix_timestamp,
-                );
-                match reading {
-                    Ok(reading) => {
-                        snapshot.markets[index as usize].oracle = Some(reading);
-                        quoted.push(index);
-                    }
-                    Err(error) => {
-                        warn!(market = index, %error, "the newest price would be refused; market skipped")
-                    }
-                }
+        let now = snapshot.unix_timestamp;
+        match microliq::oracle::validate_price(&raw, &market.state, snapshot.exchange.quote_decimals, now) {
+            Ok(reading) => {
+                own_readings.insert(index, market.oracle);
+                snapshot.markets[index as usize].oracle = Some(reading);
+                quoted.push(index);
             }
-            Ok(None) => warn!(market = index, "no price for a pull market; skipped this pass"),
-            Err(error) => warn!(market = index, %error, "fetching a price failed; market skipped this pass"),
+            Err(error) => warn!(market = index, %error, "the newest price would be refused"),
         }
     }
     if quoted.is_empty() {
         return Ok(snapshot);
     }
-    // 3. Post only what a liquidation needs, once per feed.
+    // Post only what a liquidation needs, once per feed.
     let ranked = scan::rank(accounts, &snapshot);
-    let mut posted_feeds = std::collections::BTreeSet::new();
+    let mut posted = Vec::new();
     for &index in &quoted {
         let needed = ranked.iter().any(|(a, _, _)| a.account.position_index(index).is_some());
-        let feed_id = snapshot.markets[index as usize].state.oracle_feed_id;
-        if !needed || posted_feeds.contains(&feed_id) {
+        let feed_id = feed(index);
+        if !needed {
+            continue;
+        }
+        if posted.contains(&feed_id) {
             continue;
         }
         match updater.post(chain, keeper, &feed_id, config.priority_fee).await {
             Ok(account) => {
                 info!(market = index, %account, "posted a fresh price for a pull market");
-                posted_feeds.insert(feed_id);
+                posted.push(feed_id);
             }
             Err(error) => {
                 warn!(market = index, %error, "posting a fresh price failed; market skipped this pass")
             }
         }
     }
-    if posted_feeds.is_empty() {
-        // Nothing needed a post: the quoted prices are not on chain, so no market may use them.
-        for index in quoted {
-            snapshot.markets[index as usize].oracle = None;
+    if posted.is_empty() {
+        // Nothing went on chain: the quotes may not be used, the own posts still may.
+        for (index, reading) in own_readings {
+            snapshot.markets[index as usize].oracle = reading;
         }
         return Ok(snapshot);
     }
-    // Read the posts back (a market whose post failed has no price again).
-    Snapshot::load_with(chain, liquidator.addresses, &own).await
+    // Read the posts back (a market whose post failed keeps only a comfortably fresh own post).
+    let mut snapshot = Snapshot::load_with(chain, liquidator.addresses, &own).await?;
+    drop_pull_readings_near_their_limit(&mut snapshot, &candidates);
+    Ok(snapshot)
+}
+
+/// Forgets the readings of `markets` whose age is within [`PULL_FRESHNESS_MARGIN_SECS`] of the
+/// market's staleness limit.
+fn drop_pull_readings_near_their_limit(snapshot: &mut Snapshot, markets: &[u16]) {
+    let now = snapshot.unix_timestamp;
+    for &index in markets {
+        let market = &mut snapshot.markets[index as usize];
+        let limit = market.state.params.max_staleness_secs as i64 - PULL_FRESHNESS_MARGIN_SECS;
+        if market.oracle.is_some_and(|r| now.saturating_sub(r.publish_time) > limit) {
+            market.oracle = None;
+        }
+    }
 }
 
 /// Sends `resolve_bankruptcy` for a bankrupt account (permissionless; it pays nothing, but keeps

@@ -262,7 +262,11 @@ impl HermesUpdater {
     pub fn new(url: impl Into<String>) -> Self {
         HermesUpdater {
             url: url.into(),
-            http: reqwest::Client::new(),
+            // A hung request must not stall the keeper's pass.
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .build()
+                .expect("HTTP client"),
             pending: HashMap::new(),
             treasury_id: 0,
         }

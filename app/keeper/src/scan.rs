@@ -151,6 +151,10 @@ impl Assessment {
     pub fn plan(&self, snapshot: &Snapshot, market_index: u16, max_base: u64) -> Option<LiquidationPlan> {
         let index = self.account.risk_index(market_index)?;
         let market = snapshot.markets.get(market_index as usize)?;
+        // The program refuses a market whose liquidations are paused (here or exchange-wide).
+        if (snapshot.exchange.paused | market.state.paused) & microliq::state::pause::LIQUIDATE != 0 {
+            return None;
+        }
         let mut params = market.state.params.liquidation();
         params.liquidation_buffer = self.account.liquidation_buffer(|i| {
             snapshot.markets.get(i as usize).map(|m| m.state.params.liquidation_buffer)

@@ -283,20 +283,39 @@ async fn keeper_posts_a_fresh_price_for_a_stale_pull_market_then_liquidates() {
     assert!(!report.slices.is_empty());
     assert!(report.slices.iter().all(|r| r.matches_prediction() && r.event.oracle_price == 14_000_000_000));
 
-    // 2 s later its own post is still fresh: read again, not re-posted (nor re-quoted).
-    poster.dollars = 139.0;
+    // 2 s later, same price: the keeper quotes again (free), finds nothing to do, posts nothing.
     ctx.advance(5, 2).await;
     let again = run_pass_with(&mut ctx, &liquidator, &config, Some(&mut poster)).await.unwrap();
-    assert_eq!((poster.quotes, poster.posts), (1, 1));
-    assert!(again.failures.is_empty());
-    // Once it is stale too, the keeper quotes again (and posts only if a liquidation needs it).
-    ctx.advance(30, 11).await;
-    run_pass_with(&mut ctx, &liquidator, &config, Some(&mut poster)).await.unwrap();
-    assert_eq!(poster.quotes, 2);
+    assert_eq!((poster.quotes, poster.posts), (2, 1));
+    assert!(again.slices.is_empty() && again.failures.is_empty());
+    // A crash while its own post is still fresh: the quote is newer and lower, alice is under
+    // water again, so the keeper posts $128 and liquidates with it.
+    poster.dollars = 128.0;
+    ctx.advance(5, 2).await;
+    let crash = run_pass_with(&mut ctx, &liquidator, &config, Some(&mut poster)).await.unwrap();
+    assert_eq!((poster.quotes, poster.posts), (3, 2));
+    assert!(!crash.slices.is_empty() && crash.failures.is_empty(), "{:?}", crash.failures);
+    assert!(crash.slices.iter().all(|r| r.event.oracle_price == 12_800_000_000));
     // A market whose configured account reads again needs nothing from the poster.
-    ctx.set_price_usd(0, 139.0).await;
+    ctx.set_price_usd(0, 128.0).await;
     run_pass_with(&mut ctx, &liquidator, &config, Some(&mut poster)).await.unwrap();
-    assert_eq!(poster.quotes, 2);
+    assert_eq!((poster.quotes, poster.posts), (3, 2));
+}
+
+#[tokio::test]
+async fn keeper_leaves_a_pull_market_alone_while_its_liquidations_are_paused() {
+    use microliq_keeper::keeper::run_pass_with;
+    let (mut ctx, _alice) = pull_exchange_with_trader(1_000 * USDC, 66 * SOL).await;
+    let admin = ctx.admin.pubkey();
+    let market = ctx.markets[0].market;
+    let pause = ix::SetPause { admin, market: Some(market), paused: microliq::state::pause::LIQUIDATE };
+    ctx.admin_send(pause.instruction(&ctx.ex)).await.unwrap();
+    let liquidator = liquidator(&mut ctx).await;
+    let mut poster = LocalPoster::new(140.0);
+    let report =
+        run_pass_with(&mut ctx, &liquidator, &KeeperConfig::default(), Some(&mut poster)).await.unwrap();
+    assert_eq!((poster.quotes, poster.posts), (0, 0));
+    assert!(report.slices.is_empty() && report.failures.is_empty());
 }
 
 #[tokio::test]
@@ -379,4 +398,47 @@ async fn keeper_reads_the_clock_after_the_price_accounts() {
     assert!(snapshot.markets[0].oracle.is_some());
     assert_eq!(report.liquidatable, vec![alice.account]);
     assert!(!report.slices.is_empty() && report.failures.is_empty(), "{:?}", report.failures);
+}
+
+/// A poster whose posts always fail (Hermes answers, the chain refuses).
+struct FailingPoster(LocalPoster);
+
+#[async_trait::async_trait(?Send)]
+impl microliq_keeper::pull::PriceUpdater for FailingPoster {
+    fn account(
+        &self,
+        payer: &solana_sdk::signature::Keypair,
+        feed_id: &[u8; 32],
+    ) -> anchor_lang::prelude::Pubkey {
+        self.0.account(payer, feed_id)
+    }
+    async fn latest(
+        &mut self,
+        feed_id: &[u8; 32],
+        now: i64,
+    ) -> anyhow::Result<Option<microliq::oracle::RawPrice>> {
+        self.0.latest(feed_id, now).await
+    }
+    async fn post(
+        &mut self,
+        _chain: &mut dyn Chain,
+        _payer: &solana_sdk::signature::Keypair,
+        _feed_id: &[u8; 32],
+        _priority_fee: u64,
+    ) -> anyhow::Result<anchor_lang::prelude::Pubkey> {
+        anyhow::bail!("the post did not land")
+    }
+}
+
+#[tokio::test]
+async fn keeper_does_not_liquidate_with_a_quote_it_could_not_post() {
+    use microliq_keeper::keeper::run_pass_with;
+    let (mut ctx, _alice) = pull_exchange_with_trader(1_000 * USDC, 66 * SOL).await;
+    let liquidator = liquidator(&mut ctx).await;
+    let mut poster = FailingPoster(LocalPoster::new(140.0));
+    let report =
+        run_pass_with(&mut ctx, &liquidator, &KeeperConfig::default(), Some(&mut poster)).await.unwrap();
+    // The quote showed a liquidation, but no price is on chain: nothing is sent.
+    assert_eq!(poster.0.quotes, 1);
+    assert!(report.liquidatable.is_empty() && report.slices.is_empty() && report.failures.is_empty());
 }

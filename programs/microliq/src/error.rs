@@ -147,6 +147,10 @@ pub enum MicroliqError {
     OracleNotPushFeed,
     #[msg("A pull market's max staleness may not exceed 10 seconds")]
     PullStalenessTooLong,
+    #[msg("The price is older than the market's trading window: push a fresh price first (orders, withdrawals and LP actions)")]
+    OracleTooStaleToTrade,
+    #[msg("The trading staleness window must not exceed the market's max staleness")]
+    OracleWindowInvalid,
 }
 
 impl From<MathError> for Error {

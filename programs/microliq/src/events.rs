@@ -23,6 +23,8 @@ pub struct MarketAdded {
     pub oracle_kind: u8,
     pub oracle_mode: u8,
     pub oracle_feed_id: [u8; 32],
+    /// Oldest price orders, withdrawals and LP actions accept (0 = the market's max staleness).
+    pub oracle_trading_staleness_secs: u32,
 }
 
 /// A market's oracle was set or switched (`set_market_oracle`); the new account read the price
@@ -40,6 +42,7 @@ pub struct MarketOracleSet {
     pub oracle_kind: u8,
     pub oracle_mode: u8,
     pub oracle_feed_id: [u8; 32],
+    pub oracle_trading_staleness_secs: u32,
     /// The new account's price when it was accepted (raw mantissa, exponent, publish time).
     pub price: i64,
     pub expo: i32,

@@ -26,6 +26,7 @@ pub struct MarketSnapshot {
     pub liquidation_buffer: u32,
     pub price: MarketPrice,
     pub ema_diverged: bool,
+    pub stale_for_trading: bool,
     /// The raw oracle price, confidence and exponent (for events).
     pub raw_price: i64,
     pub raw_conf: u64,
@@ -41,6 +42,7 @@ impl MarketSnapshot {
             liquidation_buffer: market.params.liquidation_buffer,
             price: oracle.price,
             ema_diverged: oracle.ema_diverged,
+            stale_for_trading: oracle.stale_for_trading,
             raw_price: oracle.raw_price,
             raw_conf: oracle.raw_conf,
             expo: oracle.expo,
@@ -192,10 +194,12 @@ impl HealthMarkets {
     }
 
     /// Fails unless `E' − I ≥ 0`; also refuses when any market the account holds a position in
-    /// has tripped the EMA-divergence circuit breaker (the action adds risk).
+    /// has a price older than its trading window or has tripped the EMA-divergence circuit
+    /// breaker (the action adds risk).
     pub fn require_initial_health(&self, account: &MarginAccount) -> Result<()> {
         for position in account.positions.iter().filter(|p| p.is_open()) {
             if let Some(snapshot) = self.get(position.market_index) {
+                require!(!snapshot.stale_for_trading, MicroliqError::OracleTooStaleToTrade);
                 require!(!snapshot.ema_diverged, MicroliqError::OracleEmaDivergence);
             }
         }

@@ -104,11 +104,22 @@ pub struct OracleReading {
     pub publish_time: i64,
     /// `|price − ema| / ema > max_ema_divergence`.
     pub ema_diverged: bool,
+    /// Older than the market's trading window ([`Market::trading_staleness_secs`]).
+    pub stale_for_trading: bool,
 }
 
 impl OracleReading {
-    /// Fails with [`MicroliqError::OracleEmaDivergence`] when the circuit breaker is tripped.
-    pub fn require_no_divergence(&self) -> Result<()> {
+    /// Fails with [`MicroliqError::OracleTooStaleToTrade`] when the price is older than the
+    /// market's trading window (orders, collateral withdrawals, LP actions).
+    pub fn require_fresh_for_trading(&self) -> Result<()> {
+        require!(!self.stale_for_trading, MicroliqError::OracleTooStaleToTrade);
+        Ok(())
+    }
+
+    /// For risk-adding actions: fresh for trading, and the EMA circuit breaker not tripped
+    /// ([`MicroliqError::OracleEmaDivergence`]).
+    pub fn require_fit_to_add_risk(&self) -> Result<()> {
+        self.require_fresh_for_trading()?;
         require!(!self.ema_diverged, MicroliqError::OracleEmaDivergence);
         Ok(())
     }
@@ -305,6 +316,7 @@ pub fn validate_price(
     require!(raw.price > 0 && raw.ema_price > 0, MicroliqError::OracleNonPositivePrice);
     let age = now.saturating_sub(raw.publish_time);
     require!(age <= params.max_staleness_secs as i64, MicroliqError::OracleStale);
+    let stale_for_trading = age > market.trading_staleness_secs() as i64;
 
     let price = raw.price as u64;
     let ema = raw.ema_price as u64;
@@ -329,6 +341,7 @@ pub fn validate_price(
         expo: raw.expo,
         publish_time: raw.publish_time,
         ema_diverged,
+        stale_for_trading,
     })
 }
 
@@ -357,12 +370,17 @@ pub fn push_feed_address(shard_id: u16, feed_id: &[u8; 32]) -> Pubkey {
 /// any signed price of that window (docs/ORACLES.md), so the window is kept short.
 pub const PULL_MAX_STALENESS_SECS: u32 = 10;
 
-/// A pull market's staleness window is at most [`PULL_MAX_STALENESS_SECS`].
-pub fn require_pull_staleness(market: &Market) -> Result<()> {
+/// A market's price windows are consistent: a pull market's staleness window is at most
+/// [`PULL_MAX_STALENESS_SECS`], and the trading window is not longer than the staleness window.
+pub fn require_oracle_windows(market: &Market) -> Result<()> {
     require!(
         market.oracle_mode != OracleMode::Pull as u8
             || market.params.max_staleness_secs <= PULL_MAX_STALENESS_SECS,
         MicroliqError::PullStalenessTooLong
+    );
+    require!(
+        market.oracle_trading_staleness_secs <= market.params.max_staleness_secs,
+        MicroliqError::OracleWindowInvalid
     );
     Ok(())
 }

@@ -166,15 +166,30 @@ pub struct Market {
     pub _oracle_padding: [u8; 6],
     /// The Pyth feed id a `PriceUpdateV2` market reads; zero for legacy markets.
     pub oracle_feed_id: [u8; 32],
-    pub reserved: [u8; 80],
+    /// Oldest price (seconds) at which orders, collateral withdrawals and LP deposits and
+    /// withdrawals go through; 0 means `params.max_staleness_secs` (the window liquidations and
+    /// deposits keep). See [`Market::trading_staleness_secs`].
+    pub oracle_trading_staleness_secs: u32,
+    pub _oracle_padding2: [u8; 4],
+    pub reserved: [u8; 72],
 }
 
 const _: () = assert!(core::mem::size_of::<MarketParams>() == 12 * 4 + 3 * 8);
-const _: () = assert!(core::mem::size_of::<Market>() == 2 * 32 + 72 + 7 * 8 + 8 + 16 + 8 + 32 + 80);
+const _: () = assert!(core::mem::size_of::<Market>() == 2 * 32 + 72 + 7 * 8 + 8 + 16 + 8 + 32 + 8 + 72);
 const _: () = assert!(core::mem::size_of::<Market>() % 8 == 0);
 
 impl Market {
     pub const SPACE: usize = 8 + core::mem::size_of::<Market>();
+
+    /// The oldest price age (seconds) at which a trade, a collateral withdrawal or an LP action
+    /// may use this market's price: `oracle_trading_staleness_secs`, or the market's
+    /// `max_staleness_secs` when that is 0.
+    pub fn trading_staleness_secs(&self) -> u32 {
+        match self.oracle_trading_staleness_secs {
+            0 => self.params.max_staleness_secs,
+            secs => secs.min(self.params.max_staleness_secs),
+        }
+    }
 
     /// Fails with [`MicroliqError::Paused`] when `action` is paused for this market.
     pub fn require_not_paused(&self, action: u16) -> Result<()> {

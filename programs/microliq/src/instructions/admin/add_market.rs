@@ -74,6 +74,7 @@ impl AddMarket<'_> {
             oracle_kind: market.oracle_kind,
             oracle_mode: market.oracle_mode,
             oracle_feed_id: market.oracle_feed_id,
+            oracle_trading_staleness_secs: market.oracle_trading_staleness_secs,
         });
         Ok(())
     }

@@ -3,7 +3,7 @@ use anchor_lang::prelude::*;
 use crate::error::MicroliqError;
 use crate::events::MarketOracleSet;
 use crate::oracle::{
-    push_feed_address, read_oracle, require_pull_staleness, validate_oracle_config, OracleClock, OracleKind,
+    push_feed_address, read_oracle, require_oracle_windows, validate_oracle_config, OracleClock, OracleKind,
     OracleMode, OracleReading,
 };
 use crate::state::{Exchange, Market};
@@ -19,22 +19,43 @@ pub struct OracleConfig {
     /// Pinned `PriceUpdateV2` only: the push-oracle shard whose feed account is pinned (0 for
     /// Pyth's sponsored feeds); 0 otherwise.
     pub shard_id: u16,
+    /// Oldest price (seconds) orders, collateral withdrawals and LP actions accept; 0 = the
+    /// market's `max_staleness_secs`. At most `max_staleness_secs` (docs/ORACLES.md).
+    pub trading_staleness_secs: u32,
 }
 
 impl OracleConfig {
     /// Legacy kind, pinned: the only combination a legacy market may have.
     pub fn legacy() -> Self {
-        OracleConfig { kind: OracleKind::PythLegacy, mode: OracleMode::Pinned, feed_id: [0; 32], shard_id: 0 }
+        OracleConfig {
+            kind: OracleKind::PythLegacy,
+            mode: OracleMode::Pinned,
+            feed_id: [0; 32],
+            shard_id: 0,
+            trading_staleness_secs: 0,
+        }
     }
 
     /// A `PriceUpdateV2` market pinned to Pyth's sponsored feed account of `feed_id` (shard 0).
     pub fn sponsored(feed_id: [u8; 32]) -> Self {
-        OracleConfig { kind: OracleKind::PythPriceUpdateV2, mode: OracleMode::Pinned, feed_id, shard_id: 0 }
+        OracleConfig {
+            kind: OracleKind::PythPriceUpdateV2,
+            mode: OracleMode::Pinned,
+            feed_id,
+            shard_id: 0,
+            trading_staleness_secs: 0,
+        }
     }
 
     /// A `PriceUpdateV2` market in pull mode.
     pub fn pull(feed_id: [u8; 32]) -> Self {
-        OracleConfig { kind: OracleKind::PythPriceUpdateV2, mode: OracleMode::Pull, feed_id, shard_id: 0 }
+        OracleConfig {
+            kind: OracleKind::PythPriceUpdateV2,
+            mode: OracleMode::Pull,
+            feed_id,
+            shard_id: 0,
+            trading_staleness_secs: 0,
+        }
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -46,6 +67,7 @@ impl OracleConfig {
         market.oracle_kind = self.kind as u8;
         market.oracle_mode = self.mode as u8;
         market.oracle_feed_id = self.feed_id;
+        market.oracle_trading_staleness_secs = self.trading_staleness_secs;
     }
 
     /// Stores `oracle` as the market's account and requires that it may serve: a pinned
@@ -67,7 +89,7 @@ impl OracleConfig {
                 MicroliqError::OracleNotPushFeed
             );
         }
-        require_pull_staleness(market)?;
+        require_oracle_windows(market)?;
         read_oracle(oracle, market, exchange, &OracleClock::get()?)
     }
 }
@@ -110,6 +132,7 @@ impl SetMarketOracle<'_> {
             oracle_kind: market.oracle_kind,
             oracle_mode: market.oracle_mode,
             oracle_feed_id: market.oracle_feed_id,
+            oracle_trading_staleness_secs: market.oracle_trading_staleness_secs,
             price: reading.raw_price,
             expo: reading.expo,
             publish_time: reading.publish_time,

@@ -29,7 +29,7 @@ impl UpdateMarket<'_> {
     pub fn handle(ctx: Context<Self>, args: UpdateMarketArgs) -> Result<()> {
         let mut market = ctx.accounts.market.load_mut()?;
         market.params = args.params;
-        crate::oracle::require_pull_staleness(&market)?;
+        crate::oracle::require_oracle_windows(&market)?;
         market.invariant()?;
         emit!(MarketParamsUpdated { market: ctx.accounts.market.key(), market_index: market.market_index });
         Ok(())

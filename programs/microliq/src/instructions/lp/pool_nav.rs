@@ -50,7 +50,7 @@ pub fn value_pool<'info>(
     let mut traders_pnl = 0i128;
     let mut owed_to_traders = 0i128;
     load_market_pairs(remaining, exchange_key, exchange, &all, None, clock, |market, oracle| {
-        oracle.require_no_divergence()?;
+        oracle.require_fit_to_add_risk()?;
         let (long, short) = market.traders_unrealized_pnl_by_side(&oracle.price, rounding)?;
         traders_pnl = traders_pnl.add_or_err(long)?.add_or_err(short)?;
         owed_to_traders = owed_to_traders.add_or_err(long.max(0))?.add_or_err(short.max(0))?;

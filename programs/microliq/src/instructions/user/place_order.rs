@@ -75,8 +75,12 @@ impl PlaceOrder<'_> {
         let action = if outcome.adds_risk() { pause::INCREASE } else { pause::REDUCE };
         exchange.require_not_paused(action)?;
         market.require_not_paused(action)?;
+        // Every fill needs a price inside the trading window (a close at a lagging price is as
+        // much a trade against the pool as an open); adding risk also needs the EMA breaker.
         if outcome.adds_risk() {
-            oracle.require_no_divergence()?;
+            oracle.require_fit_to_add_risk()?;
+        } else {
+            oracle.require_fresh_for_trading()?;
         }
         let fill_price = if args.base_delta > 0 { oracle.price.oracle_high } else { oracle.price.oracle_low };
         let within_limit = if args.base_delta > 0 {
