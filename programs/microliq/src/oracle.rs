@@ -217,7 +217,7 @@ fn read_oracle_data(
 /// verification, feed id, `posted_slot` not in the future.
 fn decode_price_update_v2(data: &[u8], market: &Market, clock: &OracleClock) -> Result<RawPrice> {
     let update = FullPriceUpdate::decode(data)?;
-    require!(same_32_bytes(update.feed_id, &market.oracle_feed_id), MicroliqError::OracleWrongFeed);
+    require!(update.feed_words == feed_words(&market.oracle_feed_id), MicroliqError::OracleWrongFeed);
     require!(update.posted_slot <= clock.slot, MicroliqError::OraclePostedInFuture);
     Ok(update.price)
 }
@@ -232,8 +232,9 @@ fn decode_price_update_v2(data: &[u8], market: &Market, clock: &OracleClock) -> 
 /// is the reference: `decoder_matches_the_receiver_sdk` checks that both agree on every
 /// encoding, partial and truncated ones included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FullPriceUpdate<'a> {
-    pub feed_id: &'a [u8; 32],
+pub struct FullPriceUpdate {
+    /// The feed id as four little-endian 8-byte words ([`FullPriceUpdate::feed_id`] for bytes).
+    pub feed_words: [u64; 4],
     pub price: RawPrice,
     pub posted_slot: u64,
 }
@@ -249,23 +250,40 @@ mod layout {
     pub const EMA_PRICE: usize = PUBLISH_TIME + 8 + 8; // after prev_publish_time
     pub const POSTED_SLOT: usize = EMA_PRICE + 8 + 8; // after ema_conf
     pub const END: usize = POSTED_SLOT + 8;
+    /// Whole words before the posted slot's last five bytes (the aligned path's loads).
+    pub const ALIGNED_WORDS: usize = 16;
+    const _: () = assert!(FEED_ID == 5 * 8 + 1 && PRICE == 9 * 8 + 1 && CONF == 10 * 8 + 1);
+    const _: () = assert!(EXPONENT == 11 * 8 + 1 && PUBLISH_TIME == 11 * 8 + 5);
+    const _: () = assert!(EMA_PRICE == 13 * 8 + 5 && POSTED_SLOT == 15 * 8 + 5 && END == 16 * 8 + 5);
     /// Borsh tags of `VerificationLevel`.
     pub const PARTIAL: u8 = 0;
     pub const FULL: u8 = 1;
 }
 
-/// `a == b`, as four 8-byte words (cheaper on SBF than a byte-wise or memcmp compare).
+/// A feed id as four little-endian 8-byte words: loaded as words when the bytes are 8-byte
+/// aligned (a market account's are on chain), assembled from bytes otherwise.
 #[inline(always)]
-fn same_32_bytes(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    let word = |x: &[u8; 32], i: usize| u64::from_le_bytes(x[i * 8..i * 8 + 8].try_into().unwrap());
-    (0..4).all(|i| word(a, i) == word(b, i))
+fn feed_words(feed_id: &[u8; 32]) -> [u64; 4] {
+    match bytemuck::try_cast_ref::<[u8; 32], [u64; 4]>(feed_id) {
+        Ok(words) => words.map(u64::from_le),
+        Err(_) => core::array::from_fn(|i| u64::from_le_bytes(feed_id[i * 8..i * 8 + 8].try_into().unwrap())),
+    }
 }
 
-impl<'a> FullPriceUpdate<'a> {
+impl FullPriceUpdate {
+    /// The feed id's bytes.
+    pub fn feed_id(&self) -> [u8; 32] {
+        let mut bytes = [0u8; 32];
+        for (chunk, word) in bytes.chunks_exact_mut(8).zip(self.feed_words) {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        bytes
+    }
+
     /// Decodes `data`: [`MicroliqError::OracleWrongAccountType`] unless it starts with
     /// `PriceUpdateV2`'s discriminator, [`MicroliqError::OracleNotFullyVerified`] for a partial
     /// update, [`MicroliqError::OracleInvalid`] when it is malformed or too short.
-    pub fn decode(data: &'a [u8]) -> Result<Self> {
+    pub fn decode(data: &[u8]) -> Result<Self> {
         let discriminator = u64::from_le_bytes(PriceUpdateV2::DISCRIMINATOR.try_into().unwrap());
         require!(
             data.len() >= 8 && u64::from_le_bytes(data[..8].try_into().unwrap()) == discriminator,
@@ -278,9 +296,44 @@ impl<'a> FullPriceUpdate<'a> {
             _ => return err!(MicroliqError::OracleInvalid),
         }
         require!(data.len() >= layout::END, MicroliqError::OracleInvalid);
+        // On chain an account's data is 8-byte aligned, and every field after the one-byte level
+        // sits 1 or 5 bytes past a word boundary: each is two aligned word loads and two shifts
+        // instead of eight byte loads. Anywhere else (off chain, a misaligned copy) the fields
+        // are assembled from bytes; both paths are checked against the SDK.
+        match bytemuck::try_cast_slice::<u8, u64>(&data[..layout::ALIGNED_WORDS * 8]) {
+            Ok(words) => Ok(Self::from_words(words, &data[layout::ALIGNED_WORDS * 8..layout::END])),
+            Err(_) => Ok(Self::from_bytes(data)),
+        }
+    }
+
+    /// The fields from the first 16 words (little-endian) and the bytes after them.
+    #[inline(always)]
+    fn from_words(w: &[u64], tail: &[u8]) -> Self {
+        let w = |k: usize| u64::from_le(w[k]);
+        // A field starting 1 (or 5) bytes into word k.
+        let at1 = |k: usize| (w(k) >> 8) | (w(k + 1) << 56);
+        let at5 = |k: usize| (w(k) >> 40) | (w(k + 1) << 24);
+        let mut rest = [0u8; 8];
+        rest[..tail.len()].copy_from_slice(tail);
+        let rest = u64::from_le_bytes(rest);
+        FullPriceUpdate {
+            feed_words: [at1(5), at1(6), at1(7), at1(8)],
+            price: RawPrice {
+                price: at1(9) as i64,
+                conf: at1(10),
+                expo: (w(11) >> 8) as u32 as i32,
+                publish_time: at5(11) as i64,
+                ema_price: at5(13) as i64,
+            },
+            posted_slot: (w(15) >> 40) | (rest << 24),
+        }
+    }
+
+    /// The fields assembled from bytes at their offsets.
+    fn from_bytes(data: &[u8]) -> Self {
         let u64_at = |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().unwrap());
-        Ok(FullPriceUpdate {
-            feed_id: data[layout::FEED_ID..layout::PRICE].try_into().unwrap(),
+        FullPriceUpdate {
+            feed_words: core::array::from_fn(|i| u64_at(layout::FEED_ID + i * 8)),
             price: RawPrice {
                 price: u64_at(layout::PRICE) as i64,
                 conf: u64_at(layout::CONF),
@@ -289,7 +342,7 @@ impl<'a> FullPriceUpdate<'a> {
                 ema_price: u64_at(layout::EMA_PRICE) as i64,
             },
             posted_slot: u64_at(layout::POSTED_SLOT),
-        })
+        }
     }
 }
 
@@ -391,6 +444,32 @@ mod tests {
     use proptest::prelude::*;
     use pyth_solana_receiver_sdk::price_update::{PriceFeedMessage, VerificationLevel};
 
+    /// A copy of some bytes starting on an 8-byte boundary.
+    struct Aligned(Vec<u64>, usize);
+    impl Aligned {
+        fn new(bytes: &[u8]) -> Self {
+            let mut words = vec![0u64; bytes.len().div_ceil(8) + 1];
+            bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+            Aligned(words, bytes.len())
+        }
+        fn bytes(&self) -> &[u8] {
+            &bytemuck::cast_slice::<u64, u8>(&self.0)[..self.1]
+        }
+    }
+
+    /// A copy of some bytes starting one byte past an 8-byte boundary.
+    struct Misaligned(Aligned, usize);
+    impl Misaligned {
+        fn new(bytes: &[u8]) -> Self {
+            let mut shifted = vec![0u8];
+            shifted.extend_from_slice(bytes);
+            Misaligned(Aligned::new(&shifted), bytes.len())
+        }
+        fn bytes(&self) -> &[u8] {
+            &self.0.bytes()[1..1 + self.1]
+        }
+    }
+
     fn encode(update: &PriceUpdateV2) -> Vec<u8> {
         let mut data = Vec::new();
         update.try_serialize(&mut data).unwrap();
@@ -423,7 +502,12 @@ mod tests {
                 posted_slot,
             };
             let data = encode(&update);
-            for bytes in [&data[..], &data[..cut]] {
+            // Both decoding paths: 8-byte aligned (as on chain) and misaligned by one byte.
+            let (aligned, aligned_cut) = (Aligned::new(&data), Aligned::new(&data[..cut]));
+            let (misaligned, misaligned_cut) = (Misaligned::new(&data), Misaligned::new(&data[..cut]));
+            prop_assert_eq!(aligned.bytes().as_ptr() as usize % 8, 0);
+            prop_assert_eq!(misaligned.bytes().as_ptr() as usize % 8, 1);
+            for bytes in [aligned.bytes(), misaligned.bytes(), aligned_cut.bytes(), misaligned_cut.bytes()] {
                 let sdk = PriceUpdateV2::try_deserialize(&mut &bytes[..]);
                 let ours = FullPriceUpdate::decode(bytes);
                 match (sdk, ours) {
@@ -431,7 +515,7 @@ mod tests {
                         let full = matches!(sdk.verification_level, VerificationLevel::Full);
                         prop_assert!(full);
                         let m = sdk.price_message;
-                        prop_assert_eq!(*ours.feed_id, m.feed_id);
+                        prop_assert_eq!(ours.feed_id(), m.feed_id);
                         prop_assert_eq!(ours.price, RawPrice {
                             price: m.price, conf: m.conf, expo: m.exponent,
                             publish_time: m.publish_time, ema_price: m.ema_price,
