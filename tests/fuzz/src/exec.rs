@@ -98,6 +98,27 @@ fn with_odd(mut instruction: Instruction, odd: bool, world: &World) -> Instructi
     instruction
 }
 
+/// Market `m`'s price is older than its trading window (orders, withdrawals and LP actions that
+/// read it must fail).
+fn stale_for_trading(world: &World, pre: &Snapshot, m: usize) -> bool {
+    let age = world.clock.unix_timestamp - world.oracles[m].publish_time;
+    age > pre.markets[m].trading_staleness_secs() as i64
+}
+
+/// Some market `account` holds a position in is stale for trading.
+fn holds_stale_market(world: &World, pre: &Snapshot, account: &microliq::state::MarginAccount) -> bool {
+    account
+        .positions
+        .iter()
+        .filter(|p| p.is_open())
+        .any(|p| stale_for_trading(world, pre, p.market_index as usize))
+}
+
+/// Some market of the exchange is stale for trading (LP actions price them all).
+fn any_stale_market(world: &World, pre: &Snapshot) -> bool {
+    (0..pre.markets.len()).any(|m| stale_for_trading(world, pre, m))
+}
+
 fn first_reason(reasons: Vec<(bool, &str)>) -> Option<String> {
     let hits: Vec<&str> = reasons.into_iter().filter(|(hit, _)| *hit).map(|(_, r)| r).collect();
     (!hits.is_empty()).then(|| hits.join(", "))
@@ -167,6 +188,10 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
                 (*amount == 0, "zero amount"),
                 (*amount as i128 > state.collateral as i128, "more than the collateral"),
                 (r.deviates, "wrong health accounts"),
+                (
+                    holds_stale_market(world, pre, state),
+                    "a held market's price is older than its trading window",
+                ),
             ]);
             let sent = world.send(&[instruction], &[*signer]).await;
             Executed { sent: Some(sent), must_fail }
@@ -216,6 +241,16 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
                     r.deviates && *base_delta != 0 && order_adds_risk(base, *base_delta),
                     "wrong health accounts on a risk-adding order",
                 ),
+                (
+                    *base_delta != 0 && stale_for_trading(world, pre, *market as usize),
+                    "the market's price is older than its trading window",
+                ),
+                (
+                    *base_delta != 0
+                        && order_adds_risk(base, *base_delta)
+                        && holds_stale_market(world, pre, state),
+                    "a held market's price is older than its trading window (risk-adding order)",
+                ),
             ]);
             let sent = world.send(&[instruction], &[*signer]).await;
             Executed { sent: Some(sent), must_fail }
@@ -238,6 +273,7 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
                     !pre.exchange.deficits_covered(pre.fund.balance),
                     "realized deficits beyond what insurance covers",
                 ),
+                (any_stale_market(world, pre), "a market's price is older than its trading window"),
                 (pre.lp_supply == 0 && *amount < microliq_client::USDC, "a first deposit below one unit"),
             ]);
             let sent = world.send(&[instruction], &[*signer]).await;
@@ -264,6 +300,7 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
                     !pre.exchange.deficits_covered(pre.fund.balance),
                     "realized deficits beyond what insurance covers",
                 ),
+                (any_stale_market(world, pre), "a market's price is older than its trading window"),
             ]);
             let sent = world.send(&[instruction], &[*signer]).await;
             Executed { sent: Some(sent), must_fail }

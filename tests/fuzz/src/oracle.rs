@@ -155,7 +155,9 @@ impl OracleModel {
                 let fraction = if rng.gen_bool(0.5) { -size } else { 1.0 / (1.0 - size) - 1.0 };
                 OracleMove::Gap { fraction }
             }
-            79..=82 => OracleMove::Stale { age: rng.gen_range(61..900) },
+            79..=80 => OracleMove::Stale { age: rng.gen_range(61..900) },
+            // Lagging: inside the staleness window, outside a short trading window.
+            81..=82 => OracleMove::Stale { age: rng.gen_range(21..=55) },
             83..=86 => OracleMove::WideConf { fraction: rng.gen_range(0.021..0.3) },
             87..=90 => {
                 let offset = rng.gen_range(0.11..0.6);

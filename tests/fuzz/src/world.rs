@@ -30,6 +30,8 @@ pub struct WorldConfig {
     /// The format of both markets' prices (a non-trading status is written to a
     /// `PriceUpdateV2` market as a partially verified update, see `LocalExchange::write_oracle`).
     pub oracle_kind: OracleKind,
+    /// SOL-PERP's trading window (BTC-PERP keeps 0: its max staleness).
+    pub sol_trading_staleness_secs: u32,
 }
 
 impl Default for WorldConfig {
@@ -43,6 +45,7 @@ impl Default for WorldConfig {
             insurance: 5_000 * USDC,
             insurance_cap_per_event: 1_500 * USDC,
             oracle_kind: OracleKind::PythPriceUpdateV2,
+            sol_trading_staleness_secs: 20,
         }
     }
 }
@@ -171,8 +174,11 @@ impl World {
         // Open interest capped per side on the pool's scale (2,000 SOL, 5 BTC: about 300,000 USDC
         // each at the start), so that traders' exposure stays within reach of the pool.
         let sol = MarketSpec::sol();
-        let sol =
-            MarketSpec { params: MarketParams { max_open_interest: 2_000_000_000_000, ..sol.params }, ..sol };
+        let sol = MarketSpec {
+            params: MarketParams { max_open_interest: 2_000_000_000_000, ..sol.params },
+            trading_staleness_secs: config.sol_trading_staleness_secs,
+            ..sol
+        };
         let btc = MarketSpec::btc();
         let btc = MarketSpec { params: MarketParams { max_open_interest: 500_000_000, ..btc.params }, ..btc };
         let mut ctx = LocalExchange::builder()
