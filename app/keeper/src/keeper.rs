@@ -151,30 +151,40 @@ pub async fn run_pass_with(
 }
 
 /// Seconds kept between a price's age and a pull market's staleness limit before the keeper
-/// relies on it: a liquidation sent with a price at the limit would land stale.
-pub const PULL_FRESHNESS_MARGIN_SECS: i64 = 3;
-
-/// Whether `market`'s liquidations are paused, on the market or exchange-wide.
-fn liquidation_paused(snapshot: &Snapshot, market: &crate::scan::MarketView) -> bool {
-    use microliq::state::pause::LIQUIDATE;
-    (snapshot.exchange.paused | market.state.paused) & LIQUIDATE != 0
+/// relies on it (a liquidation sent with a price at the limit would land stale): a quarter of
+/// the window, at most 3 s, so that short windows keep most of their length.
+pub fn pull_freshness_margin_secs(max_staleness_secs: u32) -> i64 {
+    (max_staleness_secs as i64 / 4).min(3)
 }
 
-/// The snapshot with every pull market that a liquidation may need priced (docs/ORACLES.md):
-/// by the newest price off chain, posted when a liquidation needs it, else by the keeper's own
-/// earlier post while it is comfortably fresh.
+/// `reading` is comfortably inside `market`'s staleness window at `now`.
+fn comfortably_fresh(
+    reading: &microliq::oracle::OracleReading,
+    market: &crate::scan::MarketView,
+    now: i64,
+) -> bool {
+    let window = market.state.params.max_staleness_secs;
+    now.saturating_sub(reading.publish_time) <= window as i64 - pull_freshness_margin_secs(window)
+}
+
+/// The snapshot with every pull market in which some account holds a position priced as well as
+/// the keeper can (docs/ORACLES.md): the newer of the market's configured account and the
+/// keeper's own earlier post, where comfortably fresh; replaced by the newest price off chain,
+/// posted, when that is newer and a liquidation needs the market (sliced there, or as the
+/// health pair of a liquidation elsewhere). Pause flags decide which market is liquidated
+/// (`Assessment::plan`), not which market is priced.
 async fn price_pull_markets(
     chain: &mut dyn Chain,
     liquidator: &Liquidator,
     config: &KeeperConfig,
     updater: &mut dyn PriceUpdater,
-    snapshot: Snapshot,
+    mut snapshot: Snapshot,
     accounts: &[(Pubkey, microliq::state::MarginAccount)],
 ) -> Result<Snapshot> {
     let candidates: Vec<u16> = snapshot
         .markets
         .iter()
-        .filter(|m| m.is_pull() && m.oracle.is_none() && !liquidation_paused(&snapshot, m))
+        .filter(|m| m.is_pull())
         .filter(|m| accounts.iter().any(|(_, a)| a.position_index(m.index).is_some()))
         .map(|m| m.index)
         .collect();
@@ -182,21 +192,35 @@ async fn price_pull_markets(
         return Ok(snapshot);
     }
     let keeper = &liquidator.keeper;
-    let feed = |index: u16| snapshot.markets[index as usize].state.oracle_feed_id;
+    let feed = |snapshot: &Snapshot, index: u16| snapshot.markets[index as usize].state.oracle_feed_id;
     let own: BTreeMap<u16, Pubkey> =
-        candidates.iter().map(|&i| (i, updater.account(keeper, &feed(i)))).collect();
-    // The keeper's own account from an earlier post, where it is comfortably fresh.
-    let mut snapshot = Snapshot::load_with(chain, liquidator.addresses, &own).await?;
-    drop_pull_readings_near_their_limit(&mut snapshot, &candidates);
+        candidates.iter().map(|&i| (i, updater.account(keeper, &feed(&snapshot, i)))).collect();
+    // The better of the configured account and the keeper's own earlier post, each only where
+    // comfortably fresh.
+    let own_snapshot = Snapshot::load_with(chain, liquidator.addresses, &own).await?;
+    let now = snapshot.unix_timestamp;
+    for &index in &candidates {
+        let i = index as usize;
+        let configured =
+            snapshot.markets[i].oracle.filter(|r| comfortably_fresh(r, &snapshot.markets[i], now));
+        let posted =
+            own_snapshot.markets[i].oracle.filter(|r| comfortably_fresh(r, &snapshot.markets[i], now));
+        match (configured, posted) {
+            (c, Some(p)) if c.is_none_or(|c| p.publish_time > c.publish_time) => {
+                snapshot.markets[i] = own_snapshot.markets[i].clone();
+            }
+            (c, _) => snapshot.markets[i].oracle = c,
+        }
+    }
     // The newest price off chain (one request per feed), as the program would read it once
-    // posted; it replaces the own post only when newer.
+    // posted; it stands in only when newer, and comfortably fresh itself.
     let mut quotes: BTreeMap<[u8; 32], Option<microliq::oracle::RawPrice>> = BTreeMap::new();
-    let mut own_readings = BTreeMap::new();
+    let mut before_quotes = BTreeMap::new();
     let mut quoted = Vec::new();
     for &index in &candidates {
-        let feed_id = feed(index);
+        let feed_id = feed(&snapshot, index);
         if let std::collections::btree_map::Entry::Vacant(slot) = quotes.entry(feed_id) {
-            let quote = match updater.latest(&feed_id, snapshot.unix_timestamp).await {
+            let quote = match updater.latest(&feed_id, now).await {
                 Ok(quote) => quote,
                 Err(error) => {
                     warn!(market = index, %error, "fetching a price failed");
@@ -207,68 +231,58 @@ async fn price_pull_markets(
         }
         let market = &snapshot.markets[index as usize];
         let Some(raw) = quotes[&feed_id] else { continue };
-        if market.oracle.is_some_and(|own| own.publish_time >= raw.publish_time) {
+        if market.oracle.is_some_and(|current| current.publish_time >= raw.publish_time) {
             continue;
         }
-        let now = snapshot.unix_timestamp;
         match microliq::oracle::validate_price(&raw, &market.state, snapshot.exchange.quote_decimals, now) {
-            Ok(reading) => {
-                own_readings.insert(index, market.oracle);
-                snapshot.markets[index as usize].oracle = Some(reading);
+            Ok(reading) if comfortably_fresh(&reading, market, now) => {
+                before_quotes.insert(index, market.clone());
+                let market = &mut snapshot.markets[index as usize];
+                market.oracle = Some(reading);
+                market.oracle_key = own[&index];
                 quoted.push(index);
             }
+            Ok(_) => warn!(market = index, "the newest price is too close to the staleness limit to post"),
             Err(error) => warn!(market = index, %error, "the newest price would be refused"),
         }
     }
     if quoted.is_empty() {
         return Ok(snapshot);
     }
-    // Post only what a liquidation needs, once per feed.
+    // Post only what a liquidation needs, once per feed; a quote not posted is forgotten.
     let ranked = scan::rank(accounts, &snapshot);
-    let mut posted = Vec::new();
+    let mut posted_feeds = Vec::new();
     for &index in &quoted {
+        let feed_id = feed(&snapshot, index);
         let needed = ranked.iter().any(|(a, _, _)| a.account.position_index(index).is_some());
-        let feed_id = feed(index);
-        if !needed {
-            continue;
-        }
-        if posted.contains(&feed_id) {
-            continue;
-        }
-        match updater.post(chain, keeper, &feed_id, config.priority_fee).await {
-            Ok(account) => {
-                info!(market = index, %account, "posted a fresh price for a pull market");
-                posted.push(feed_id);
+        if needed && !posted_feeds.contains(&feed_id) {
+            match updater.post(chain, keeper, &feed_id, config.priority_fee).await {
+                Ok(account) => {
+                    info!(market = index, %account, "posted a fresh price for a pull market");
+                    posted_feeds.push(feed_id);
+                }
+                Err(error) => warn!(market = index, %error, "posting a fresh price failed"),
             }
-            Err(error) => {
-                warn!(market = index, %error, "posting a fresh price failed; market skipped this pass")
-            }
+        }
+    }
+    let mut posted = Vec::new();
+    for (index, before) in before_quotes {
+        if posted_feeds.contains(&before.state.oracle_feed_id) {
+            posted.push(index);
+        } else {
+            snapshot.markets[index as usize] = before;
         }
     }
     if posted.is_empty() {
-        // Nothing went on chain: the quotes may not be used, the own posts still may.
-        for (index, reading) in own_readings {
-            snapshot.markets[index as usize].oracle = reading;
-        }
         return Ok(snapshot);
     }
-    // Read the posts back (a market whose post failed keeps only a comfortably fresh own post).
-    let mut snapshot = Snapshot::load_with(chain, liquidator.addresses, &own).await?;
-    drop_pull_readings_near_their_limit(&mut snapshot, &candidates);
-    Ok(snapshot)
-}
-
-/// Forgets the readings of `markets` whose age is within [`PULL_FRESHNESS_MARGIN_SECS`] of the
-/// market's staleness limit.
-fn drop_pull_readings_near_their_limit(snapshot: &mut Snapshot, markets: &[u16]) {
-    let now = snapshot.unix_timestamp;
-    for &index in markets {
-        let market = &mut snapshot.markets[index as usize];
-        let limit = market.state.params.max_staleness_secs as i64 - PULL_FRESHNESS_MARGIN_SECS;
-        if market.oracle.is_some_and(|r| now.saturating_sub(r.publish_time) > limit) {
-            market.oracle = None;
-        }
+    // Read the posts back, as the program will read them now (no margin: they are seconds old).
+    let reread: BTreeMap<u16, Pubkey> = posted.iter().map(|&i| (i, own[&i])).collect();
+    let fresh = Snapshot::load_with(chain, liquidator.addresses, &reread).await?;
+    for index in posted {
+        snapshot.markets[index as usize] = fresh.markets[index as usize].clone();
     }
+    Ok(snapshot)
 }
 
 /// Sends `resolve_bankruptcy` for a bankrupt account (permissionless; it pays nothing, but keeps

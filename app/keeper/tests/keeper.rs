@@ -314,8 +314,82 @@ async fn keeper_leaves_a_pull_market_alone_while_its_liquidations_are_paused() {
     let mut poster = LocalPoster::new(140.0);
     let report =
         run_pass_with(&mut ctx, &liquidator, &KeeperConfig::default(), Some(&mut poster)).await.unwrap();
-    assert_eq!((poster.quotes, poster.posts), (0, 0));
+    // Quoted (free), but nothing may be liquidated there, so nothing is posted or sent.
+    assert_eq!((poster.quotes, poster.posts), (1, 0));
     assert!(report.slices.is_empty() && report.failures.is_empty());
+}
+
+#[tokio::test]
+async fn keeper_prices_a_paused_pull_market_a_liquidation_elsewhere_needs() {
+    use microliq_keeper::keeper::run_pass_with;
+    // SETUP: SOL-PERP pull (liquidations paused there, its configured account stale), BTC-PERP
+    // pinned; alice ~9x long BTC and a little SOL; BTC falls to $55,000.
+    let mut ctx = LocalExchange::builder()
+        .with_market(MarketSpec::sol().pull())
+        .with_market(MarketSpec::btc())
+        .with_pool_liquidity(1_000_000 * USDC)
+        .with_insurance(50_000 * USDC)
+        .build()
+        .await;
+    let alice = ctx.trader(1_100 * USDC).await;
+    ctx.trade(&alice, 1, 16_500_000).await.unwrap(); // 0.165 BTC = 9,900 USDC
+    ctx.trade(&alice, 0, SOL).await.unwrap();
+    let pause = ix::SetPause {
+        admin: ctx.admin.pubkey(),
+        market: Some(ctx.markets[0].market),
+        paused: microliq::state::pause::LIQUIDATE,
+    };
+    ctx.admin_send(pause.instruction(&ctx.ex)).await.unwrap();
+    ctx.advance(30, 11).await;
+    ctx.set_price_usd(1, 55_000.0).await;
+    let liquidator = liquidator(&mut ctx).await;
+    // ACT: liquidating BTC needs SOL's price as a health pair.
+    let mut poster = LocalPoster::new(150.0);
+    let report =
+        run_pass_with(&mut ctx, &liquidator, &KeeperConfig::default(), Some(&mut poster)).await.unwrap();
+    // CHECK
+    assert_eq!(poster.posts, 1);
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(!report.slices.is_empty() && report.slices.iter().all(|r| r.event.market_index == 1));
+}
+
+#[tokio::test]
+async fn keeper_keeps_liquidating_on_a_short_pull_window() {
+    use microliq_keeper::keeper::run_pass_with;
+    // A 3 s pull window: the keeper's margin shrinks with it (0 s here), and a post read back
+    // right away is used.
+    let params = microliq::state::MarketParams { max_staleness_secs: 3, ..default_params() };
+    let mut ctx = LocalExchange::builder()
+        .with_market(MarketSpec::sol().with_params(params).pull())
+        .with_pool_liquidity(1_000_000 * USDC)
+        .with_insurance(50_000 * USDC)
+        .build()
+        .await;
+    let alice = ctx.trader(1_000 * USDC).await;
+    ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
+    ctx.advance(10, 4).await;
+    let liquidator = liquidator(&mut ctx).await;
+    let mut poster = LocalPoster::new(140.0);
+    let report =
+        run_pass_with(&mut ctx, &liquidator, &KeeperConfig::default(), Some(&mut poster)).await.unwrap();
+    assert_eq!(poster.posts, 1);
+    assert!(!report.slices.is_empty() && report.failures.is_empty(), "{:?}", report.failures);
+}
+
+#[tokio::test]
+async fn keeper_quotes_a_pull_market_whose_configured_account_still_reads() {
+    use microliq_keeper::keeper::run_pass_with;
+    // The configured account still reads ($150, a second old) but the market is at $140.
+    let (mut ctx, _alice) = pull_exchange_with_trader(1_000 * USDC, 66 * SOL).await;
+    let now = ctx.clock().await.unix_timestamp;
+    ctx.set_price(0, PythPrice { publish_time: now - 1, ..PythPrice::usd(150.0) }).await;
+    let liquidator = liquidator(&mut ctx).await;
+    let mut poster = LocalPoster::new(140.0);
+    let report =
+        run_pass_with(&mut ctx, &liquidator, &KeeperConfig::default(), Some(&mut poster)).await.unwrap();
+    assert_eq!((poster.quotes, poster.posts), (1, 1));
+    assert!(!report.slices.is_empty() && report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.slices.iter().all(|r| r.event.oracle_price == 14_000_000_000));
 }
 
 #[tokio::test]
