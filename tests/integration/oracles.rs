@@ -258,6 +258,10 @@ async fn price_update_v2_bad_inputs_are_refused() {
     // Exactly at the staleness limit, posted this slot: accepted.
     ctx.set_price(0, PythPrice { publish_time: clock.unix_timestamp - 60, ..PythPrice::usd(150.0) }).await;
     ctx.trade(&alice, 0, SOL).await.unwrap();
+    // Published ahead of the cluster clock (a lagging cluster): accepted, as Pyth's SDK does
+    // (docs/ORACLES.md: a lag of D widens each window by D).
+    ctx.set_price(0, PythPrice { publish_time: clock.unix_timestamp + 5, ..PythPrice::usd(150.0) }).await;
+    ctx.trade(&alice, 0, SOL).await.unwrap();
 }
 
 #[tokio::test]
