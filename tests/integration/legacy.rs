@@ -8,11 +8,11 @@ use microliq_tests::{LocalExchangeBuilder, TestContext};
 pub const ORACLE_KIND: OracleKind = OracleKind::PythLegacy;
 
 pub fn builder() -> LocalExchangeBuilder {
-    TestContext::builder().with_oracle_kind(ORACLE_KIND)
+    microliq_tests::builder_for(ORACLE_KIND)
 }
 
 pub async fn standard() -> TestContext {
-    TestContext::standard_builder().with_oracle_kind(ORACLE_KIND).build().await
+    microliq_tests::standard_for(ORACLE_KIND).await
 }
 
 #[path = "admin.rs"]

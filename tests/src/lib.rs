@@ -8,6 +8,17 @@ pub use microliq_client::*;
 /// The tests' name for [`microliq_client::LocalExchange`].
 pub type TestContext = microliq_client::LocalExchange;
 
+/// An exchange builder whose markets read `kind` unless a case names another (each integration
+/// binary fixes its kind: main.rs `PriceUpdateV2`, legacy.rs legacy accounts).
+pub fn builder_for(kind: microliq::oracle::OracleKind) -> LocalExchangeBuilder {
+    TestContext::builder().with_oracle_kind(kind)
+}
+
+/// [`TestContext::standard`] on `kind`.
+pub async fn standard_for(kind: microliq::oracle::OracleKind) -> TestContext {
+    TestContext::standard_builder().with_oracle_kind(kind).build().await
+}
+
 /// The 10x long of the liquidation stories: 1,000 USDC and 66 SOL bought at $150 in market 0
 /// (9,900 USDC, ~9.9x; fee 4.95, so collateral 995.05).
 pub async fn ten_x_long(ctx: &mut TestContext) -> Trader {

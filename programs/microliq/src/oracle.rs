@@ -1,20 +1,24 @@
 //! Reading a market's price with every guard of DESIGN.md §Prices, from either oracle kind.
 //!
-//! A market is priced by one of two Pyth formats ([`OracleKind`], docs/ORACLES.md):
+//! A market is priced by one of two Pyth formats ([`OracleKind`], docs/ORACLES.md). First, for
+//! both and before the data is borrowed: the market's kind and mode are a known pair, a pinned
+//! market's account is its `oracle`, and the owner is the kind's program. Then:
 //!
-//! - **`PriceUpdateV2`** (the default for new markets): an account owned by the Pyth Solana
-//!   Receiver program, decoded with `pyth-solana-receiver-sdk`. Checked, in order: the account is
-//!   the market's pinned account (pinned mode only), its owner is the receiver program, its
-//!   discriminator is `PriceUpdateV2`'s, it decodes, its verification level is `Full`, its feed id
-//!   is the market's, and `posted_slot` is not in the future.
+//! - **`PriceUpdateV2`** (the default for new markets, owned by the Pyth Solana Receiver): the
+//!   discriminator is `PriceUpdateV2`'s, the verification level is `Full`, the account holds the
+//!   whole message, its feed id is the market's, and `posted_slot` is not in the future. The
+//!   fields are read in place ([`FullPriceUpdate::decode`]); `pyth-solana-receiver-sdk`'s decoder
+//!   is the reference the property tests hold it to.
 //! - **Legacy** price accounts (pyth-sdk-solana's layout, kept for markets listed before the
-//!   migration): the account is the market's, it is owned by the exchange's configured Pyth
-//!   program, it decodes, and its aggregate status is `Trading`.
+//!   migration): it decodes, and its aggregate status is `Trading`.
 //!
-//! Then the same guards for both: price and EMA positive, publish time no older than
-//! `max_staleness_secs`, and `conf / price ≤ max_conf_rate`. The EMA-divergence circuit breaker
-//! is recorded rather than enforced here: only risk-adding instructions refuse it
-//! ([`OracleReading::require_no_divergence`]). Nothing downstream knows which kind was read.
+//! Then the same guards for both ([`validate_price`]): price and EMA positive, publish time no
+//! older than `max_staleness_secs`, `conf / price ≤ max_conf_rate`, and a representable fixed
+//! point price. Two conditions are recorded rather than enforced here, because only some
+//! instructions refuse them: a price older than the market's trading window (orders,
+//! withdrawals and LP actions: [`OracleReading::require_fresh_for_trading`]) and the EMA
+//! circuit breaker (risk-adding ones: [`OracleReading::require_fit_to_add_risk`]). Nothing
+//! downstream knows which kind was read.
 
 use anchor_lang::prelude::*;
 use anchor_lang::Discriminator;
