@@ -219,6 +219,7 @@ async fn add_market_refuses_a_foreign_or_garbage_oracle() {
             base_decimals: 9,
             name: "X".into(),
             oracle_config: config,
+            funding: default_funding(),
         }
         .instruction(&ctx.ex);
         assert_error(ctx.admin_send(add).await, expected);

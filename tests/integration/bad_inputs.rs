@@ -290,6 +290,7 @@ async fn accounts_of_another_exchange_are_refused() {
         base_decimals: 9,
         name: "OTHER".into(),
         oracle_config: ctx.markets[0].oracle_config(),
+        funding: default_funding(),
     }
     .instruction(&other);
     ctx.admin_send(add).await.unwrap();

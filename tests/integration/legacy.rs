@@ -21,6 +21,7 @@ mod admin;
 mod bad_inputs;
 #[path = "collateral.rs"]
 mod collateral;
+mod funding;
 #[path = "liquidation.rs"]
 mod liquidation;
 #[path = "liquidity.rs"]

@@ -2,7 +2,7 @@
 //! (keeper, insurance fund, pool, collateral), and the program's post-conditions.
 
 use microliq::error::MicroliqError;
-use microliq::events::{BankruptcyResolved, LiquidationSliceV2};
+use microliq::events::{BankruptcyResolved, LiquidationSliceV3};
 use microliq::math::{target_margin_scaled, WholeClose, RATE_PRECISION};
 use microliq::state::{pause, MarketParams};
 use microliq_tests::ix;
@@ -31,7 +31,7 @@ async fn ten_x_long_just_under_maintenance_loses_one_small_slice() {
     ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
 
     // CHECK: one event, every field.
-    let events = ctx.events::<LiquidationSliceV2>();
+    let events = ctx.events::<LiquidationSliceV3>();
     assert_eq!(events.len(), 1);
     let e = &events[0];
     let outcome = plan.outcome;
@@ -116,7 +116,7 @@ async fn deeper_move_takes_several_capped_slices_with_hysteresis() {
         let position = ctx.margin_account(&alice.account).await.positions[0].base.unsigned_abs();
         match ctx.liquidate(&keeper, &alice.account, 0).await {
             Ok(()) => {
-                let event = ctx.events::<LiquidationSliceV2>().remove(0);
+                let event = ctx.events::<LiquidationSliceV3>().remove(0);
                 // CHECK each slice: capped at 10 % of the position (rounded up to the lot) …
                 assert!(event.base_closed <= (position / 10).div_ceil(1_000_000) * 1_000_000);
                 // … and it strictly improves E − 1.2·M.
@@ -185,7 +185,7 @@ async fn gap_below_zero_equity_closes_everything_and_insurance_covers_the_defici
 
     // CHECK: whole close, no penalty (there was no equity to take it from), the keeper's
     // insolvent-close reward (1 USDC: below 7,920 · 5 %) and then the deficit from insurance.
-    let e = ctx.events::<LiquidationSliceV2>().remove(0);
+    let e = ctx.events::<LiquidationSliceV3>().remove(0);
     assert_eq!((e.base_closed, e.whole_close, e.remaining_base), (66 * SOL as u64, 2, 0));
     assert_eq!(e.realized_pnl, -1_980 * USDC as i64);
     assert_eq!((e.keeper_bonus, e.insurance_fee, e.insolvent_reward), (0, 0, USDC));
@@ -226,7 +226,7 @@ async fn insurance_too_small_socializes_the_rest_and_records_it() {
     ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
 
     // The keeper's 1 USDC reward comes first, then 99 of the deficit; the pool takes the rest.
-    let e = ctx.events::<LiquidationSliceV2>().remove(0);
+    let e = ctx.events::<LiquidationSliceV3>().remove(0);
     assert_eq!(e.insolvent_reward, USDC);
     assert_eq!((e.insurance_draw, e.socialized_loss), (99 * USDC, 885_950_000));
     assert_eq!(ctx.insurance_fund().await.balance, 0);
@@ -248,7 +248,7 @@ async fn per_event_insurance_cap_limits_the_draw() {
     let keeper = ctx.keeper().await;
     ctx.set_price_usd(0, 120.0).await;
     ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
-    let e = ctx.events::<LiquidationSliceV2>().remove(0);
+    let e = ctx.events::<LiquidationSliceV3>().remove(0);
     assert_eq!((e.insurance_draw, e.socialized_loss), (200 * USDC, 784_950_000));
 }
 
@@ -268,7 +268,7 @@ async fn several_markets_keeper_picks_which_to_slice() {
     let plan = ctx.expected_liquidation(&carol.account, 0, u64::MAX).await;
     assert_eq!(plan.whole_close, Some(WholeClose::TargetUnreachable));
     ctx.liquidate(&keeper, &carol.account, 0).await.unwrap();
-    let first = ctx.events::<LiquidationSliceV2>().remove(0);
+    let first = ctx.events::<LiquidationSliceV3>().remove(0);
     assert_eq!((first.market_index, first.whole_close, first.base_closed), (0, 3, 10 * SOL as u64));
     assert_eq!(first.keeper_bonus as u128, plan.outcome.keeper_bonus);
 
@@ -277,7 +277,7 @@ async fn several_markets_keeper_picks_which_to_slice() {
     let plan = ctx.expected_liquidation(&carol.account, 1, u64::MAX).await;
     let mut slices = Vec::new();
     while ctx.liquidate(&keeper, &carol.account, 1).await.is_ok() {
-        slices.push(ctx.events::<LiquidationSliceV2>().remove(0));
+        slices.push(ctx.events::<LiquidationSliceV3>().remove(0));
         assert!(slices.len() < 10);
     }
     assert_eq!(slices[0].base_closed, plan.outcome.closed_base);
@@ -302,7 +302,7 @@ async fn shorts_are_liquidated_by_buying_back_a_slice() {
 
     ctx.liquidate(&keeper, &bob.account, 0).await.unwrap();
 
-    let e = ctx.events::<LiquidationSliceV2>().remove(0);
+    let e = ctx.events::<LiquidationSliceV3>().remove(0);
     assert_eq!(e.base_closed, plan.outcome.closed_base);
     assert_eq!(e.remaining_base, -66 * SOL + e.base_closed as i64);
     assert!(e.remaining_base < -40 * SOL, "most of the short survives");
@@ -321,7 +321,7 @@ async fn keeper_max_base_caps_the_slice() {
     liquidate.max_base = 2 * SOL as u64 + 123; // rounded down to the lot
     let instruction = liquidate.instruction(&ctx.ex);
     ctx.send(&[instruction], &[&keeper.owner]).await.unwrap();
-    let e = ctx.events::<LiquidationSliceV2>().remove(0);
+    let e = ctx.events::<LiquidationSliceV3>().remove(0);
     assert_eq!(e.base_closed, 2 * SOL as u64);
     assert!(e.base_closed < e.exact_slice);
     assert_eq!(ctx.margin_account(&alice.account).await.being_liquidated, 1, "still below target: flagged");

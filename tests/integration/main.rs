@@ -23,6 +23,7 @@ pub async fn standard() -> TestContext {
 mod admin;
 mod bad_inputs;
 mod collateral;
+mod funding;
 mod liquidation;
 mod liquidity;
 mod money_safety;

@@ -2,7 +2,7 @@
 //! transactions as a hostile user would, and each failing on the code before the fix.
 
 use microliq::error::MicroliqError;
-use microliq::events::{LiquidationEpisodeEnded, LiquidationSliceV2};
+use microliq::events::{LiquidationEpisodeEnded, LiquidationSliceV3};
 use microliq::math::{target_margin_scaled, MaintenanceHealth};
 use microliq::state::MarketParams;
 use microliq_tests::ix;
@@ -16,7 +16,7 @@ async fn one_lot_slice(ctx: &mut TestContext, keeper: &Keeper, account: &anchor_
     liquidation.max_base = default_params().base_lot_size;
     let instruction = liquidation.instruction(&ctx.ex);
     ctx.send(&[instruction], &[&keeper.owner]).await.unwrap();
-    let slice = ctx.events::<LiquidationSliceV2>().remove(0);
+    let slice = ctx.events::<LiquidationSliceV3>().remove(0);
     assert_eq!(slice.base_closed, default_params().base_lot_size);
     assert_ne!(slice.episode_start_slot, 0);
     assert_eq!(ctx.margin_account(account).await.being_liquidated, 1);
@@ -55,7 +55,7 @@ async fn an_episode_lapses_so_a_later_dip_above_maintenance_is_not_liquidated() 
     ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
 
     // CHECK: nothing was closed; the lapsed episode was ended and recorded.
-    assert!(ctx.events::<LiquidationSliceV2>().is_empty());
+    assert!(ctx.events::<LiquidationSliceV3>().is_empty());
     let ended = ctx.events::<LiquidationEpisodeEnded>().remove(0);
     assert_eq!(ended.margin_account, alice.account);
     assert_eq!(
@@ -111,7 +111,7 @@ async fn a_new_breach_after_a_lapsed_episode_starts_the_bonus_ramp_again() {
     ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
 
     // CHECK: the bonus is the severity rate of a fresh episode, not the ramp's maximum.
-    let slice = ctx.events::<LiquidationSliceV2>().remove(0);
+    let slice = ctx.events::<LiquidationSliceV3>().remove(0);
     assert_eq!(slice.bonus_rate, plan.bonus_rate);
     assert!(slice.bonus_rate < default_params().bonus_max_rate / 2, "bonus {}", slice.bonus_rate);
     assert_eq!(slice.slot, ctx.clock().await.slot);
@@ -240,7 +240,7 @@ async fn a_slice_that_takes_all_equity_closes_the_whole_position() {
 
     // CHECK: all 66 SOL closed at once (code 4), the keeper paid the 5.05 left; no remainder
     // sits at zero equity waiting for a keeper nobody pays.
-    let slice = ctx.events::<LiquidationSliceV2>().remove(0);
+    let slice = ctx.events::<LiquidationSliceV3>().remove(0);
     assert_eq!((slice.whole_close, slice.base_closed, slice.remaining_base), (4, 66 * SOL as u64, 0));
     assert_eq!(slice.keeper_bonus + slice.insurance_fee, 5_050_000);
     assert_eq!(ctx.token_balance(&keeper.token).await, slice.keeper_bonus);
@@ -263,7 +263,7 @@ async fn an_insolvent_remainder_pays_the_keeper_a_reward_bounded_by_its_size() {
 
     // CHECK: the reward is 5 notional · 5 % = 0.25 USDC, below the 1 USDC cap: closing tiny
     // insolvent accounts cannot drain the fund faster than their owners lose.
-    let slice = ctx.events::<LiquidationSliceV2>().remove(0);
+    let slice = ctx.events::<LiquidationSliceV3>().remove(0);
     assert_eq!((slice.whole_close, slice.keeper_bonus, slice.insolvent_reward), (2, 0, 250_000));
     assert_eq!(ctx.token_balance(&keeper.token).await, 250_000);
     let fund = ctx.insurance_fund().await;
@@ -347,7 +347,7 @@ async fn a_position_larger_than_one_call_can_take_is_closed_over_several_calls()
     let mut slices = Vec::new();
     while ctx.margin_account(&whale.account).await.open_position_count() > 0 {
         ctx.liquidate(&keeper, &whale.account, 0).await.unwrap();
-        slices.push(ctx.events::<LiquidationSliceV2>().remove(0));
+        slices.push(ctx.events::<LiquidationSliceV3>().remove(0));
         assert!(slices.len() <= 3);
     }
 
@@ -439,11 +439,11 @@ async fn naming_a_low_buffer_market_does_not_end_an_episode() {
     // CHECK: it sliced BTC against the account's 20 % target instead of ending the episode,
     // and the SOL liquidation still goes through.
     assert!(ctx.events::<LiquidationEpisodeEnded>().is_empty());
-    let btc_slice = ctx.events::<LiquidationSliceV2>().remove(0);
+    let btc_slice = ctx.events::<LiquidationSliceV3>().remove(0);
     assert_eq!((btc_slice.market_index, btc_slice.liquidation_buffer), (1, 200_000));
     assert_eq!(ctx.margin_account(&alice.account).await.being_liquidated, 1);
     ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
-    assert_eq!(ctx.events::<LiquidationSliceV2>().remove(0).market_index, 0);
+    assert_eq!(ctx.events::<LiquidationSliceV3>().remove(0).market_index, 0);
 }
 
 #[tokio::test]
@@ -466,7 +466,7 @@ async fn a_withdrawal_below_a_large_buffer_target_does_not_end_the_episode() {
     // CHECK: still flagged, and a keeper may continue the episode.
     assert_eq!(ctx.margin_account(&alice.account).await.being_liquidated, 1);
     ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
-    let slice = ctx.events::<LiquidationSliceV2>().remove(0);
+    let slice = ctx.events::<LiquidationSliceV3>().remove(0);
     assert!(slice.base_closed > 0 && slice.equity_before >= slice.maintenance_before as i128);
 }
 
@@ -550,7 +550,7 @@ async fn one_call_closes_every_losing_position_of_an_insolvent_account() {
     ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
 
     // CHECK: both positions closed, SOL's event first; one reward each; the deficit resolved.
-    let slices = ctx.events::<LiquidationSliceV2>();
+    let slices = ctx.events::<LiquidationSliceV3>();
     assert_eq!(slices.len(), 2);
     assert_eq!((slices[0].market_index, slices[1].market_index), (0, 1));
     assert!(slices.iter().all(|s| s.whole_close == 2 && s.remaining_base == 0 && s.insolvent_reward == USDC));
@@ -581,10 +581,10 @@ async fn other_markets_passed_read_only_stay_open() {
     ctx.send(&[instruction], &[&keeper.owner]).await.unwrap();
 
     // Only SOL closed; BTC waits for the next call, which closes it as insolvent too.
-    assert_eq!(ctx.events::<LiquidationSliceV2>().len(), 1);
+    assert_eq!(ctx.events::<LiquidationSliceV3>().len(), 1);
     assert_eq!(ctx.margin_account(&alice.account).await.open_position_count(), 1);
     ctx.liquidate(&keeper, &alice.account, 1).await.unwrap();
-    let slice = ctx.events::<LiquidationSliceV2>().remove(0);
+    let slice = ctx.events::<LiquidationSliceV3>().remove(0);
     assert!(slice.bankrupt && slice.whole_close == 2);
 }
 
@@ -610,7 +610,7 @@ async fn the_whole_account_close_skips_a_market_whose_liquidations_are_paused() 
     ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
 
     // CHECK: SOL closed; BTC untouched.
-    assert_eq!(ctx.events::<LiquidationSliceV2>().len(), 1);
+    assert_eq!(ctx.events::<LiquidationSliceV3>().len(), 1);
     assert_eq!(ctx.market(1).await.long_base, 10_000_000);
     assert_eq!(ctx.margin_account(&alice.account).await.open_position_count(), 1);
 }

@@ -5,7 +5,7 @@
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::AccountDeserialize;
 use microliq::error::MicroliqError;
-use microliq::events::{MarketOracleSet, OrderFilled};
+use microliq::events::{MarketOracleSet, OrderFilledV2};
 use microliq::instructions::OracleConfig;
 use microliq::math::MarketPrice;
 use microliq::oracle::{
@@ -146,7 +146,7 @@ async fn a_real_mainnet_account_prices_a_trade() {
     // ACT
     ctx.trade(&alice, 0, SOL).await.unwrap();
     // CHECK: the fill is at the mainnet price, rounded against the buyer.
-    let fill = ctx.events::<OrderFilled>().pop().unwrap();
+    let fill = ctx.events::<OrderFilledV2>().pop().unwrap();
     assert_eq!(fill.fill_price, 215_681_370_690);
     assert_eq!(ctx.margin_account(&alice.account).await.positions[0].base, SOL);
 }
@@ -316,7 +316,7 @@ async fn pull_markets_take_any_fresh_full_update_of_their_feed() {
     let keeper_owner = keeper.owner.insecure_clone();
     ctx.send(&[instruction], &[&keeper_owner]).await.unwrap();
     // CHECK: a slice was closed at $140 and the keeper was paid.
-    let slice = ctx.events::<microliq::events::LiquidationSliceV2>().pop().unwrap();
+    let slice = ctx.events::<microliq::events::LiquidationSliceV3>().pop().unwrap();
     assert_eq!(slice.oracle_price, 14_000_000_000);
     assert!(slice.base_closed > 0);
     assert!(ctx.token_balance(&keeper.token).await > 0);
@@ -421,7 +421,7 @@ async fn admin_switches_a_legacy_market_to_price_update_v2() {
     let stored = ctx.market(0).await;
     assert_eq!((stored.oracle, stored.oracle_kind, stored.oracle_feed_id), (new_oracle, 1, SOL_USD_FEED_ID));
     ctx.trade(&alice, 0, SOL).await.unwrap();
-    assert_eq!(ctx.events::<OrderFilled>().pop().unwrap().fill_price, 151_000_000_000);
+    assert_eq!(ctx.events::<OrderFilledV2>().pop().unwrap().fill_price, 151_000_000_000);
     order_refused(&mut ctx, &alice, legacy_oracle, SOL, MicroliqError::WrongOracle).await;
     // And on to pull mode: refused while the market's staleness window is longer than 10 s …
     let pull = OracleConfig::pull(SOL_USD_FEED_ID);
@@ -446,7 +446,7 @@ async fn admin_switches_a_legacy_market_to_price_update_v2() {
     order.oracle = posted;
     let order = order.instruction(&ctx.ex);
     ctx.send(&[order], &[&alice.owner]).await.unwrap();
-    assert_eq!(ctx.events::<OrderFilled>().pop().unwrap().fill_price, 152_000_000_000);
+    assert_eq!(ctx.events::<OrderFilledV2>().pop().unwrap().fill_price, 152_000_000_000);
     // And back to pinned, on a shard above 255 (the shard is a u16 seed).
     let shard_300 = push_feed_address(300, &SOL_USD_FEED_ID);
     let clock = ctx.clock().await;
@@ -503,7 +503,7 @@ async fn a_lagging_price_serves_liquidations_but_not_trades() {
     // Accepted: the liquidation (the account is under water at that price either way).
     let keeper = ctx.keeper().await;
     ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
-    assert!(ctx.events::<microliq::events::LiquidationSliceV2>().pop().unwrap().base_closed > 0);
+    assert!(ctx.events::<microliq::events::LiquidationSliceV3>().pop().unwrap().base_closed > 0);
     // With a fresh price (pushed by anyone) trading resumes.
     ctx.set_price(0, PythPrice::usd(140.0)).await;
     ctx.trade(&bob, 0, SOL).await.unwrap();

@@ -65,6 +65,16 @@ pub fn pairs(pairs: &[(Pubkey, Pubkey)]) -> Vec<AccountMeta> {
         .collect()
 }
 
+/// Marks every market of the trailing `(market, oracle)` pairs writable (instructions that
+/// settle funding there).
+fn writable_markets(mut instruction: Instruction, pairs: usize) -> Instruction {
+    let named = instruction.accounts.len() - 2 * pairs;
+    for market in instruction.accounts[named..].iter_mut().step_by(2) {
+        market.is_writable = true;
+    }
+    instruction
+}
+
 fn build(
     accounts: impl ToAccountMetas,
     data: impl InstructionData,
@@ -115,6 +125,7 @@ pub struct AddMarket {
     pub base_decimals: u8,
     pub name: String,
     pub oracle_config: args::OracleConfig,
+    pub funding: microliq::state::FundingConfig,
 }
 
 impl AddMarket {
@@ -133,6 +144,7 @@ impl AddMarket {
                     base_decimals: self.base_decimals,
                     name: self.name.clone(),
                     oracle_config: self.oracle_config,
+                    funding: self.funding,
                 },
             },
             &[],
@@ -294,13 +306,14 @@ pub struct DepositCollateral {
     pub depositor_token: Pubkey,
     pub amount: u64,
     /// `(market, oracle)` of every market the account holds, ascending, or empty. Given, they
-    /// let the deposit end a liquidation episode it cures.
+    /// let the deposit end a liquidation episode it cures, and the account's funding is settled
+    /// in each (the markets go writable).
     pub health_accounts: Vec<(Pubkey, Pubkey)>,
 }
 
 impl DepositCollateral {
     pub fn instruction(&self, ex: &ExchangeAddresses) -> Instruction {
-        build(
+        let instruction = build(
             microliq::accounts::DepositCollateral {
                 depositor: self.depositor,
                 exchange: ex.exchange,
@@ -313,7 +326,8 @@ impl DepositCollateral {
                 args: args::DepositCollateralArgs { amount: self.amount },
             },
             &self.health_accounts,
-        )
+        );
+        writable_markets(instruction, self.health_accounts.len())
     }
 }
 
@@ -326,8 +340,9 @@ pub struct WithdrawCollateral {
 }
 
 impl WithdrawCollateral {
+    /// The markets go writable: the account's funding is settled in each.
     pub fn instruction(&self, ex: &ExchangeAddresses) -> Instruction {
-        build(
+        let instruction = build(
             microliq::accounts::WithdrawCollateral {
                 owner: self.owner,
                 exchange: ex.exchange,
@@ -340,7 +355,8 @@ impl WithdrawCollateral {
                 args: args::WithdrawCollateralArgs { amount: self.amount },
             },
             &self.health_accounts,
-        )
+        );
+        writable_markets(instruction, self.health_accounts.len())
     }
 }
 
@@ -474,7 +490,7 @@ impl Liquidate {
     /// The other markets go writable (an insolvent account's positions there are closed in the
     /// same call), their oracles read-only.
     pub fn instruction(&self, ex: &ExchangeAddresses) -> Instruction {
-        let mut instruction = build(
+        let instruction = build(
             microliq::accounts::Liquidate {
                 keeper: self.keeper,
                 exchange: ex.exchange,
@@ -492,11 +508,7 @@ impl Liquidate {
             },
             &self.health_accounts,
         );
-        let named = instruction.accounts.len() - 2 * self.health_accounts.len();
-        for market in instruction.accounts[named..].iter_mut().step_by(2) {
-            market.is_writable = true;
-        }
-        instruction
+        writable_markets(instruction, self.health_accounts.len())
     }
 }
 
@@ -543,6 +555,42 @@ impl WithdrawInsurance {
             microliq::instruction::WithdrawInsurance {
                 args: args::WithdrawInsuranceArgs { amount: self.amount },
             },
+            &[],
+        )
+    }
+}
+
+/// Sets a market's funding parameters (admin).
+pub struct SetMarketFunding {
+    pub admin: Pubkey,
+    pub market: Pubkey,
+    pub config: microliq::state::FundingConfig,
+}
+
+impl SetMarketFunding {
+    pub fn instruction(&self, ex: &ExchangeAddresses) -> Instruction {
+        build(
+            microliq::accounts::SetMarketFunding {
+                admin: self.admin,
+                exchange: ex.exchange,
+                market: self.market,
+            },
+            microliq::instruction::SetMarketFunding { args: self.config },
+            &[],
+        )
+    }
+}
+
+/// Advances a market's funding index to the clock (permissionless crank).
+pub struct UpdateFunding {
+    pub market: Pubkey,
+}
+
+impl UpdateFunding {
+    pub fn instruction(&self) -> Instruction {
+        build(
+            microliq::accounts::UpdateFunding { market: self.market },
+            microliq::instruction::UpdateFunding {},
             &[],
         )
     }

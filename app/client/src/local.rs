@@ -11,6 +11,7 @@ use microliq::error::MicroliqError;
 use microliq::instructions::OracleConfig;
 use microliq::math::{LiquidationPlan, LiquidationTarget, MaintenanceHealth, MarketPrice};
 use microliq::oracle::{OracleKind, OracleMode, PYTH_RECEIVER_PROGRAM};
+use microliq::state::FundingConfig;
 use microliq::state::{Exchange, InsuranceFund, MarginAccount, Market, MarketParams};
 use solana_program_test::{processor, ProgramTest, ProgramTestContext};
 use solana_sdk::account::{Account, AccountSharedData, ReadableAccount};
@@ -40,6 +41,8 @@ pub struct MarketSpec {
     pub feed_id: [u8; 32],
     /// Oldest price orders, withdrawals and LP actions accept (0 = the max staleness).
     pub trading_staleness_secs: u32,
+    /// Funding parameters ([`default_funding`] unless changed).
+    pub funding: FundingConfig,
 }
 
 impl MarketSpec {
@@ -54,6 +57,7 @@ impl MarketSpec {
             oracle_mode: OracleMode::Pinned,
             feed_id: SOL_USD_FEED_ID,
             trading_staleness_secs: 0,
+            funding: default_funding(),
         }
     }
 
@@ -72,11 +76,17 @@ impl MarketSpec {
             oracle_mode: OracleMode::Pinned,
             feed_id: BTC_USD_FEED_ID,
             trading_staleness_secs: 0,
+            funding: default_funding(),
         }
     }
 
     pub fn with_params(mut self, params: MarketParams) -> Self {
         self.params = params;
+        self
+    }
+
+    pub fn with_funding(mut self, funding: FundingConfig) -> Self {
+        self.funding = funding;
         self
     }
 
@@ -95,6 +105,12 @@ impl MarketSpec {
         self.params.max_staleness_secs = self.params.max_staleness_secs.min(limit);
         self
     }
+}
+
+/// Funding of the test markets: 0.02 %/h at a skew of 100 %, clamped at 0.01 %/h (so a skew of
+/// 50 % or more pays the clamp; docs/FUNDING.md).
+pub fn default_funding() -> FundingConfig {
+    FundingConfig { rate_scale: 200, max_rate: 100 }
 }
 
 /// Parameters used by most tests (rates in 1e6 = 100 %).
@@ -628,10 +644,13 @@ impl LocalExchange {
         &mut self,
         state: &MarginAccount,
     ) -> ([microliq::math::PositionRisk; microliq::state::MAX_POSITIONS], usize) {
+        let now = self.clock().await.unix_timestamp;
         let mut rates = Vec::new();
         for i in 0..self.markets.len() as u16 {
-            let params = self.market(i).await.params;
-            rates.push((self.market_price(i), params.maintenance_rate, params.initial_rate));
+            let market = self.market(i).await;
+            let funding_index = market.funding_state_at(now).expect("funding").index;
+            let params = market.params;
+            rates.push((self.market_price(i), params.maintenance_rate, params.initial_rate, funding_index));
         }
         state.position_risks(|i| rates.get(i as usize).copied()).unwrap()
     }
@@ -711,6 +730,23 @@ impl LocalExchange {
 
     async fn send_setup(&mut self, instructions: &[Instruction], signers: &[&Keypair]) {
         self.send(instructions, signers).await.expect("setup transaction");
+    }
+
+    /// Sends `set_market_funding` for market `index`.
+    pub async fn set_market_funding(&mut self, index: u16, config: FundingConfig) -> Result<(), TxError> {
+        let instruction = ix::SetMarketFunding {
+            admin: self.admin.pubkey(),
+            market: self.markets[index as usize].market,
+            config,
+        }
+        .instruction(&self.ex);
+        self.admin_send(instruction).await
+    }
+
+    /// Sends the permissionless `update_funding` crank for market `index` (signed by the payer).
+    pub async fn update_funding(&mut self, index: u16) -> Result<(), TxError> {
+        let instruction = ix::UpdateFunding { market: self.markets[index as usize].market }.instruction();
+        self.send(&[instruction], &[]).await
     }
 
     /// Sends `set_market_oracle` for market `index` with `oracle` under `config`; on success the
@@ -810,6 +846,7 @@ impl LocalExchange {
             base_decimals: spec.base_decimals,
             name: spec.name.clone(),
             oracle_config: fixture.oracle_config(),
+            funding: spec.funding,
         }
         .instruction(&self.ex);
         let admin = self.admin.insecure_clone();

@@ -4,7 +4,7 @@
 use anchor_lang::prelude::Pubkey;
 use anyhow::Result;
 use microliq::error::MicroliqError;
-use microliq::events::{BankruptcyResolved, LiquidationEpisodeEnded, LiquidationSliceV2};
+use microliq::events::{BankruptcyResolved, LiquidationEpisodeEnded, LiquidationSliceV3};
 use microliq::math::{target_margin_scaled, LiquidationPlan};
 use microliq_client::decode_events;
 use microliq_client::ix::{self, ExchangeAddresses};
@@ -56,9 +56,9 @@ pub struct Liquidator {
 pub struct SliceRecord {
     pub account: Pubkey,
     pub expected: LiquidationPlan,
-    pub event: LiquidationSliceV2,
+    pub event: LiquidationSliceV3,
     /// An insolvent account's other positions closed by the same call (one event each).
-    pub also_closed: Vec<LiquidationSliceV2>,
+    pub also_closed: Vec<LiquidationSliceV3>,
     pub bankruptcy: Option<BankruptcyResolved>,
 }
 
@@ -366,7 +366,7 @@ async fn liquidate_account(
                 }
             }
         };
-        let mut slices = decode_events::<LiquidationSliceV2>(&logs).into_iter();
+        let mut slices = decode_events::<LiquidationSliceV3>(&logs).into_iter();
         let Some(event) = slices.next() else {
             // A call that found the account back at its target ends the episode without a slice.
             if decode_events::<LiquidationEpisodeEnded>(&logs).is_empty() {

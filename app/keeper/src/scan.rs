@@ -98,10 +98,18 @@ impl Snapshot {
         Ok(Snapshot { addresses, exchange, markets, slot, unix_timestamp })
     }
 
-    fn lookup(&self, index: u16) -> Option<(math::MarketPrice, u32, u32)> {
+    /// A market's health inputs: price, rates and its funding index projected to the snapshot's
+    /// clock (what the program computes for a market it reads, or writes when it advances it).
+    fn lookup(&self, index: u16) -> Option<(math::MarketPrice, u32, u32, i64)> {
         let market = self.markets.get(index as usize)?;
         let oracle = market.oracle?;
-        Some((oracle.price, market.state.params.maintenance_rate, market.state.params.initial_rate))
+        let funding_index = market.state.funding_state_at(self.unix_timestamp).ok()?.index;
+        Some((
+            oracle.price,
+            market.state.params.maintenance_rate,
+            market.state.params.initial_rate,
+            funding_index,
+        ))
     }
 
     /// `(market, oracle)` pairs for every market `account` holds a position in except `except`,

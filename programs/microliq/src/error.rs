@@ -151,6 +151,12 @@ pub enum MicroliqError {
     OracleTooStaleToTrade,
     #[msg("The trading staleness window must not exceed the market's max staleness")]
     OracleWindowInvalid,
+    #[msg(
+        "Funding parameters out of bounds: rate scale ≤ 10 %/h, max rate ≤ 1 %/h, both zero or both non-zero"
+    )]
+    FundingParamsInvalid,
+    #[msg("This instruction settles funding: pass every market among the remaining accounts writable")]
+    MarketNotWritable,
 }
 
 impl From<MathError> for Error {

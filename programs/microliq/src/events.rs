@@ -263,3 +263,120 @@ pub struct ExchangeUpdated {
     pub insolvent_close_reward: u64,
     pub liquidation_episode_slots: u64,
 }
+
+/// `LiquidationSliceV2` and the funding the call settled (what `liquidate` emits since funding).
+#[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiquidationSliceV3 {
+    pub margin_account: Pubkey,
+    pub owner: Pubkey,
+    pub market_index: u16,
+    pub keeper: Pubkey,
+    /// Base atoms closed (always positive; the side is the sign of the position).
+    pub base_closed: u64,
+    /// The smallest lot multiple that restores the target, before caps.
+    pub exact_slice: u64,
+    /// 0 = a slice, 1 = whole (dust), 2 = whole (equity ≤ 0), 3 = whole (target unreachable),
+    /// 4 = whole (the penalty took all equity left). A whole close of a position whose notional
+    /// exceeds `MAX_SLICE_NOTIONAL` takes several calls.
+    pub whole_close: u8,
+    /// Fill price, fixed point (quote atoms per base atom × 1e12), rounded against the account.
+    pub fill_price: u64,
+    /// The raw Pyth aggregate price, confidence and exponent.
+    pub oracle_price: i64,
+    pub oracle_conf: u64,
+    pub oracle_expo: i32,
+    pub realized_pnl: i64,
+    /// Keeper bonus rate applied (1e6 = 100 %).
+    pub bonus_rate: u32,
+    /// Paid to the keeper out of the account's collateral.
+    pub keeper_bonus: u64,
+    pub insurance_fee: u64,
+    /// Paid to the keeper by the insurance fund for closing an insolvent position.
+    pub insolvent_reward: u64,
+    pub equity_before: i128,
+    pub maintenance_before: u128,
+    pub equity_after: i128,
+    pub maintenance_after: u128,
+    /// β of the market: the episode ends at `E ≥ (1 + β)·M`.
+    pub liquidation_buffer: u32,
+    /// Slot the episode started; 0 when this slice reached the target and ended it.
+    pub episode_start_slot: u64,
+    /// Signed base left in the position.
+    pub remaining_base: i64,
+    /// Whether this call ended with the account bankrupt and resolved.
+    pub bankrupt: bool,
+    pub insurance_draw: u64,
+    pub socialized_loss: u64,
+    pub slot: u64,
+    /// Funding of the sliced position settled into collateral before the slice (quote atoms,
+    /// negative = paid); 0 on the other positions an insolvent close takes.
+    pub funding_settled: i64,
+}
+
+/// A market's funding index moved (emitted by whatever instruction advanced it, the
+/// `update_funding` crank included; not emitted when it did not move).
+#[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FundingUpdated {
+    pub market_index: u16,
+    /// Index after the advance (1e15 = 100 % of notional; grows while longs pay).
+    pub funding_index: i64,
+    pub index_delta: i64,
+    /// Rate in force over the interval, per hour (1e15 = 100 %; positive: longs pay).
+    pub rate_per_hour: i64,
+    pub elapsed_secs: u64,
+    /// Open interest the rate was computed from (base atoms).
+    pub long_base: u64,
+    pub short_base: u64,
+    pub unix_timestamp: i64,
+}
+
+/// A market's funding parameters changed (`set_market_funding`; `add_market` sets the first).
+#[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarketFundingSet {
+    pub market_index: u16,
+    pub old_rate_scale: u32,
+    pub old_max_rate: u32,
+    pub rate_scale: u32,
+    pub max_rate: u32,
+}
+
+/// `OrderFilled` and the funding settled into collateral before the fill (quote atoms, negative
+/// = paid).
+#[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderFilledV2 {
+    pub margin_account: Pubkey,
+    pub market_index: u16,
+    pub base_delta: i64,
+    pub fill_price: u64,
+    pub realized_pnl: i64,
+    pub fee: u64,
+    pub base_after: i64,
+    pub entry_quote_after: i64,
+    pub collateral_after: i64,
+    pub funding_settled: i64,
+}
+
+/// `CollateralWithdrawn` and the funding settled in the markets passed writable.
+#[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CollateralWithdrawnV2 {
+    pub margin_account: Pubkey,
+    pub amount: u64,
+    pub collateral_after: i64,
+    pub funding_settled: i64,
+}
+
+/// `CollateralDeposited` and the funding settled in the markets passed writable.
+#[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CollateralDepositedV2 {
+    pub margin_account: Pubkey,
+    pub depositor: Pubkey,
+    pub amount: u64,
+    pub collateral_after: i64,
+    pub funding_settled: i64,
+}

@@ -10,7 +10,7 @@
 use anchor_lang::prelude::*;
 
 use crate::error::MicroliqError;
-use crate::math::{self, MaintenanceHealth, MarketPrice, PositionRisk};
+use crate::math::{self, Checked, MaintenanceHealth, MarketPrice, PositionRisk};
 use crate::oracle::{read_oracle, OracleClock, OracleReading};
 use crate::state::{Exchange, MarginAccount, Market, MAX_POSITIONS};
 
@@ -31,11 +31,15 @@ pub struct MarketSnapshot {
     pub raw_price: i64,
     pub raw_conf: u64,
     pub expo: i32,
+    /// The market's funding index as it stands at the clock (advanced or projected).
+    pub funding_index: i64,
 }
 
 impl MarketSnapshot {
-    pub fn new(market: &Market, oracle: &OracleReading) -> Self {
-        MarketSnapshot {
+    /// `market` as it stands at unix time `now` (its funding index projected when the market is
+    /// only read; unchanged when it was advanced).
+    pub fn new(market: &Market, oracle: &OracleReading, now: i64) -> Result<Self> {
+        Ok(MarketSnapshot {
             market_index: market.market_index,
             maintenance_rate: market.params.maintenance_rate,
             initial_rate: market.params.initial_rate,
@@ -46,7 +50,8 @@ impl MarketSnapshot {
             raw_price: oracle.raw_price,
             raw_conf: oracle.raw_conf,
             expo: oracle.expo,
-        }
+            funding_index: market.funding_advance(now)?.index_after,
+        })
     }
 }
 
@@ -148,8 +153,37 @@ impl HealthMarkets {
             &indexes[..count],
             named_market,
             clock,
-            |market, oracle| self.push(MarketSnapshot::new(market, &oracle)),
+            |market, oracle| self.push(MarketSnapshot::new(market, &oracle, clock.unix_timestamp)?),
         )
+    }
+
+    /// After [`Self::load_others`]: advances every remaining market passed **writable** to the
+    /// clock and settles `account`'s funding there (`settle_funding`); read-only ones keep it
+    /// unsettled (health counts it either way). Returns the total settled (negative = paid).
+    pub fn settle_writable<'info>(
+        &self,
+        remaining: &'info [AccountInfo<'info>],
+        exchange: &mut Exchange,
+        account: &mut MarginAccount,
+        now: i64,
+    ) -> Result<i64> {
+        let mut total = 0i64;
+        for pair in remaining.chunks_exact(2).filter(|pair| pair[0].is_writable) {
+            // `load_others` checked the exchange, the index and the order of every pair.
+            let loader = AccountLoader::<Market>::try_from(&pair[0])?;
+            let mut market = loader.load_mut()?;
+            crate::settlement::advance_funding(&mut market, now)?;
+            let (Some(snapshot), Some(slot)) =
+                (self.get(market.market_index), account.position_index(market.market_index))
+            else {
+                continue;
+            };
+            let paid =
+                crate::settlement::settle_funding(exchange, &mut market, account, slot, &snapshot.price)?;
+            total = total.add_or_err(paid)?;
+            market.invariant()?;
+        }
+        Ok(total)
     }
 
     /// β of `account`'s liquidation: the largest buffer among its markets.
@@ -177,7 +211,7 @@ impl HealthMarkets {
         risks: &mut [PositionRisk; MAX_POSITIONS],
     ) -> Result<usize> {
         account.fill_position_risks(risks, |index| {
-            self.get(index).map(|s| (s.price, s.maintenance_rate, s.initial_rate))
+            self.get(index).map(|s| (s.price, s.maintenance_rate, s.initial_rate, s.funding_index))
         })
     }
 

@@ -24,10 +24,12 @@ pub mod health_accounts;
 pub mod instructions;
 pub mod math;
 pub mod oracle;
+pub mod settlement;
 pub mod state;
 pub mod token_ops;
 
 use instructions::*;
+use state::FundingConfig;
 
 declare_id!("MiQ1iqAq7UjdkXvbe8EFw1qKXKwsTjz5bRcv3Uqr5Yc");
 
@@ -158,5 +160,17 @@ pub mod microliq {
     /// Covers a bankrupt account's deficit: insurance fund first, then the pool.
     pub fn resolve_bankruptcy(ctx: Context<ResolveBankruptcy>) -> Result<()> {
         ResolveBankruptcy::handle(ctx)
+    }
+
+    /// Advances a market's funding index to the clock (anyone; no price needed).
+    pub fn update_funding(ctx: Context<UpdateFunding>) -> Result<()> {
+        UpdateFunding::handle(ctx)
+    }
+
+    // --- appended after the instructions above (funding) --------------------------------------
+
+    /// Sets a market's funding parameters (advancing the index under the old ones first).
+    pub fn set_market_funding(ctx: Context<SetMarketFunding>, args: FundingConfig) -> Result<()> {
+        SetMarketFunding::handle(ctx, args)
     }
 }

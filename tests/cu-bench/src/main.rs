@@ -11,7 +11,7 @@
 mod convert;
 mod env;
 
-use microliq::events::{BankruptcyResolved, LiquidationSliceV2};
+use microliq::events::{BankruptcyResolved, LiquidationSliceV3};
 use microliq::math::{self, Rounding};
 use microliq::oracle::OracleKind;
 use microliq::state::{pause, MarketParams};
@@ -182,8 +182,8 @@ fn positions_scenario(bench: &mut Bench, so: &[u8], n: u16, kind: OracleKind) ->
     let pool_before = env.exchange()?.pool_balance;
     let (cu, logs) = env.liquidate(&keeper, &alice.account, 0)?;
     bench.record("liquidate", None, Some(nm), nm, cu);
-    let events = Env::events::<LiquidationSliceV2>(&logs);
-    ensure_eq!(events.len(), 1, "one LiquidationSliceV2 event");
+    let events = Env::events::<LiquidationSliceV3>(&logs);
+    ensure_eq!(events.len(), 1, "one LiquidationSliceV3 event");
     let e = &events[0];
     let outcome = plan.outcome;
     ensure_eq!(e.base_closed, outcome.closed_base, "slice closed");
@@ -236,7 +236,7 @@ fn bankruptcy_scenario(bench: &mut Bench, so: &[u8], kind: OracleKind) -> Res<()
     let vault_before = env.token_balance(&env.ex.quote_vault)?;
     let (cu, logs) = env.liquidate(&keeper, &alice.account, 0)?;
     bench.record("liquidate", Some("bankrupt"), Some(1), 1, cu);
-    let e = Env::events::<LiquidationSliceV2>(&logs).pop().ok_or("no LiquidationSliceV2")?;
+    let e = Env::events::<LiquidationSliceV3>(&logs).pop().ok_or("no LiquidationSliceV3")?;
     ensure_eq!((e.base_closed, e.whole_close, e.remaining_base), (66 * SOL as u64, 2, 0), "whole close");
     ensure_eq!(e.realized_pnl, -1_980 * USDC as i64, "realized loss");
     ensure_eq!((e.keeper_bonus, e.insurance_fee), (0, 0), "no penalty without equity");

@@ -122,6 +122,16 @@ pub enum Action {
         market: u16,
         paused: u16,
     },
+    /// The permissionless funding crank.
+    UpdateFunding {
+        market: u16,
+    },
+    SetMarketFunding {
+        signer: usize,
+        market: u16,
+        rate_scale: u32,
+        max_rate: u32,
+    },
     Oracle {
         market: u16,
         movement: OracleMove,
@@ -158,6 +168,8 @@ impl Action {
             Action::UpdateExchange { .. } => "update_exchange",
             Action::SetExchangePause { .. } => "set_exchange_pause",
             Action::SetMarketPause { .. } => "set_market_pause",
+            Action::UpdateFunding { .. } => "update_funding",
+            Action::SetMarketFunding { .. } => "set_market_funding",
             Action::Oracle { .. } => "oracle",
             Action::Time { .. } => "time",
             Action::Faucet { .. } => "faucet",
@@ -256,7 +268,7 @@ pub fn generate(rng: &mut ChaCha8Rng, view: &View) -> Action {
     });
     let margin_call = (0..view.trader_count()).filter(|&i| in_margin_call(view, i)).count() > 0;
     // (kind, weight)
-    let weights: [(u8, u32); 19] = [
+    let weights: [(u8, u32); 21] = [
         (0, 150),                                              // oracle move
         (1, 60),                                               // time passes
         (2, 220),                                              // place order
@@ -276,6 +288,8 @@ pub fn generate(rng: &mut ChaCha8Rng, view: &View) -> Action {
         (16, if broke { 25 } else { 2 }),                      // faucet
         (17, if stressed { 50 } else { 0 }),                   // LP run: withdraw everything
         (18, if margin_call { 40 } else { 0 }),                // margin call answered with a deposit
+        (19, 8),                                               // funding crank
+        (20, 4),                                               // funding parameters
     ];
     let total: u32 = weights.iter().map(|w| w.1).sum();
     let mut roll = rng.gen_range(0..total);
@@ -411,6 +425,21 @@ pub fn generate(rng: &mut ChaCha8Rng, view: &View) -> Action {
                 _ => rng.gen_range(10..=600),
             };
             Action::UpdateExchange { signer, cap, reward, episode_slots }
+        }
+        19 => Action::UpdateFunding { market: rng.gen_range(0..snapshot.markets.len()) as u16 },
+        20 => {
+            let admin = view.world.admin;
+            let signer = if rng.gen_bool(0.9) { admin } else { view.stranger(rng, admin) };
+            let market = rng.gen_range(0..snapshot.markets.len()) as u16;
+            let (rate_scale, max_rate) = match rng.gen_range(0..8) {
+                0 => (0, 0),                               // off
+                1 => (rng.gen_range(0..=200), 0),          // one without the other
+                2 => (100_001, rng.gen_range(1..=10_000)), // scale out of bounds
+                3 => (rng.gen_range(1..=100_000), 10_001), // clamp out of bounds
+                4 => (100_000, 10_000),                    // the largest
+                _ => (rng.gen_range(1..=5_000), rng.gen_range(1..=1_000)),
+            };
+            Action::SetMarketFunding { signer, market, rate_scale, max_rate }
         }
         17 => {
             let lp = rng.gen_range(0..view.world.lps.len());
@@ -873,6 +902,10 @@ pub fn describe(action: &Action, world: &World) -> String {
         }
         Action::SetMarketPause { signer, market, paused } => {
             format!("set_market_pause by {} market {market}: {paused:#06x}", name(signer))
+        }
+        Action::UpdateFunding { market } => format!("update_funding market {market}"),
+        Action::SetMarketFunding { signer, market, rate_scale, max_rate } => {
+            format!("set_market_funding by {} market {market}: scale {rate_scale} max {max_rate}", name(signer))
         }
         Action::Oracle { market, movement } => format!("oracle market {market}: {movement:?}"),
         Action::Time { slots, seconds, refresh } => {

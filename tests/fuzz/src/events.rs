@@ -3,7 +3,7 @@
 
 use anchor_lang::prelude::Pubkey;
 
-/// What the liquidation invariants need of one slice event (`LiquidationSliceV2`).
+/// What the liquidation invariants need of one slice event (`LiquidationSliceV3`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Slice {
     pub margin_account: Pubkey,
@@ -29,7 +29,7 @@ pub struct Slice {
 
 /// Every liquidation slice event in a transaction's log lines.
 pub fn slices(logs: &[String]) -> Vec<Slice> {
-    microliq_client::decode_events::<microliq::events::LiquidationSliceV2>(logs)
+    microliq_client::decode_events::<microliq::events::LiquidationSliceV3>(logs)
         .into_iter()
         .map(|e| Slice {
             margin_account: e.margin_account,

@@ -417,6 +417,27 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
             let sent = world.send(&[instruction], &[*signer]).await;
             Executed { sent: Some(sent), must_fail }
         }
+        Action::UpdateFunding { market } => {
+            let instruction =
+                ix::UpdateFunding { market: world.ctx.markets[*market as usize].market }.instruction();
+            let sent = world.send(&[instruction], &[]).await;
+            Executed { sent: Some(sent), must_fail: None }
+        }
+        Action::SetMarketFunding { signer, market, rate_scale, max_rate } => {
+            let config = microliq::state::FundingConfig { rate_scale: *rate_scale, max_rate: *max_rate };
+            let instruction = ix::SetMarketFunding {
+                admin: world.parties[*signer].key.pubkey(),
+                market: world.ctx.markets[*market as usize].market,
+                config,
+            }
+            .instruction(&ex);
+            let must_fail = first_reason(vec![
+                (!is_admin(world, *signer), "signer is not the admin"),
+                (config.validate().is_err(), "funding parameters out of bounds"),
+            ]);
+            let sent = world.send(&[instruction], &[*signer]).await;
+            Executed { sent: Some(sent), must_fail }
+        }
         Action::SetExchangePause { signer, paused } | Action::SetMarketPause { signer, paused, .. } => {
             let market = match action {
                 Action::SetMarketPause { market, .. } => Some(world.ctx.markets[*market as usize].market),

@@ -27,6 +27,7 @@ pub const INVARIANTS: &[&str] = &[
     "3a.sum_collateral_eq_total_collateral",
     "3b.sum_negative_eq_negative_collateral",
     "4.open_interest_eq_sum_of_positions",
+    "4b.funding_accrual_eq_sum_of_positions",
     "5a.liquidated_account_was_liquidatable",
     "5b.slice_improved_health_or_closed_position",
     "5c.slice_within_exact_plus_one_lot",
@@ -187,17 +188,41 @@ impl Invariants {
         for (m, market) in s.markets.iter().enumerate() {
             let (mut long_base, mut short_base, mut long_entry, mut short_entry) =
                 (0u128, 0u128, 0i128, 0i128);
+            // Funding accrued per side at the market's stored index: Σ q·(K − K_q).
+            let (mut long_accrued, mut short_accrued) = (0i128, 0i128);
             for account in &s.accounts {
-                for p in account.positions.iter().filter(|p| p.is_open() && p.market_index as usize == m) {
+                for (slot, p) in account
+                    .positions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.is_open() && p.market_index as usize == m)
+                {
+                    let accrued = microliq::math::funding_accrued(
+                        p.base,
+                        market.funding_index,
+                        account.funding_indexes[slot],
+                    );
                     if p.base > 0 {
                         long_base += p.base as u128;
                         long_entry += p.entry_quote as i128;
+                        long_accrued += accrued;
                     } else {
                         short_base += p.base.unsigned_abs() as u128;
                         short_entry += p.entry_quote as i128;
+                        short_accrued += accrued;
                     }
                 }
             }
+            let funding_ok = long_accrued == market.funding_long_accrued.get()
+                && short_accrued == market.funding_short_accrued.get();
+            self.check("4b.funding_accrual_eq_sum_of_positions", step, funding_ok, || {
+                format!(
+                    "market {m}: long accrued {} vs Σ {long_accrued}, short accrued {} vs Σ {short_accrued} (index {})",
+                    market.funding_long_accrued.get(),
+                    market.funding_short_accrued.get(),
+                    market.funding_index
+                )
+            });
             let ok = long_base == market.long_base as u128
                 && short_base == market.short_base as u128
                 && long_entry == market.long_entry_quote as i128

@@ -285,6 +285,10 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> anyhow::Result<Report>
         let post = match &executed.sent {
             Some(_) if config.full_reads => Some(world.snapshot().await?),
             Some(sent) => Some(pre.refresh(&world.ctx.bank.banks_client, &world.keys, &sent.writable).await?),
+            // No account changed, but the clock did: funding is projected to the new time.
+            None if matches!(action, Action::Time { .. }) => {
+                Some(Snapshot { unix_timestamp: world.clock.unix_timestamp, ..pre.clone() })
+            }
             None => None,
         };
         report.time_reading += timer.elapsed();

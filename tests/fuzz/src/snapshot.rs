@@ -4,7 +4,7 @@
 //! state after step `n` is the state before step `n + 1`, so each account is read once per step
 //! (and not at all after a step that sent no transaction).
 
-use anchor_lang::prelude::Pubkey;
+use anchor_lang::prelude::{Clock, Pubkey};
 use microliq::math::{maintenance_health, MaintenanceHealth, MarketPrice, PositionRisk};
 use microliq::state::{Exchange, InsuranceFund, MarginAccount, Market, MAX_POSITIONS};
 use solana_program_test::BanksClient;
@@ -84,6 +84,8 @@ pub struct Snapshot {
     pub wallets: Vec<u64>,
     /// Pool-share balances, by LP index.
     pub shares: Vec<u64>,
+    /// The clock's unix time when the snapshot was taken (funding is projected to it).
+    pub unix_timestamp: i64,
 }
 
 fn data<'a>(raw: &'a [Option<Account>], keys: &Keys, index: usize) -> anyhow::Result<&'a [u8]> {
@@ -119,7 +121,8 @@ impl Snapshot {
         for read in reads {
             raw.push(read?);
         }
-        Self::decode(raw, keys)
+        let clock = client.get_sysvar::<Clock>().await?;
+        Self::decode(raw, keys, clock.unix_timestamp)
     }
 
     /// The snapshot after a transaction that could write only `writable`: those of the watched
@@ -137,10 +140,11 @@ impl Snapshot {
         for (i, read) in indexes.into_iter().zip(reads) {
             raw[i] = read?;
         }
-        Self::decode(raw, keys)
+        let clock = client.get_sysvar::<Clock>().await?;
+        Self::decode(raw, keys, clock.unix_timestamp)
     }
 
-    pub fn decode(raw: Vec<Option<Account>>, keys: &Keys) -> anyhow::Result<Snapshot> {
+    pub fn decode(raw: Vec<Option<Account>>, keys: &Keys, unix_timestamp: i64) -> anyhow::Result<Snapshot> {
         let exchange = zero_copy::<Exchange>(data(&raw, keys, EXCHANGE)?)?;
         let fund = zero_copy::<InsuranceFund>(data(&raw, keys, FUND)?)?;
         let markets = (0..keys.market_count)
@@ -167,6 +171,7 @@ impl Snapshot {
             accounts,
             wallets,
             shares,
+            unix_timestamp,
         })
     }
 
@@ -197,7 +202,8 @@ impl Snapshot {
             .position_risks(|m| {
                 let market = markets.get(m as usize)?;
                 let price = (*prices.get(m as usize)?)?;
-                Some((price, market.params.maintenance_rate, market.params.initial_rate))
+                let funding_index = market.funding_state_at(self.unix_timestamp).ok()?.index;
+                Some((price, market.params.maintenance_rate, market.params.initial_rate, funding_index))
             })
             .ok()
     }

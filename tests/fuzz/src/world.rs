@@ -177,6 +177,9 @@ impl World {
         let sol = MarketSpec {
             params: MarketParams { max_open_interest: 2_000_000_000_000, ..sol.params },
             trading_staleness_secs: config.sol_trading_staleness_secs,
+            // Funding that bites within a run (0.1 %/h at full skew, clamped at 0.05 %/h); BTC
+            // keeps the default (0.01 %/h). `set_market_funding` actions change both.
+            funding: microliq::state::FundingConfig { rate_scale: 1_000, max_rate: 500 },
             ..sol
         };
         let btc = MarketSpec::btc();

@@ -3,7 +3,9 @@
 //!
 //! ```text
 //! unrealized_i = q_i · P_i − e_i
-//! equity       E = C + Σ unrealized_i
+//! funding_i    = what settling the position's funding now adds to C (≤ 0 when it owes;
+//!                math::funding, rounded against the account)
+//! equity       E = C + Σ unrealized_i + Σ funding_i
 //! maint_req    M = Σ |q_i| · P_i · mm_i
 //! init_req     I = Σ |q_i| · P'_i · im_i        (P' conservative, also used for E')
 //! ```
@@ -120,6 +122,9 @@ pub struct PositionRisk {
     pub maintenance_rate: u32,
     /// Initial margin fraction `im` ([`RATE_PRECISION`]).
     pub initial_rate: u32,
+    /// Unsettled funding: the collateral change its settlement now would make, quote atoms
+    /// (negative when the position owes; [`super::funding::position_funding`]).
+    pub funding: i128,
 }
 
 impl PositionRisk {
@@ -156,7 +161,7 @@ impl PositionRisk {
 /// Equity and maintenance requirement of an account at maintenance prices.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MaintenanceHealth {
-    /// `E = C + Σ (q·P − e)`, quote atoms.
+    /// `E = C + Σ (q·P − e) + Σ unsettled funding`, quote atoms.
     pub equity: i128,
     /// `M = Σ |q|·P·mm`, quote atoms.
     pub maintenance_requirement: u128,
@@ -189,7 +194,7 @@ pub fn maintenance_health(collateral: i64, positions: &[PositionRisk]) -> MathRe
     let mut equity = collateral as i128;
     let mut maintenance_requirement = 0u128;
     for position in positions.iter().filter(|p| p.base != 0) {
-        equity = equity.add_or_err(position.unrealized_pnl()?)?;
+        equity = equity.add_or_err(position.unrealized_pnl()?)?.add_or_err(position.funding)?;
         maintenance_requirement = maintenance_requirement.add_or_err(position.maintenance_requirement()?)?;
     }
     Ok(MaintenanceHealth { equity, maintenance_requirement })
@@ -201,6 +206,7 @@ pub fn initial_health(collateral: i64, positions: &[PositionRisk]) -> MathResult
     for position in positions.iter().filter(|p| p.base != 0) {
         health = health
             .add_or_err(position.conservative_unrealized_pnl()?)?
+            .add_or_err(position.funding)?
             .sub_or_err(i128::try_from(position.initial_requirement()?).map_err(|_| MathError::here())?)?;
     }
     Ok(health)
@@ -219,6 +225,7 @@ mod tests {
             price: MarketPrice::exact(price),
             maintenance_rate: 50_000, // 5 %
             initial_rate: 100_000,    // 10 %
+            funding: 0,
         }
     }
 

@@ -233,13 +233,21 @@ pub struct LiquidationTarget<'a> {
 }
 
 impl LiquidationTarget<'_> {
-    /// Equity and requirement of every position but the chosen one (collateral not included).
+    /// The collateral the slice starts from: the account's, with the chosen position's unsettled
+    /// funding settled into it (the program settles it before planning; an off-chain caller that
+    /// has not gets the same plan).
+    fn settled_collateral(&self) -> MathResult<i128> {
+        (self.collateral as i128).add_or_err(self.positions[self.index].funding)
+    }
+
+    /// Equity and requirement of every position but the chosen one (collateral not included;
+    /// their unsettled funding included).
     fn others(&self) -> MathResult<MaintenanceHealth> {
         let mut equity = 0i128;
         let mut requirement = 0u128;
         for (i, position) in self.positions.iter().enumerate() {
             if i != self.index && position.base != 0 {
-                equity = equity.add_or_err(position.unrealized_pnl()?)?;
+                equity = equity.add_or_err(position.unrealized_pnl()?)?.add_or_err(position.funding)?;
                 requirement = requirement.add_or_err(position.maintenance_requirement()?)?;
             }
         }
@@ -264,7 +272,8 @@ pub fn simulate_slice(
     let position = &target.positions[target.index];
     let close_delta = if position.base > 0 { -(closed_base as i64) } else { closed_base as i64 };
     let trade = apply_trade(position.base, position.entry_quote, close_delta, &position.price)?;
-    let remaining = PositionRisk { base: trade.new_base, entry_quote: trade.new_entry_quote, ..*position };
+    let remaining =
+        PositionRisk { base: trade.new_base, entry_quote: trade.new_entry_quote, funding: 0, ..*position };
 
     // `|Δ|·P` rounded up, as `apply_trade` already computed it for the taker fee.
     let closed_notional = trade.traded_notional;
@@ -272,7 +281,7 @@ pub fn simulate_slice(
     let full_penalty = mul_div_u128(closed_notional, penalty_rate as u128, RATE_PRECISION, Rounding::Up)?;
     let full_bonus = apply_rate(closed_notional, bonus_rate, Rounding::Down)?;
 
-    let collateral_after_trade = (target.collateral as i128).add_or_err(trade.realized_pnl)?;
+    let collateral_after_trade = target.settled_collateral()?.add_or_err(trade.realized_pnl)?;
     let remaining_pnl = if remaining.base != 0 { remaining.unrealized_pnl()? } else { 0 };
     let equity_after_trade = collateral_after_trade.add_or_err(others.equity)?.add_or_err(remaining_pnl)?;
     let equity_left = equity_after_trade.max(0) as u128;
@@ -333,7 +342,8 @@ pub fn plan_liquidation(
     let lot = params.base_lot_size.max(1);
     let others = target.others()?;
     let health_before = MaintenanceHealth {
-        equity: (target.collateral as i128)
+        equity: target
+            .settled_collateral()?
             .add_or_err(others.equity)?
             .add_or_err(position.unrealized_pnl()?)?,
         maintenance_requirement: others
@@ -510,6 +520,7 @@ mod tests {
             price: MarketPrice::exact(price),
             maintenance_rate: 50_000,
             initial_rate: 100_000,
+            funding: 0,
         }
     }
 

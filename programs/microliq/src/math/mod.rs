@@ -6,6 +6,7 @@
 //! the source location of the failing call.
 
 pub mod fixed;
+pub mod funding;
 pub mod health;
 pub mod liquidation;
 pub mod trade;
@@ -14,6 +15,7 @@ pub mod trade;
 mod proptests;
 
 pub use fixed::*;
+pub use funding::*;
 pub use health::*;
 pub use liquidation::*;
 pub use trade::*;

@@ -19,6 +19,7 @@ fn position(base: i64, entry: i64, price: u128, (mm, im): (u32, u32)) -> Positio
         price: MarketPrice::exact(price),
         maintenance_rate: mm,
         initial_rate: im,
+        funding: 0,
     }
 }
 
@@ -339,5 +340,160 @@ proptest! {
         let low = MaintenanceHealth { equity: equity_high - drop, maintenance_requirement: requirement };
         prop_assert!(bonus_rate(&low, slots, &params).unwrap() >= bonus_rate(&high, slots, &params).unwrap());
         prop_assert!(bonus_rate(&high, slots + 1, &params).unwrap() >= bonus_rate(&high, slots, &params).unwrap());
+    }
+}
+
+/// Funding parameters anywhere within their bounds (including off).
+fn funding_params() -> impl Strategy<Value = FundingParams> {
+    prop_oneof![
+        Just(FundingParams::default()),
+        (1u32..=bounds::FUNDING_RATE_SCALE_MAX, 1u32..=bounds::FUNDING_MAX_RATE_MAX)
+            .prop_map(|(rate_scale, max_rate)| FundingParams { rate_scale, max_rate }),
+    ]
+}
+
+const TEN_YEARS_SECS: u64 = 10 * 365 * 24 * 3_600;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
+
+    /// Ten years at the largest rate and the largest open interest, in one advance or in many:
+    /// the index stays inside `i64`, each side's accrual inside `i128`, and a position's payment
+    /// (at a notional the `i64` ledgers hold) is computed without overflow.
+    #[test]
+    fn ten_years_of_the_largest_rate_do_not_overflow(
+        steps in prop_oneof![Just(1u64), Just(24u64), Just(3_650u64), 1u64..=20_000],
+        long_heavy in any::<bool>(),
+        price in 1u128..=MAX_PRICE,
+    ) {
+        let params = FundingParams {
+            rate_scale: bounds::FUNDING_RATE_SCALE_MAX,
+            max_rate: bounds::FUNDING_MAX_RATE_MAX,
+        };
+        let largest = i64::MAX as u64; // `max_open_interest` is bounded by i64::MAX
+        let (long_base, short_base) = if long_heavy { (largest, 0) } else { (0, largest) };
+        let mut state = FundingState { updated_at: 1, ..FundingState::default() };
+        let step = TEN_YEARS_SECS / steps;
+        let mut now = 1i64;
+        for _ in 0..steps {
+            now += step as i64;
+            let advance = state.advance_to(now, long_base, short_base, params, true).unwrap();
+            state.apply(&advance, now, long_base, short_base).unwrap();
+        }
+        let bound = (TEN_YEARS_SECS as u128 * bounds::FUNDING_MAX_RATE_MAX as u128 * 1_000_000_000 / 3_600) as i64;
+        prop_assert!(state.index.abs() <= bound && bound < i64::MAX / 10);
+        prop_assert_eq!(state.long_accrued + state.short_accrued, largest as i128 * state.index.abs() as i128);
+        // A position whose notional is the largest the ledgers hold pays 876× it at most.
+        let base = (i64::MAX as u128 * PRICE_PRECISION / price).min(i64::MAX as u128) as i64;
+        let base = if long_heavy { base } else { -base };
+        let payment = position_funding(base, state.index, 0, &MarketPrice::exact(price)).unwrap();
+        prop_assert!(payment <= 0);
+        prop_assert!(payment.unsigned_abs() <= i64::MAX as u128 * 877);
+    }
+
+    /// The rate has the sign of the skew, never exceeds the clamp, and grows with the skew.
+    #[test]
+    fn the_crowded_side_pays_within_the_clamp(
+        params in funding_params(),
+        long_base in 0u64..=i64::MAX as u64,
+        short_base in 0u64..=i64::MAX as u64,
+        more in 0u64..=1u64 << 40,
+    ) {
+        let rate = funding_rate_per_hour(long_base, short_base, params).unwrap();
+        prop_assert!(rate.unsigned_abs() as u128 <= params.max_rate as u128 * 1_000_000_000);
+        let sign_ok = match long_base.cmp(&short_base) {
+            core::cmp::Ordering::Greater => rate >= 0,
+            core::cmp::Ordering::Less => rate <= 0,
+            core::cmp::Ordering::Equal => rate == 0,
+        };
+        prop_assert!(sign_ok);
+        let heavier = funding_rate_per_hour(long_base.saturating_add(more), short_base, params).unwrap();
+        prop_assert!(heavier >= rate);
+    }
+
+    /// A payment is the exact value `−q·ΔK·P / 1e27` rounded against the account: never more
+    /// than exact for what it receives, never less for what it owes, and within one atom.
+    #[test]
+    fn funding_rounds_against_the_account(
+        base in -100_000_000_000i64..=100_000_000_000,
+        index_now in -100_000_000_000_000i64..=100_000_000_000_000,
+        index_then in -100_000_000_000_000i64..=100_000_000_000_000,
+        low in 1u128..=5_000_000_000_000,
+        spread in 0u128..=1_000,
+    ) {
+        let price = MarketPrice { oracle_low: low, oracle_high: low + spread, ..MarketPrice::exact(low) };
+        let payment = position_funding(base, index_now, index_then, &price).unwrap();
+        let accrued = base as i128 * (index_now as i128 - index_then as i128);
+        // |accrued| ≤ 2e25 and price ≤ 5e12: the exact numerator fits i128.
+        let used = if accrued > 0 { price.oracle_high } else { price.oracle_low };
+        let exact_numerator = -accrued * used as i128;
+        let scale = (PRICE_PRECISION * FUNDING_PRECISION) as i128;
+        prop_assert!(payment * scale <= exact_numerator);
+        prop_assert!(exact_numerator - payment * scale < scale);
+        // The same accrual in the holder's favour is never less.
+        prop_assert!(funding_value(accrued, &price, Rounding::Up).unwrap() >= payment);
+    }
+
+    /// Open, move the index, settle, close, in any order: each side's accrual in the market equals
+    /// the sum over its open positions of `q·(K − K_q)`, and when every position has settled the
+    /// pool has received at least its exact share `Σ_sides accrued·P` and at most one atom per
+    /// settlement more (the rest of each rounding).
+    #[test]
+    fn both_sides_sum_to_the_pool_share(
+        params in funding_params(),
+        ops in proptest::collection::vec((0usize..6, -1_000_000_000i64..=1_000_000_000, 0u64..=7_200), 1..60),
+        price in 1_000u128..=100_000_000_000,
+    ) {
+        let price = MarketPrice::exact(price);
+        let mut state = FundingState { updated_at: 1, ..FundingState::default() };
+        let mut positions = [(0i64, 0i64); 6]; // (base, index at settlement)
+        let (mut long_base, mut short_base) = (0u64, 0u64);
+        let mut now = 1i64;
+        let mut received_by_pool = 0i128; // −Σ payments
+        let mut exact_share = 0i128; // Σ settled accruals, base atoms × 1e15
+        let mut settlements = 0i128;
+        for (slot, change, elapsed) in ops {
+            now += elapsed as i64;
+            let advance = state.advance_to(now, long_base, short_base, params, true).unwrap();
+            state.apply(&advance, now, long_base, short_base).unwrap();
+            // Settle the touched position, then change its size.
+            let (base, settled_at) = positions[slot];
+            let accrued = funding_accrued(base, state.index, settled_at);
+            if base != 0 && accrued != 0 {
+                received_by_pool -= funding_payment(accrued, &price).unwrap();
+                exact_share += accrued;
+                settlements += 1;
+                state.settle(base, accrued).unwrap();
+            }
+            let new_base = base.saturating_add(change);
+            for (b, add) in [(base, false), (new_base, true)] {
+                let side = if b > 0 { &mut long_base } else { &mut short_base };
+                if add { *side += b.unsigned_abs() } else { *side -= b.unsigned_abs() }
+            }
+            positions[slot] = (new_base, state.index);
+            let long_sum: i128 = positions.iter().filter(|p| p.0 > 0).map(|p| funding_accrued(p.0, state.index, p.1)).sum();
+            let short_sum: i128 = positions.iter().filter(|p| p.0 < 0).map(|p| funding_accrued(p.0, state.index, p.1)).sum();
+            prop_assert_eq!((state.long_accrued, state.short_accrued), (long_sum, short_sum));
+        }
+        // Settle everything that is left.
+        now += 3_600;
+        let advance = state.advance_to(now, long_base, short_base, params, true).unwrap();
+        state.apply(&advance, now, long_base, short_base).unwrap();
+        for (base, settled_at) in positions {
+            let accrued = funding_accrued(base, state.index, settled_at);
+            if base != 0 && accrued != 0 {
+                received_by_pool -= funding_payment(accrued, &price).unwrap();
+                exact_share += accrued;
+                settlements += 1;
+                state.settle(base, accrued).unwrap();
+            }
+        }
+        prop_assert_eq!((state.long_accrued, state.short_accrued), (0, 0));
+        let scale = (PRICE_PRECISION * FUNDING_PRECISION) as i128;
+        let exact_numerator = exact_share * price.oracle_low as i128;
+        prop_assert!(received_by_pool * scale >= exact_numerator);
+        prop_assert!(received_by_pool * scale <= exact_numerator + settlements * scale);
+        // The pool never pays out net: the crowded side pays at least what the other receives.
+        prop_assert!(exact_share >= 0);
     }
 }

@@ -47,12 +47,17 @@ pub struct MarginAccount {
     /// Slot of the episode's latest slice (0 when not flagged). An episode whose latest slice is
     /// older than `exchange.liquidation_episode_slots` has lapsed.
     pub liquidation_last_slot: u64,
-    pub reserved: [u8; 120],
+    /// The market's funding index at each position's last settlement (parallel to `positions`;
+    /// formerly reserved bytes).
+    pub funding_indexes: [i64; MAX_POSITIONS],
+    pub reserved: [u8; 56],
 }
 
 const _: () = assert!(core::mem::size_of::<Position>() == 24);
-const _: () =
-    assert!(core::mem::size_of::<MarginAccount>() == 3 * 32 + 8 + 24 * MAX_POSITIONS + 3 * 8 + 8 + 8 + 120);
+const _: () = assert!(
+    core::mem::size_of::<MarginAccount>()
+        == 3 * 32 + 8 + 24 * MAX_POSITIONS + 3 * 8 + 8 + 8 + 8 * MAX_POSITIONS + 56
+);
 
 impl MarginAccount {
     pub const SPACE: usize = 8 + core::mem::size_of::<MarginAccount>();
@@ -123,10 +128,12 @@ impl MarginAccount {
     }
 
     /// The health inputs of every open position, in slot order, from a per-market lookup of
-    /// `(price, maintenance_rate, initial_rate)`. Used by the program and by off-chain code.
+    /// `(price, maintenance_rate, initial_rate, funding_index)` (the index as it stands now,
+    /// [`Market::funding_state_at`](crate::state::Market::funding_state_at)): unsettled funding
+    /// included. Used by the program and by off-chain code.
     pub fn position_risks(
         &self,
-        market: impl FnMut(u16) -> Option<(crate::math::MarketPrice, u32, u32)>,
+        market: impl FnMut(u16) -> Option<(crate::math::MarketPrice, u32, u32, i64)>,
     ) -> Result<([crate::math::PositionRisk; MAX_POSITIONS], usize)> {
         let mut risks = [crate::math::PositionRisk::default(); MAX_POSITIONS];
         let count = self.fill_position_risks(&mut risks, market)?;
@@ -138,18 +145,25 @@ impl MarginAccount {
     pub fn fill_position_risks(
         &self,
         risks: &mut [crate::math::PositionRisk; MAX_POSITIONS],
-        mut market: impl FnMut(u16) -> Option<(crate::math::MarketPrice, u32, u32)>,
+        mut market: impl FnMut(u16) -> Option<(crate::math::MarketPrice, u32, u32, i64)>,
     ) -> Result<usize> {
         let mut count = 0;
-        for position in self.positions.iter().filter(|p| p.is_open()) {
-            let (price, maintenance_rate, initial_rate) =
+        for (slot, position) in self.positions.iter().enumerate().filter(|(_, p)| p.is_open()) {
+            let (price, maintenance_rate, initial_rate, funding_index) =
                 market(position.market_index).ok_or(MicroliqError::HealthAccountsMissing)?;
+            let funding = crate::math::position_funding(
+                position.base,
+                funding_index,
+                self.funding_indexes[slot],
+                &price,
+            )?;
             risks[count] = crate::math::PositionRisk {
                 base: position.base,
                 entry_quote: position.entry_quote,
                 price,
                 maintenance_rate,
                 initial_rate,
+                funding,
             };
             count += 1;
         }

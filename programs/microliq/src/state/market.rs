@@ -31,6 +31,33 @@ pub mod bounds {
     pub const BASE_DECIMALS_MAX: u8 = 18;
     /// Slots over which the bonus ramps to its maximum: at most ~1 day.
     pub const BONUS_RAMP_SLOTS_MAX: u32 = 216_000;
+    /// Funding rate per hour at 100 % skew: at most 10 %/h (the clamp below caps what is paid).
+    pub const FUNDING_RATE_SCALE_MAX: u32 = 100_000;
+    /// Largest funding rate per hour: at most 1 %/h (ten years of it move the index by 8.76e17,
+    /// inside the `i64` it lives in).
+    pub const FUNDING_MAX_RATE_MAX: u32 = 10_000;
+}
+
+/// A market's funding parameters, set by the admin within [`bounds`] ([`RATE_PRECISION`] per
+/// hour). Both 0: no funding. One set without the other is refused.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FundingConfig {
+    /// Rate per hour at a skew of 100 % (all open interest on one side).
+    pub rate_scale: u32,
+    /// Largest rate per hour either way.
+    pub max_rate: u32,
+}
+
+impl FundingConfig {
+    pub fn validate(&self) -> Result<()> {
+        require!(
+            self.rate_scale <= bounds::FUNDING_RATE_SCALE_MAX
+                && self.max_rate <= bounds::FUNDING_MAX_RATE_MAX
+                && (self.rate_scale == 0) == (self.max_rate == 0),
+            MicroliqError::FundingParamsInvalid
+        );
+        Ok(())
+    }
 }
 
 /// Risk and fee parameters of one market, set by the admin within [`bounds`]. Rates use
@@ -171,11 +198,47 @@ pub struct Market {
     /// deposits keep). See [`Market::trading_staleness_secs`].
     pub oracle_trading_staleness_secs: u32,
     pub _oracle_padding2: [u8; 4],
-    pub reserved: [u8; 72],
+    /// Funding index `K` (math::funding, [`math::FUNDING_PRECISION`] = 100 % of notional;
+    /// grows while longs pay). Formerly reserved bytes: 0 on markets listed before funding.
+    pub funding_index: i64,
+    /// Unix time of the index's last advance (0: never advanced).
+    pub funding_updated_at: i64,
+    /// Σ over long positions of `q · (K − K_q)`: funding accrued to longs, not yet settled (base
+    /// atoms × `FUNDING_PRECISION`; positive = owed by them to the pool).
+    pub funding_long_accrued: SplitI128,
+    /// The same over short positions.
+    pub funding_short_accrued: SplitI128,
+    /// Funding rate per hour at a skew of 100 % ([`RATE_PRECISION`]); 0 = no funding.
+    pub funding_rate_scale: u32,
+    /// Largest funding rate per hour either way ([`RATE_PRECISION`]); 0 = no funding.
+    pub funding_max_rate: u32,
+    pub reserved: [u8; 16],
+}
+
+/// An `i128` stored as two 8-byte words (an `i128` field would be 16-byte aligned natively and
+/// 8-byte aligned on SBF: the layouts would differ).
+#[zero_copy]
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SplitI128 {
+    pub lo: u64,
+    pub hi: i64,
+}
+
+impl SplitI128 {
+    #[inline(always)]
+    pub fn get(&self) -> i128 {
+        ((self.hi as i128) << 64) | self.lo as i128
+    }
+
+    #[inline(always)]
+    pub fn set(&mut self, value: i128) {
+        self.lo = value as u64;
+        self.hi = (value >> 64) as i64;
+    }
 }
 
 const _: () = assert!(core::mem::size_of::<MarketParams>() == 12 * 4 + 3 * 8);
-const _: () = assert!(core::mem::size_of::<Market>() == 2 * 32 + 72 + 7 * 8 + 8 + 16 + 8 + 32 + 8 + 72);
+const _: () = assert!(core::mem::size_of::<Market>() == 2 * 32 + 72 + 7 * 8 + 8 + 16 + 8 + 32 + 8 + 56 + 16);
 const _: () = assert!(core::mem::size_of::<Market>() % 8 == 0);
 
 impl Market {
@@ -189,6 +252,80 @@ impl Market {
             0 => self.params.max_staleness_secs,
             secs => secs.min(self.params.max_staleness_secs),
         }
+    }
+
+    pub fn funding_params(&self) -> math::FundingParams {
+        math::FundingParams { rate_scale: self.funding_rate_scale, max_rate: self.funding_max_rate }
+    }
+
+    /// Funding accrues unless the market's closes are paused (a trader who cannot leave pays
+    /// nothing while that lasts).
+    pub fn funding_accruing(&self) -> bool {
+        self.paused & crate::state::pause::REDUCE == 0
+    }
+
+    pub fn funding_state(&self) -> math::FundingState {
+        math::FundingState {
+            index: self.funding_index,
+            updated_at: self.funding_updated_at,
+            long_accrued: self.funding_long_accrued.get(),
+            short_accrued: self.funding_short_accrued.get(),
+        }
+    }
+
+    pub fn set_funding_state(&mut self, state: &math::FundingState) {
+        self.funding_index = state.index;
+        self.funding_updated_at = state.updated_at;
+        self.funding_long_accrued.set(state.long_accrued);
+        self.funding_short_accrued.set(state.short_accrued);
+    }
+
+    /// The index advance to `now` that [`Self::advance_funding`] would apply (nothing written).
+    #[inline(always)]
+    pub fn funding_advance(&self, now: i64) -> MathResult<math::FundingAdvance> {
+        self.funding_state().advance_to(
+            now,
+            self.long_base,
+            self.short_base,
+            self.funding_params(),
+            self.funding_accruing(),
+        )
+    }
+
+    /// The funding state as it would stand at `now` (what a read-only market contributes to
+    /// health and to the pool's value; identical to what an advance would write).
+    pub fn funding_state_at(&self, now: i64) -> MathResult<math::FundingState> {
+        let mut state = self.funding_state();
+        let advance = self.funding_advance(now)?;
+        state.apply(&advance, now, self.long_base, self.short_base)?;
+        Ok(state)
+    }
+
+    /// Advances the funding index to `now` (before anything changes open interest, so the
+    /// interval is charged at the skew that held during it). Returns the advance, for
+    /// `FundingUpdated`.
+    pub fn advance_funding(&mut self, now: i64) -> MathResult<math::FundingAdvance> {
+        let advance = self.funding_advance(now)?;
+        let mut state = self.funding_state();
+        state.apply(&advance, now, self.long_base, self.short_base)?;
+        self.set_funding_state(&state);
+        Ok(advance)
+    }
+
+    /// Traders' unsettled funding per side, as a collateral change (negative = owed to the
+    /// pool), with the state at `now`, rounded as asked (`Up` makes it larger, like
+    /// [`Self::traders_unrealized_pnl_by_side`]).
+    pub fn traders_funding_by_side(
+        &self,
+        price: &MarketPrice,
+        now: i64,
+        rounding: Rounding,
+    ) -> MathResult<(i128, i128)> {
+        let state = self.funding_state_at(now)?;
+        Ok((
+            math::funding_value(state.long_accrued, price, rounding)?,
+            math::funding_value(state.short_accrued, price, rounding)?,
+        ))
     }
 
     /// Fails with [`MicroliqError::Paused`] when `action` is paused for this market.

@@ -1,9 +1,9 @@
 use anchor_lang::prelude::*;
 
 use crate::error::MicroliqError;
-use crate::events::MarketAdded;
+use crate::events::{MarketAdded, MarketFundingSet};
 use crate::instructions::admin::OracleConfig;
-use crate::state::{bounds, seeds, Exchange, Market, MarketParams, MAX_MARKETS};
+use crate::state::{bounds, seeds, Exchange, FundingConfig, Market, MarketParams, MAX_MARKETS};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
 pub struct AddMarketArgs {
@@ -14,6 +14,8 @@ pub struct AddMarketArgs {
     pub name: String,
     /// How the market is priced; `oracle` must read under it now.
     pub oracle_config: OracleConfig,
+    /// Funding parameters (both 0: no funding; `set_market_funding` changes them).
+    pub funding: FundingConfig,
 }
 
 /// Lists a perpetual market at index `exchange.market_count`, priced by `oracle`.
@@ -42,6 +44,7 @@ impl AddMarket<'_> {
         let exchange = self.exchange.load()?;
         require!(exchange.market_count < MAX_MARKETS, MicroliqError::TooManyMarkets);
         args.oracle_config.validate()?;
+        args.funding.validate()?;
         require!(
             args.base_decimals <= bounds::BASE_DECIMALS_MAX && args.name.len() <= 16,
             MicroliqError::ParameterOutOfBounds
@@ -61,6 +64,9 @@ impl AddMarket<'_> {
         market.bump = ctx.bumps.market;
         market.name[..args.name.len()].copy_from_slice(args.name.as_bytes());
         args.oracle_config.apply(&mut market);
+        market.funding_rate_scale = args.funding.rate_scale;
+        market.funding_max_rate = args.funding.max_rate;
+        market.funding_updated_at = Clock::get()?.unix_timestamp;
         args.oracle_config.require_reads(&ctx.accounts.oracle, &mut market, &exchange)?;
         market.invariant()?;
         exchange.market_count += 1;
@@ -75,6 +81,13 @@ impl AddMarket<'_> {
             oracle_mode: market.oracle_mode,
             oracle_feed_id: market.oracle_feed_id,
             oracle_trading_staleness_secs: market.oracle_trading_staleness_secs,
+        });
+        emit!(MarketFundingSet {
+            market_index: market.market_index,
+            old_rate_scale: 0,
+            old_max_rate: 0,
+            rate_scale: args.funding.rate_scale,
+            max_rate: args.funding.max_rate,
         });
         Ok(())
     }

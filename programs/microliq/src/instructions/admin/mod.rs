@@ -2,6 +2,7 @@
 
 pub mod add_market;
 pub mod initialize_exchange;
+pub mod set_market_funding;
 pub mod set_market_oracle;
 pub mod set_pause;
 pub mod transfer_admin;
@@ -11,6 +12,7 @@ pub mod withdraw_insurance;
 
 pub use add_market::*;
 pub use initialize_exchange::*;
+pub use set_market_funding::*;
 pub use set_market_oracle::*;
 pub use set_pause::*;
 pub use transfer_admin::*;

@@ -57,6 +57,9 @@ impl SetMarketPause<'_> {
     #[access_control(ctx.accounts.validate(&args))]
     pub fn handle(ctx: Context<Self>, args: SetPauseArgs) -> Result<()> {
         let mut market = ctx.accounts.market.load_mut()?;
+        // Funding accrues only while closes are allowed: charge the interval so far under the
+        // flags that held during it.
+        crate::settlement::advance_funding(&mut market, Clock::get()?.unix_timestamp)?;
         market.paused = args.paused;
         market.invariant()?;
         emit!(PauseChanged {

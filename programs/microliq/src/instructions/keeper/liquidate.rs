@@ -2,11 +2,12 @@ use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
 
 use crate::error::MicroliqError;
-use crate::events::{BankruptcyResolved, LiquidationEpisodeEnded, LiquidationSliceV2};
+use crate::events::{BankruptcyResolved, LiquidationEpisodeEnded, LiquidationSliceV3};
 use crate::health_accounts::{HealthMarkets, MarketSnapshot};
 use crate::instructions::keeper::bankruptcy::{is_bankrupt, resolve_bankruptcy, BankruptcyResolution};
 use crate::math::{self, target_margin_scaled, Checked, LiquidationTarget, PositionRisk, WholeClose};
 use crate::oracle::{read_oracle, OracleClock};
+use crate::settlement::{advance_funding, settle_funding};
 use crate::state::{pause, Exchange, InsuranceFund, MarginAccount, Market, MAX_POSITIONS};
 use crate::token_ops::ExchangeSigner;
 
@@ -33,8 +34,8 @@ pub struct LiquidateArgs {
 ///
 /// Remaining accounts: `(market, oracle)` for every *other* market the account holds a position
 /// in, ascending market index. Pass those markets **writable**: when the account is insolvent
-/// (`E ≤ 0`), its losing positions there are closed in the same call (one `LiquidationSliceV2`
-/// each, after the named market's) and its deficit resolved; read-only markets are left open.
+/// (`E ≤ 0`), its losing positions there are closed in the same call (one `LiquidationSliceV3`
+/// each, after the named market's; their funding settled first) and its deficit resolved; read-only markets are left open.
 #[derive(Accounts)]
 pub struct Liquidate<'info> {
     pub keeper: Signer<'info>,
@@ -91,8 +92,15 @@ impl Liquidate<'_> {
 
         // Prices: this market as a named account, every other one from remaining accounts.
         let oracle = read_oracle(&accounts.oracle, &market, &exchange, &OracleClock::from(&clock))?;
+        // Funding: the named market's index moves to now and the sliced position settles into
+        // collateral; the others' unsettled funding is counted in health (the plan is the same
+        // either way: math::LiquidationTarget settles the chosen position's funding first).
+        let now = clock.unix_timestamp;
+        advance_funding(&mut market, now)?;
+        let funding_settled =
+            settle_funding(&mut exchange, &mut market, &mut account, slot_index, &oracle.price)?;
         let mut markets = HealthMarkets::default();
-        markets.push(MarketSnapshot::new(&market, &oracle))?;
+        markets.push(MarketSnapshot::new(&market, &oracle, now)?)?;
         markets.load_others(
             ctx.remaining_accounts,
             &accounts.exchange.key(),
@@ -230,6 +238,8 @@ impl Liquidate<'_> {
                 }
                 let Some(snapshot) = markets.get(other.market_index) else { continue };
                 let Some(slot) = account.position_index(other.market_index) else { continue };
+                advance_funding(&mut other, now)?;
+                let funding = settle_funding(&mut exchange, &mut other, &mut account, slot, &snapshot.price)?;
                 let position = account.positions[slot];
                 let trade =
                     math::apply_trade(position.base, position.entry_quote, -position.base, &snapshot.price)?;
@@ -252,6 +262,7 @@ impl Liquidate<'_> {
                     price: snapshot.price,
                     maintenance_rate: snapshot.maintenance_rate,
                     initial_rate: snapshot.initial_rate,
+                    funding: 0,
                 };
                 let reward = math::insolvent_close_reward(
                     trade.traded_notional,
@@ -273,6 +284,7 @@ impl Liquidate<'_> {
                     realized_pnl: realized,
                     reward,
                     requirement: risk.maintenance_requirement()?,
+                    funding,
                 };
                 other_count += 1;
             }
@@ -289,7 +301,7 @@ impl Liquidate<'_> {
         exchange.invariant()?;
         fund.invariant()?;
 
-        let event = LiquidationSliceV2 {
+        let event = LiquidationSliceV3 {
             margin_account: accounts.margin_account.key(),
             owner: account.owner,
             market_index,
@@ -317,6 +329,7 @@ impl Liquidate<'_> {
             insurance_draw: resolution.insurance_draw,
             socialized_loss: resolution.socialized_loss,
             slot: clock.slot,
+            funding_settled,
         };
         let insurance_balance_after = fund.balance;
         let (bump, quote_mint) = (exchange.bump, exchange.quote_mint);
@@ -356,7 +369,7 @@ impl Liquidate<'_> {
         for close in &others[..other_count] {
             let maintenance_before = maintenance;
             maintenance = maintenance.saturating_sub(close.requirement);
-            emit!(LiquidationSliceV2 {
+            emit!(LiquidationSliceV3 {
                 margin_account,
                 owner,
                 market_index: close.market_index,
@@ -384,6 +397,7 @@ impl Liquidate<'_> {
                 insurance_draw: 0,
                 socialized_loss: 0,
                 slot: clock.slot,
+                funding_settled: close.funding,
             });
         }
         if let Some(resolution) = bankruptcy {
@@ -432,4 +446,5 @@ struct OtherClose {
     realized_pnl: i64,
     reward: u64,
     requirement: u128,
+    funding: i64,
 }

@@ -9,6 +9,10 @@
 //! nav_collectable = pool_balance − negative_collateral − Σ_markets,sides max(side PnL, 0)
 //! ```
 //!
+//! A side's PnL includes the funding it has accrued and not yet settled (math::funding), valued
+//! at the current price: funding owed to the pool is counted like a trader loss, funding owed by
+//! it like a trader profit.
+//!
 //! A depositor buys shares at `nav_counted` (every unrealized trader loss counted as the pool's,
 //! the higher value); a withdrawing LP is paid from `nav_collectable` (no unrealized loss
 //! counted, every realized deficit `Σ max(−collateral, 0)` written off, every side's profit
@@ -52,6 +56,10 @@ pub fn value_pool<'info>(
     load_market_pairs(remaining, exchange_key, exchange, &all, None, clock, |market, oracle| {
         oracle.require_fit_to_add_risk()?;
         let (long, short) = market.traders_unrealized_pnl_by_side(&oracle.price, rounding)?;
+        // Funding accrued and not yet settled is owed to or by the pool like PnL.
+        let (long_funding, short_funding) =
+            market.traders_funding_by_side(&oracle.price, clock.unix_timestamp, rounding)?;
+        let (long, short) = (long.add_or_err(long_funding)?, short.add_or_err(short_funding)?);
         traders_pnl = traders_pnl.add_or_err(long)?.add_or_err(short)?;
         owed_to_traders = owed_to_traders.add_or_err(long.max(0))?.add_or_err(short.max(0))?;
         Ok(())

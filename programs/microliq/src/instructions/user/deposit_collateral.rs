@@ -2,7 +2,7 @@ use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
 
 use crate::error::MicroliqError;
-use crate::events::{CollateralDeposited, LiquidationEpisodeEnded};
+use crate::events::{CollateralDepositedV2, LiquidationEpisodeEnded};
 use crate::health_accounts::HealthMarkets;
 use crate::oracle::OracleClock;
 use crate::state::{pause, Exchange, MarginAccount};
@@ -18,10 +18,12 @@ pub struct DepositCollateralArgs {
 /// Anyone may top up any account (it only adds to its health).
 ///
 /// Remaining accounts (optional): `(market, oracle)` for every market the account holds a
-/// position in, ascending market index. When given and the account is in a liquidation episode,
-/// the deposit ends the episode if it brings the account to its end target `E ≥ (1 + β)·M`
-/// (emitting `LiquidationEpisodeEnded`). Without them the deposit needs no price and never
-/// fails on an oracle; the episode then ends at the next liquidation attempt or when it lapses.
+/// position in, ascending market index. When given, the account's funding is settled in every
+/// market passed **writable** (`CollateralDepositedV2.funding_settled`), and when the account is
+/// in a liquidation episode the deposit ends it if it brings the account to its end target
+/// `E ≥ (1 + β)·M` (emitting `LiquidationEpisodeEnded`). Without them the deposit needs no price
+/// and never fails on an oracle; the episode then ends at the next liquidation attempt or when
+/// it lapses.
 #[derive(Accounts)]
 pub struct DepositCollateral<'info> {
     pub depositor: Signer<'info>,
@@ -55,13 +57,14 @@ impl DepositCollateral<'_> {
         args: DepositCollateralArgs,
     ) -> Result<()> {
         let accounts = ctx.accounts;
-        let (collateral_after, episode_ended) = {
+        let (collateral_after, episode_ended, funding_settled) = {
             let mut exchange = accounts.exchange.load_mut()?;
             let mut account = accounts.margin_account.load_mut()?;
             let amount = i64::try_from(args.amount).map_err(|_| error!(MicroliqError::MathOverflow))?;
             exchange.change_collateral(&mut account.collateral, amount)?;
             let mut episode_ended = None;
-            if account.being_liquidated == 1 && !ctx.remaining_accounts.is_empty() {
+            let mut funding_settled = 0;
+            if !ctx.remaining_accounts.is_empty() {
                 let clock = Clock::get()?;
                 let mut markets = HealthMarkets::default();
                 markets.load_others(
@@ -72,7 +75,13 @@ impl DepositCollateral<'_> {
                     None,
                     &OracleClock::from(&clock),
                 )?;
-                if markets.at_end_target(&account)? {
+                funding_settled = markets.settle_writable(
+                    ctx.remaining_accounts,
+                    &mut exchange,
+                    &mut account,
+                    clock.unix_timestamp,
+                )?;
+                if account.being_liquidated == 1 && markets.at_end_target(&account)? {
                     let health = markets.maintenance_health(&account)?;
                     episode_ended = Some(LiquidationEpisodeEnded {
                         margin_account: accounts.margin_account.key(),
@@ -86,7 +95,7 @@ impl DepositCollateral<'_> {
             }
             account.invariant()?;
             exchange.invariant()?;
-            (account.collateral, episode_ended)
+            (account.collateral, episode_ended, funding_settled)
         };
         transfer_from_user(
             &accounts.token_program.to_account_info(),
@@ -95,11 +104,12 @@ impl DepositCollateral<'_> {
             &accounts.depositor.to_account_info(),
             args.amount,
         )?;
-        emit!(CollateralDeposited {
+        emit!(CollateralDepositedV2 {
             margin_account: accounts.margin_account.key(),
             depositor: accounts.depositor.key(),
             amount: args.amount,
             collateral_after,
+            funding_settled,
         });
         if let Some(event) = episode_ended {
             emit!(event);

@@ -1,10 +1,11 @@
 use anchor_lang::prelude::*;
 
 use crate::error::MicroliqError;
-use crate::events::OrderFilled;
+use crate::events::OrderFilledV2;
 use crate::health_accounts::{HealthMarkets, MarketSnapshot};
 use crate::math::{self, apply_rate, Checked, Rounding};
 use crate::oracle::{read_oracle, OracleClock};
+use crate::settlement::{advance_funding, settle_funding};
 use crate::state::{pause, Exchange, MarginAccount, Market};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
@@ -20,6 +21,9 @@ pub struct PlaceOrderArgs {
 }
 
 /// A market order against the pool at the oracle price, with a taker fee to the pool.
+///
+/// Advances the market's funding index and settles the position's funding first (`OrderFilledV2`
+/// carries what was settled).
 ///
 /// Reducing is always allowed (only oracle validity and the pause flag apply). An order that
 /// adds risk (opens, increases, or flips) must pass the EMA circuit breaker, the open-interest
@@ -67,7 +71,11 @@ impl PlaceOrder<'_> {
         let market_index = market.market_index;
         let oracle = read_oracle(&accounts.oracle, &market, &exchange, &clock)?;
 
+        // Funding first: the index moves at the skew that held until now, and the position
+        // (if any) settles what it accrued before its size changes.
+        advance_funding(&mut market, clock.unix_timestamp)?;
         let slot = account.position_slot_for(market_index)?;
+        let funding_settled = settle_funding(&mut exchange, &mut market, &mut account, slot, &oracle.price)?;
         let old = account.positions[slot];
         let (old_base, old_entry) = if old.is_open() { (old.base, old.entry_quote) } else { (0, 0) };
         let outcome = math::apply_trade(old_base, old_entry, args.base_delta, &oracle.price)?;
@@ -123,7 +131,7 @@ impl PlaceOrder<'_> {
 
         if outcome.adds_risk() {
             let mut markets = HealthMarkets::default();
-            markets.push(MarketSnapshot::new(&market, &oracle))?;
+            markets.push(MarketSnapshot::new(&market, &oracle, clock.unix_timestamp)?)?;
             markets.load_others(
                 ctx.remaining_accounts,
                 &accounts.exchange.key(),
@@ -142,7 +150,7 @@ impl PlaceOrder<'_> {
         market.invariant()?;
         exchange.invariant()?;
 
-        emit!(OrderFilled {
+        emit!(OrderFilledV2 {
             margin_account: accounts.margin_account.key(),
             market_index,
             base_delta: args.base_delta,
@@ -152,6 +160,7 @@ impl PlaceOrder<'_> {
             base_after: outcome.new_base,
             entry_quote_after: outcome.new_entry_quote,
             collateral_after: account.collateral,
+            funding_settled,
         });
         Ok(())
     }

@@ -2,7 +2,7 @@ use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
 
 use crate::error::MicroliqError;
-use crate::events::CollateralWithdrawn;
+use crate::events::CollateralWithdrawnV2;
 use crate::health_accounts::HealthMarkets;
 use crate::oracle::OracleClock;
 use crate::state::{pause, Exchange, MarginAccount};
@@ -18,7 +18,9 @@ pub struct WithdrawCollateralArgs {
 /// withdraw, and the account must keep `E' − I ≥ 0` at conservative prices afterwards.
 ///
 /// Remaining accounts: `(market, oracle)` for every market the account holds a position in,
-/// ascending market index (none when it has no position).
+/// ascending market index (none when it has no position), each market **writable**: the
+/// account's funding is settled in each before the amount is checked against its collateral
+/// (`CollateralWithdrawnV2.funding_settled`).
 #[derive(Accounts)]
 pub struct WithdrawCollateral<'info> {
     pub owner: Signer<'info>,
@@ -55,12 +57,10 @@ impl WithdrawCollateral<'_> {
     ) -> Result<()> {
         let accounts = ctx.accounts;
         let clock = OracleClock::get()?;
-        let (collateral_after, signer_bump, quote_mint) = {
+        let (collateral_after, signer_bump, quote_mint, funding_settled) = {
             let mut exchange = accounts.exchange.load_mut()?;
             let mut account = accounts.margin_account.load_mut()?;
             let amount = i64::try_from(args.amount).map_err(|_| error!(MicroliqError::MathOverflow))?;
-            require!(account.collateral >= amount, MicroliqError::InsufficientCollateral);
-            exchange.change_collateral(&mut account.collateral, -amount)?;
 
             let mut markets = HealthMarkets::default();
             markets.load_others(
@@ -71,13 +71,26 @@ impl WithdrawCollateral<'_> {
                 None,
                 &clock,
             )?;
+            // Funding settles first, so that what is withdrawn is what is left after it.
+            require!(
+                ctx.remaining_accounts.chunks_exact(2).all(|pair| pair[0].is_writable),
+                MicroliqError::MarketNotWritable
+            );
+            let funding_settled = markets.settle_writable(
+                ctx.remaining_accounts,
+                &mut exchange,
+                &mut account,
+                clock.unix_timestamp,
+            )?;
+            require!(account.collateral >= amount, MicroliqError::InsufficientCollateral);
+            exchange.change_collateral(&mut account.collateral, -amount)?;
             markets.require_initial_health(&account)?;
             // Initial margin can sit below a large-β end target: the episode ends only there.
             if markets.at_end_target(&account)? {
                 account.clear_liquidation_flag();
             }
             account.invariant()?;
-            (account.collateral, exchange.bump, exchange.quote_mint)
+            (account.collateral, exchange.bump, exchange.quote_mint, funding_settled)
         };
         let exchange_info = accounts.exchange.to_account_info();
         ExchangeSigner { exchange: &exchange_info, quote_mint, bump: signer_bump }.transfer(
@@ -86,10 +99,11 @@ impl WithdrawCollateral<'_> {
             &accounts.owner_token.to_account_info(),
             args.amount,
         )?;
-        emit!(CollateralWithdrawn {
+        emit!(CollateralWithdrawnV2 {
             margin_account: accounts.margin_account.key(),
             amount: args.amount,
             collateral_after,
+            funding_settled,
         });
         Ok(())
     }
