@@ -63,11 +63,14 @@ pub struct SliceRecord {
 }
 
 impl SliceRecord {
-    /// The program closed exactly the slice the keeper computed with the same code.
+    /// The program closed exactly the slice the keeper computed with the same code, from the
+    /// same equity (unsettled funding included) to the same equity after.
     pub fn matches_prediction(&self) -> bool {
         self.event.base_closed == self.expected.outcome.closed_base
             && self.event.keeper_bonus as u128 == self.expected.outcome.keeper_bonus
             && self.event.insurance_fee as u128 == self.expected.outcome.insurance_fee
+            && self.event.equity_before == self.expected.health_before.equity
+            && self.event.equity_after == self.expected.outcome.health_after.equity
     }
 
     /// `E − (1 + β)·M` strictly improved, or the position was closed.

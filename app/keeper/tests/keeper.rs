@@ -67,6 +67,43 @@ async fn keeper_finds_exactly_the_liquidatable_accounts() {
 }
 
 #[tokio::test]
+async fn keeper_slices_an_account_made_liquidatable_by_funding_alone() {
+    // SETUP: 1 %/h, alice the only trader (66 SOL long at $150 on 1,000 USDC): 99 USDC an hour.
+    let funding = microliq::state::FundingConfig { rate_scale: 10_000, max_rate: 10_000 };
+    let mut ctx = LocalExchange::builder()
+        .with_market(MarketSpec::sol().with_funding(funding))
+        .with_pool_liquidity(1_000_000 * USDC)
+        .with_insurance(50_000 * USDC)
+        .build()
+        .await;
+    let alice = ctx.trader(1_000 * USDC).await;
+    ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
+    let liquidator = liquidator(&mut ctx).await;
+
+    // Five hours, no price move: E = 500.05 ≥ M = 495, nothing to do.
+    ctx.advance(45_000, 5 * 3_600).await;
+    ctx.set_price_usd(0, 150.0).await;
+    let idle = run_pass(&mut ctx, &liquidator, &KeeperConfig::default()).await.unwrap();
+    assert!(idle.liquidatable.is_empty() && idle.slices.is_empty());
+
+    // ACT: a sixth hour (E = 401.05 < 495).
+    ctx.advance(9_000, 3_600).await;
+    ctx.set_price_usd(0, 150.0).await;
+    let report = run_pass(&mut ctx, &liquidator, &KeeperConfig::default()).await.unwrap();
+
+    // CHECK: found, sliced as predicted to the atom, the 594 of funding settled first.
+    assert_eq!(report.liquidatable, vec![alice.account]);
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(!report.slices.is_empty());
+    assert!(report.slices.iter().all(|r| r.matches_prediction()), "{:?}", report.slices);
+    let first = &report.slices[0].event;
+    assert_eq!((first.funding_settled, first.equity_before), (-594_000_000, 401_050_000));
+    assert!(report.slices[1..].iter().all(|r| r.event.funding_settled == 0));
+    assert!(!ctx.health(&alice.account).await.is_liquidatable());
+    ctx.assert_vaults_match_ledgers().await;
+}
+
+#[tokio::test]
 async fn expected_slice_equals_what_the_program_closes() {
     let mut ctx = LocalExchange::standard().await;
     let alice = ctx.trader(1_000 * USDC).await;

@@ -36,10 +36,15 @@ pub struct MarketSnapshot {
 }
 
 impl MarketSnapshot {
-    /// `market` as it stands at unix time `now` (its funding index projected when the market is
-    /// only read; unchanged when it was advanced).
+    /// `market` as it stands at unix time `now` (its funding index projected: the market is
+    /// only read).
     pub fn new(market: &Market, oracle: &OracleReading, now: i64) -> Result<Self> {
-        Ok(MarketSnapshot {
+        Ok(Self::advanced(market, oracle, market.funding_advance(now)?.index_after))
+    }
+
+    /// `market` just advanced to the clock (`settlement::advance_funding`): its stored index.
+    pub fn advanced(market: &Market, oracle: &OracleReading, funding_index: i64) -> Self {
+        MarketSnapshot {
             market_index: market.market_index,
             maintenance_rate: market.params.maintenance_rate,
             initial_rate: market.params.initial_rate,
@@ -50,8 +55,8 @@ impl MarketSnapshot {
             raw_price: oracle.raw_price,
             raw_conf: oracle.raw_conf,
             expo: oracle.expo,
-            funding_index: market.funding_advance(now)?.index_after,
-        })
+            funding_index,
+        }
     }
 }
 

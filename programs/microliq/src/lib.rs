@@ -19,6 +19,7 @@ use anchor_lang::prelude::*;
 use solana_compiler_builtins as _;
 
 pub mod error;
+pub mod event_log;
 pub mod events;
 pub mod health_accounts;
 pub mod instructions;

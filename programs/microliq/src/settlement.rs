@@ -15,11 +15,15 @@ use crate::math::{self, Checked, MarketPrice};
 use crate::state::{Exchange, MarginAccount, Market};
 
 /// Advances `market`'s funding index to `now` and emits [`FundingUpdated`] when it moved.
+///
+/// Never inlined (nor [`settle_funding`]): `liquidate`'s frame is close to SBF's 4 KiB limit, and
+/// an event's serialization inlined there exceeds it.
+#[inline(never)]
 pub fn advance_funding(market: &mut Market, now: i64) -> Result<()> {
     let (long_base, short_base) = (market.long_base, market.short_base);
     let advance = market.advance_funding(now)?;
     if advance.index_delta != 0 {
-        emit!(FundingUpdated {
+        crate::event_log::emit_funding_updated(&FundingUpdated {
             market_index: market.market_index,
             funding_index: advance.index_after,
             index_delta: advance.index_delta,
@@ -39,6 +43,7 @@ pub fn advance_funding(market: &mut Market, now: i64) -> Result<()> {
 ///
 /// A payment to the trader comes out of the pool like a realized profit: only while the pool
 /// still covers every realized deficit (`PoolInsufficient` otherwise).
+#[inline(never)]
 pub fn settle_funding(
     exchange: &mut Exchange,
     market: &mut Market,

@@ -4,6 +4,7 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::{self, Burn, MintTo, Transfer};
 
+use crate::error::MicroliqError;
 use crate::state::seeds;
 
 /// The exchange PDA as a CPI signer.
@@ -71,4 +72,17 @@ pub fn burn_from_user<'info>(
 ) -> Result<()> {
     let accounts = Burn { mint: mint.clone(), from: from.clone(), authority: authority.clone() };
     token::burn(CpiContext::new(token_program.clone(), accounts), amount)
+}
+
+/// Checks, in place, that `info` is an SPL Token account (owned by the token program, 165 bytes,
+/// initialized) of `mint` owned by `owner`: the checks an `Account<TokenAccount>` with mint and
+/// owner constraints makes, with the same errors, without unpacking the account (mint and owner
+/// are its first two 32-byte fields; the state byte is at 108).
+pub fn require_token_account(info: &AccountInfo, mint: &Pubkey, owner: &Pubkey) -> Result<()> {
+    require_keys_eq!(*info.owner, token::ID, ErrorCode::AccountOwnedByWrongProgram);
+    let data = info.try_borrow_data()?;
+    require!(data.len() == 165 && data[108] != 0, ErrorCode::AccountDidNotDeserialize);
+    require!(data[..32] == mint.as_ref()[..], MicroliqError::WrongMint);
+    require!(data[32..64] == owner.as_ref()[..], MicroliqError::WrongTokenOwner);
+    Ok(())
 }

@@ -227,6 +227,12 @@ pub struct Env {
     pub oracle_kind: OracleKind,
 }
 
+/// Every bench market's funding: the integration tests' default (0.02 %/h at full skew, clamped
+/// at 0.01 %/h).
+pub fn bench_funding() -> microliq::state::FundingConfig {
+    microliq::state::FundingConfig { rate_scale: 200, max_rate: 100 }
+}
+
 fn ix2(
     accounts: impl ToAccountMetas,
     data: impl InstructionData,
@@ -474,6 +480,21 @@ impl Env {
         Ok(mantissa)
     }
 
+    /// Moves the clock by `slots` and `seconds` (prices keep their publish time).
+    pub fn advance_clock(&mut self, slots: u64, seconds: i64) {
+        let mut clock = self.clock();
+        clock.slot += slots;
+        clock.unix_timestamp += seconds;
+        self.svm.set_sysvar(&clock);
+    }
+
+    /// The permissionless funding crank on market `index`.
+    pub fn update_funding(&mut self, index: u16) -> Res<(u64, Vec<String>)> {
+        let market = self.markets[index as usize].market;
+        let ix = ix2(microliq::accounts::UpdateFunding { market }, microliq::instruction::UpdateFunding {}, &[]);
+        self.measure(ix, &[])
+    }
+
     pub fn set_price_usd(&mut self, index: u16, dollars: f64) -> Res<()> {
         let MarketFixture { oracle, feed_id, .. } = self.markets[index as usize];
         self.markets[index as usize].mantissa = self.write_oracle(&oracle, feed_id, dollars)?;
@@ -486,10 +507,13 @@ impl Env {
     }
 
     fn risks(&self, account: &MarginAccount) -> Res<([microliq::math::PositionRisk; 8], usize)> {
+        let now = self.clock().unix_timestamp;
         let mut rates = Vec::new();
         for i in 0..self.markets.len() as u16 {
-            let params = self.market(i)?.params;
-            rates.push((self.market_price(i), params.maintenance_rate, params.initial_rate));
+            let market = self.market(i)?;
+            let funding_index = market.funding_state_at(now).map_err(|e| format!("{e:?}"))?.index;
+            let params = market.params;
+            rates.push((self.market_price(i), params.maintenance_rate, params.initial_rate, funding_index));
         }
         account.position_risks(|i| rates.get(i as usize).copied()).map_err(|e| format!("{e:?}"))
     }
@@ -629,6 +653,7 @@ impl Env {
                     base_decimals: 9,
                     name: name.into(),
                     oracle_config,
+                    funding: bench_funding(),
                 },
             },
             &[],
@@ -745,6 +770,12 @@ impl Env {
             microliq::instruction::WithdrawCollateral { args: args::WithdrawCollateralArgs { amount } },
             &self.health_pairs(&trader.account, None)?,
         );
+        // The markets go writable: a withdrawal settles the account's funding in each.
+        let mut ix = ix;
+        let named = ix.accounts.len() - 2 * self.margin_account(&trader.account)?.open_position_count();
+        for market in ix.accounts[named..].iter_mut().step_by(2) {
+            market.is_writable = true;
+        }
         let owner = trader.owner.insecure_clone();
         Ok(self.measure(ix, &[&owner])?.0)
     }

@@ -130,7 +130,7 @@ fn positions_scenario(bench: &mut Bench, so: &[u8], n: u16, kind: OracleKind) ->
     let (cu, logs) = env.trade(&alice, 0, 66 * SOL)?;
     bench.record("place_order", Some("open"), Some(nm), nm, cu);
     fees += taker_fee((9_900 * USDC) as u128);
-    ensure!(Env::events::<microliq::events::OrderFilled>(&logs).len() == 1, "one OrderFilled event");
+    ensure!(Env::events::<microliq::events::OrderFilledV2>(&logs).len() == 1, "one OrderFilledV2 event");
     let account = env.margin_account(&alice.account)?;
     ensure_eq!(account.open_position_count(), nm, "open positions");
     ensure_eq!(account.collateral, (collateral - fees) as i64, "collateral after fees");
@@ -172,7 +172,14 @@ fn positions_scenario(bench: &mut Bench, so: &[u8], n: u16, kind: OracleKind) ->
     ensure_eq!(env.token_balance(&lp.token)? - wallet_before, expected, "LP withdrawal at NAV");
     ensure_eq!(env.mint_supply(&env.ex.lp_mint)?, supply - shares, "shares burned");
 
-    // Liquidation of the 10x long at $140 with n positions.
+    // An hour passes (funding accrues in every market: longs only, so the clamp, 0.01 %/h), and
+    // the 10x long is liquidated at $140 with n positions: the worst case, in which the named
+    // market's index moves (a `FundingUpdated` event), its position settles, and every other
+    // market's index is projected for health.
+    env.advance_clock(9_000, 3_600);
+    for i in 1..n {
+        env.set_price_usd(i, 150.0)?;
+    }
     env.set_price_usd(0, 140.0)?;
     let health = env.health(&alice.account)?;
     ensure!(health.is_liquidatable(), "not liquidatable at $140: {health:?}");
@@ -198,23 +205,45 @@ fn positions_scenario(bench: &mut Bench, so: &[u8], n: u16, kind: OracleKind) ->
     ensure_eq!(e.equity_after, outcome.health_after.equity, "equity after");
     ensure!(!e.bankrupt, "not bankrupt");
     ensure!(e.base_closed > 0 && e.base_closed < 66 * SOL as u64, "a slice, not the whole position");
+    // 66 SOL · 0.01 % · $140 = 0.924 USDC of funding settled first.
+    ensure_eq!(e.funding_settled, -924_000, "funding settled");
+    let updated = Env::events::<microliq::events::FundingUpdated>(&logs);
+    ensure_eq!(updated.len(), 1, "one FundingUpdated event");
+    ensure_eq!(updated[0].index_delta, 100_000_000_000, "index moved by 0.01 %");
     ensure_eq!(env.token_balance(&keeper.token)?, e.keeper_bonus, "keeper paid");
     ensure_eq!(env.insurance_fund()?.balance, fund_before + e.insurance_fee, "insurance fee");
-    ensure_eq!(env.exchange()?.pool_balance, pool_before - e.realized_pnl, "pool took the slice");
+    ensure_eq!(
+        env.exchange()?.pool_balance,
+        pool_before - e.realized_pnl - e.funding_settled,
+        "pool took the slice and the funding"
+    );
     let account = env.margin_account(&alice.account)?;
     ensure_eq!(account.collateral as i128, outcome.collateral_after, "collateral after liquidation");
     ensure_eq!(account.positions[slot0].base, 66 * SOL - e.base_closed as i64, "position after");
     ensure_eq!(account.open_position_count(), nm, "every position still open");
 
+    // Another hour: the permissionless crank moves market 0's index (the long left pays).
+    env.advance_clock(9_000, 3_600);
+    let (cu, logs) = env.update_funding(0)?;
+    bench.record("update_funding", None, None, nm, cu);
+    ensure_eq!(Env::events::<microliq::events::FundingUpdated>(&logs).len(), 1, "the crank moved the index");
+    env.set_price_usd(0, 140.0)?;
+    for i in 1..n {
+        env.set_price_usd(i, 150.0)?;
+    }
+
     // The trader closes what is left of market 0 herself (a reduce: no health accounts read).
     let old = account.positions[slot0];
     let trade = math::apply_trade(old.base, old.entry_quote, -old.base, &env.market_price(0)).unwrap();
-    let (cu, _) = env.trade(&alice, 0, -old.base)?;
+    let (cu, logs) = env.trade(&alice, 0, -old.base)?;
     bench.record("place_order", Some("close"), Some(nm), nm, cu);
+    let fill = Env::events::<microliq::events::OrderFilledV2>(&logs).pop().ok_or("no OrderFilledV2")?;
+    ensure!(fill.funding_settled < 0, "the hour's funding settled at the close");
     let after = env.margin_account(&alice.account)?;
     ensure_eq!(
         after.collateral,
-        account.collateral + trade.realized_pnl as i64 - taker_fee(trade.traded_notional) as i64,
+        account.collateral + trade.realized_pnl as i64 - taker_fee(trade.traded_notional) as i64
+            + fill.funding_settled,
         "collateral after close"
     );
     ensure_eq!(after.open_position_count(), nm - 1, "market-0 position closed");
@@ -369,8 +398,10 @@ fn main() {
             println!(
                 "{{\"oracle\":\"{label}\",\"derived\":\"cu_per_extra_position\",\"instruction\":\"{instruction}\",\"from\":{one},\"to\":{eight},\"cu\":{per:.0}}}"
             );
-            if instruction == "liquidate" && per > 2_500.0 {
-                over_budget.push(format!("{label}: health per position {per:.0} > 2500"));
+            // The slope the issued budgets allow: (60,000 − 25,000) / 7 = 5,000 per position.
+            // (Issue 8 set itself 2,500; funding in health made it ~3,060; docs/PERFORMANCE.md.)
+            if instruction == "liquidate" && per > 5_000.0 {
+                over_budget.push(format!("{label}: health per position {per:.0} > 5000"));
             }
         }
     }

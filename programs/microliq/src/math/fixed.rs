@@ -222,6 +222,18 @@ pub fn checked_mul_u128(a: u128, b: u128) -> Option<u128> {
     }
 }
 
+/// `a · b` for a 64-bit `b`, or `None` on overflow: two 64×64-bit widening products and one
+/// carry check (`u128::checked_mul` is a long routine on SBF).
+#[inline(always)]
+pub fn checked_mul_u128_u64(a: u128, b: u64) -> Option<u128> {
+    let low = (a as u64 as u128) * b as u128;
+    let high = (a >> 64) * b as u128;
+    if high >> 64 != 0 {
+        return None;
+    }
+    low.checked_add(high << 64)
+}
+
 /// `a · b / c` in unsigned 128-bit arithmetic with explicit rounding. The product must fit.
 #[track_caller]
 #[inline(always)]

@@ -54,11 +54,17 @@ pub fn funding_rate_per_hour(long_base: u64, short_base: u64, params: FundingPar
         return Ok(0);
     }
     let imbalance = long_base.abs_diff(short_base) as u128;
-    // scale · 1e9 ≤ 4.3e18 < 2^64 and imbalance < 2^64: the product cannot overflow.
-    let magnitude =
-        mul_div_u128(params.rate_scale as u128 * RATE_TO_FUNDING, imbalance, total, Rounding::Down)?
-            .min(params.max_rate as u128 * RATE_TO_FUNDING);
-    let magnitude = magnitude as i64; // ≤ 4.3e18
+    let (scale, max) =
+        (params.rate_scale as u128 * RATE_TO_FUNDING, params.max_rate as u128 * RATE_TO_FUNDING);
+    // scale, max ≤ 4.3e18 < 2^64 and imbalance, total < 2^65: no product overflows. When the
+    // clamp binds (`scale · imbalance ≥ max · total`) there is nothing to divide.
+    let magnitude = if scale * imbalance >= max * total {
+        max
+    } else {
+        let (quotient, _) = div_rem_u128(scale * imbalance, total);
+        quotient
+    };
+    let magnitude = magnitude as i64; // ≤ max ≤ 4.3e18
     Ok(if long_base >= short_base { magnitude } else { -magnitude })
 }
 
@@ -68,9 +74,10 @@ pub fn funding_index_delta(rate_per_hour: i64, elapsed_secs: u64) -> MathResult<
     if rate_per_hour == 0 || elapsed_secs == 0 {
         return Ok(0);
     }
-    let magnitude = checked_mul_u128(rate_per_hour.unsigned_abs() as u128, elapsed_secs as u128)
-        .ok_or_else(MathError::here)?
-        / SECS_PER_HOUR;
+    let product = checked_mul_u128(rate_per_hour.unsigned_abs() as u128, elapsed_secs as u128)
+        .ok_or_else(MathError::here)?;
+    // Not `/`: a `u128` division is a ~2,600 CU software loop on SBF (docs/PERFORMANCE.md).
+    let (magnitude, _) = div_rem_u128(product, SECS_PER_HOUR);
     let magnitude = i64::try_from(magnitude).map_err(|_| MathError::here())?;
     Ok(if rate_per_hour > 0 { magnitude } else { -magnitude })
 }
@@ -140,10 +147,12 @@ impl FundingState {
         short_base: u64,
     ) -> MathResult<()> {
         if advance.index_delta != 0 {
-            let delta = advance.index_delta as i128;
-            // |base| < 2^63, |delta| < 2^63: each product < 2^126.
-            self.long_accrued = self.long_accrued.add_or_err(long_base as i128 * delta)?;
-            self.short_accrued = self.short_accrued.sub_or_err(short_base as i128 * delta)?;
+            let (delta, negative) = (advance.index_delta.unsigned_abs(), advance.index_delta < 0);
+            // Open interest ≤ i64::MAX (max_open_interest) and |delta| < 2^63: each product < 2^126.
+            let (long, short) = (i64::try_from(long_base), i64::try_from(short_base));
+            let (long, short) = (long.map_err(|_| MathError::here())?, short.map_err(|_| MathError::here())?);
+            self.long_accrued = self.long_accrued.add_or_err(signed_product(long, delta, negative))?;
+            self.short_accrued = self.short_accrued.sub_or_err(signed_product(short, delta, negative))?;
         }
         self.index = advance.index_after;
         self.updated_at = self.updated_at.max(now);
@@ -165,8 +174,19 @@ impl FundingState {
 /// = it owes). Always fits: both factors are below 2^64 in magnitude.
 #[inline(always)]
 pub fn funding_accrued(base: i64, index_now: i64, index_at_settlement: i64) -> i128 {
-    let delta = index_now as i128 - index_at_settlement as i128;
-    base as i128 * delta
+    signed_product(base, index_now.abs_diff(index_at_settlement), index_now < index_at_settlement)
+}
+
+/// `base · delta` (negated when `negative`) as one 64×64-bit widening product of magnitudes (a
+/// signed 128-bit multiply is a software routine on SBF). `|result| < 2^127`.
+#[inline(always)]
+fn signed_product(base: i64, delta: u64, negative: bool) -> i128 {
+    let magnitude = (base.unsigned_abs() as u128 * delta as u128) as i128;
+    if (base < 0) != negative {
+        -magnitude
+    } else {
+        magnitude
+    }
 }
 
 /// The collateral change that settling `accrued` (from [`funding_accrued`], or a side's sum) at
@@ -192,7 +212,11 @@ pub fn funding_value(accrued: i128, price: &MarketPrice, rounding: Rounding) -> 
         (false, Rounding::Up) => (price.oracle_high, Rounding::Up),
     };
     // Two divisions rounded the same way equal one by the product (⌈⌈x/a⌉/b⌉ = ⌈x/(ab)⌉).
-    let quote_scaled = mul_div_wide(accrued.unsigned_abs(), price, PRICE_PRECISION, rounding)?;
+    let price = u64::try_from(price).map_err(|_| MathError::here())?; // ≤ MAX_PRICE
+    let quote_scaled = match checked_mul_u128_u64(accrued.unsigned_abs(), price) {
+        Some(product) => div_u128(product, PRICE_PRECISION, rounding)?,
+        None => mul_div_wide(accrued.unsigned_abs(), price as u128, PRICE_PRECISION, rounding)?,
+    };
     let magnitude = div_u128(quote_scaled, FUNDING_PRECISION, rounding)?;
     let magnitude = i128::try_from(magnitude).map_err(|_| MathError::here())?;
     Ok(if owes { -magnitude } else { magnitude })

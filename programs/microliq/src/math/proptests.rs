@@ -497,3 +497,11 @@ proptest! {
         prop_assert!(exact_share >= 0);
     }
 }
+
+proptest! {
+    /// The two-product multiply by a 64-bit factor agrees with `u128::checked_mul`.
+    #[test]
+    fn multiply_by_a_64_bit_factor_matches_the_standard_library(a in any::<u128>(), b in any::<u64>(), shift in 0u32..128) {
+        prop_assert_eq!(checked_mul_u128_u64(a >> shift, b), (a >> shift).checked_mul(b as u128));
+    }
+}

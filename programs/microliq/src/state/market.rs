@@ -305,8 +305,14 @@ impl Market {
     /// interval is charged at the skew that held during it). Returns the advance, for
     /// `FundingUpdated`.
     pub fn advance_funding(&mut self, now: i64) -> MathResult<math::FundingAdvance> {
-        let advance = self.funding_advance(now)?;
         let mut state = self.funding_state();
+        let advance = state.advance_to(
+            now,
+            self.long_base,
+            self.short_base,
+            self.funding_params(),
+            self.funding_accruing(),
+        )?;
         state.apply(&advance, now, self.long_base, self.short_base)?;
         self.set_funding_state(&state);
         Ok(advance)

@@ -1,5 +1,5 @@
 use anchor_lang::prelude::*;
-use anchor_spl::token::{Token, TokenAccount};
+use anchor_spl::token::Token;
 
 use crate::error::MicroliqError;
 use crate::events::{BankruptcyResolved, LiquidationEpisodeEnded, LiquidationSliceV3};
@@ -49,12 +49,10 @@ pub struct Liquidate<'info> {
     pub oracle: UncheckedAccount<'info>,
     #[account(mut, has_one = exchange @ MicroliqError::WrongExchange)]
     pub insurance_fund: AccountLoader<'info, InsuranceFund>,
-    #[account(
-        mut,
-        constraint = keeper_token.mint == exchange.load()?.quote_mint @ MicroliqError::WrongMint,
-        constraint = keeper_token.owner == keeper.key() @ MicroliqError::WrongTokenOwner,
-    )]
-    pub keeper_token: Account<'info, TokenAccount>,
+    /// CHECK: an SPL Token account of the quote mint owned by `keeper`, read in place in
+    /// `validate` (`token_ops::require_token_account`; an `Account<TokenAccount>` costs ~700 CU).
+    #[account(mut)]
+    pub keeper_token: UncheckedAccount<'info>,
     /// CHECK: the exchange's quote vault, pinned by address; the token program checks it. Not
     /// unpacked: an `Account<TokenAccount>` costs ~750 CU (docs/PERFORMANCE.md).
     #[account(mut, address = exchange.load()?.quote_vault @ MicroliqError::WrongVault)]
@@ -73,6 +71,11 @@ impl Liquidate<'_> {
             MicroliqError::CannotLiquidateOwnAccount
         );
         require!(args.max_base > 0, MicroliqError::ZeroAmount);
+        crate::token_ops::require_token_account(
+            &self.keeper_token,
+            &self.exchange.load()?.quote_mint,
+            self.keeper.key,
+        )?;
         let market = self.market.load()?;
         require!(market.market_index == args.market_index, MicroliqError::WrongMarket);
         market.require_not_paused(pause::LIQUIDATE)?;
@@ -100,7 +103,7 @@ impl Liquidate<'_> {
         let funding_settled =
             settle_funding(&mut exchange, &mut market, &mut account, slot_index, &oracle.price)?;
         let mut markets = HealthMarkets::default();
-        markets.push(MarketSnapshot::new(&market, &oracle, now)?)?;
+        markets.push(MarketSnapshot::advanced(&market, &oracle, market.funding_index))?;
         markets.load_others(
             ctx.remaining_accounts,
             &accounts.exchange.key(),
@@ -221,73 +224,21 @@ impl Liquidate<'_> {
         // markets are passed writable: its losses are realized and its deficit resolved at once,
         // so no insolvent remainder waits for another keeper (LP valuation cannot see one that
         // nets inside a side: docs/POOL.md).
-        let mut others = [OtherClose::default(); MAX_POSITIONS];
-        let mut other_count = 0;
+        // (On the heap: `liquidate`'s frame is close to SBF's 4 KiB stack limit.)
+        let mut others: Vec<OtherClose> = Vec::new();
         // Every insolvent-close reward of this call (the named market's and the others').
         let mut rewards_paid = insolvent_reward;
         if plan.whole_close == Some(WholeClose::Insolvent) {
-            for pair in ctx.remaining_accounts.chunks_exact(2) {
-                if !pair[0].is_writable {
-                    continue;
-                }
-                let loader = AccountLoader::<Market>::try_from(&pair[0])?;
-                let mut other = loader.load_mut()?;
-                // A market whose liquidations are paused is left alone, as if named.
-                if other.require_not_paused(pause::LIQUIDATE).is_err() {
-                    continue;
-                }
-                let Some(snapshot) = markets.get(other.market_index) else { continue };
-                let Some(slot) = account.position_index(other.market_index) else { continue };
-                advance_funding(&mut other, now)?;
-                let funding = settle_funding(&mut exchange, &mut other, &mut account, slot, &snapshot.price)?;
-                let position = account.positions[slot];
-                let trade =
-                    math::apply_trade(position.base, position.entry_quote, -position.base, &snapshot.price)?;
-                // Profits stay open (closing them would need the pool's cash); so do positions
-                // beyond one call's ledger range.
-                if trade.realized_pnl > 0 || trade.traded_notional > math::MAX_SLICE_NOTIONAL {
-                    continue;
-                }
-                let realized = math::to_i64(trade.realized_pnl)?;
-                let size = position.base.unsigned_abs();
-                other.apply_open_interest(position.base, position.entry_quote, false)?;
-                other.total_liquidated_base = other.total_liquidated_base.add_or_err(size)?;
-                other.invariant()?;
-                account.positions[slot] = Default::default();
-                exchange.change_collateral(&mut account.collateral, realized)?;
-                exchange.pool_balance = exchange.pool_balance.sub_or_err(realized)?;
-                let risk = PositionRisk {
-                    base: position.base,
-                    entry_quote: position.entry_quote,
-                    price: snapshot.price,
-                    maintenance_rate: snapshot.maintenance_rate,
-                    initial_rate: snapshot.initial_rate,
-                    funding: 0,
-                };
-                let reward = math::insolvent_close_reward(
-                    trade.traded_notional,
-                    snapshot.maintenance_rate,
-                    exchange.insolvent_close_reward,
-                    fund.balance,
-                )?;
-                fund.balance = fund.balance.sub_or_err(reward)?;
-                fund.total_keeper_rewards = fund.total_keeper_rewards.add_or_err(reward)?;
-                rewards_paid = rewards_paid.add_or_err(reward)?;
-                exchange.total_liquidations = exchange.total_liquidations.add_or_err(1)?;
-                others[other_count] = OtherClose {
-                    market_index: other.market_index,
-                    base_closed: size,
-                    fill_price: math::to_u64(snapshot.price.mark_for(position.base))?,
-                    oracle_price: snapshot.raw_price,
-                    oracle_conf: snapshot.raw_conf,
-                    oracle_expo: snapshot.expo,
-                    realized_pnl: realized,
-                    reward,
-                    requirement: risk.maintenance_requirement()?,
-                    funding,
-                };
-                other_count += 1;
-            }
+            let rewards = close_insolvent_others(
+                ctx.remaining_accounts,
+                &markets,
+                &mut exchange,
+                &mut fund,
+                &mut account,
+                now,
+                &mut others,
+            )?;
+            rewards_paid = rewards_paid.add_or_err(rewards)?;
         }
 
         let bankruptcy = if is_bankrupt(&account) {
@@ -362,44 +313,7 @@ impl Liquidate<'_> {
         // One event per closed position: the named one first (a keeper reads the first), then
         // the insolvent account's other markets, each at unchanged equity (a close at the mark
         // price realizes exactly the unrealized PnL) and a falling requirement.
-        let mut maintenance = event.maintenance_after;
-        let (equity, keeper, owner, margin_account) =
-            (event.equity_after, event.keeper, event.owner, event.margin_account);
-        emit!(event);
-        for close in &others[..other_count] {
-            let maintenance_before = maintenance;
-            maintenance = maintenance.saturating_sub(close.requirement);
-            emit!(LiquidationSliceV3 {
-                margin_account,
-                owner,
-                market_index: close.market_index,
-                keeper,
-                base_closed: close.base_closed,
-                exact_slice: close.base_closed,
-                whole_close: WholeClose::code(Some(WholeClose::Insolvent)),
-                fill_price: close.fill_price,
-                oracle_price: close.oracle_price,
-                oracle_conf: close.oracle_conf,
-                oracle_expo: close.oracle_expo,
-                realized_pnl: close.realized_pnl,
-                bonus_rate: 0,
-                keeper_bonus: 0,
-                insurance_fee: 0,
-                insolvent_reward: close.reward,
-                equity_before: equity,
-                maintenance_before,
-                equity_after: equity,
-                maintenance_after: maintenance,
-                liquidation_buffer: params.liquidation_buffer,
-                episode_start_slot: 0,
-                remaining_base: 0,
-                bankrupt: bankruptcy.is_some(),
-                insurance_draw: 0,
-                socialized_loss: 0,
-                slot: clock.slot,
-                funding_settled: close.funding,
-            });
-        }
+        emit_slices(&event, &others);
         if let Some(resolution) = bankruptcy {
             emit!(BankruptcyResolved {
                 margin_account: accounts.margin_account.key(),
@@ -411,6 +325,43 @@ impl Liquidate<'_> {
             });
         }
         Ok(())
+    }
+}
+
+/// Emits the named market's slice, then one per other position an insolvent close took, each at
+/// unchanged equity (a close at the mark price realizes exactly the unrealized PnL) and a
+/// falling requirement. Never inlined (stack, as above).
+#[inline(never)]
+fn emit_slices(event: &LiquidationSliceV3, others: &[OtherClose]) {
+    crate::event_log::emit_slice(event);
+    let mut maintenance = event.maintenance_after;
+    for close in others {
+        let maintenance_before = maintenance;
+        maintenance = maintenance.saturating_sub(close.requirement);
+        crate::event_log::emit_slice(&LiquidationSliceV3 {
+            market_index: close.market_index,
+            base_closed: close.base_closed,
+            exact_slice: close.base_closed,
+            whole_close: WholeClose::code(Some(WholeClose::Insolvent)),
+            fill_price: close.fill_price,
+            oracle_price: close.oracle_price,
+            oracle_conf: close.oracle_conf,
+            oracle_expo: close.oracle_expo,
+            realized_pnl: close.realized_pnl,
+            bonus_rate: 0,
+            keeper_bonus: 0,
+            insurance_fee: 0,
+            insolvent_reward: close.reward,
+            equity_before: event.equity_after,
+            maintenance_before,
+            maintenance_after: maintenance,
+            episode_start_slot: 0,
+            remaining_base: 0,
+            insurance_draw: 0,
+            socialized_loss: 0,
+            funding_settled: close.funding,
+            ..*event
+        });
     }
 }
 
@@ -432,6 +383,84 @@ pub fn move_between_vaults<'info>(
     } else {
         Ok(())
     }
+}
+
+/// An insolvent account's other losing positions, closed in markets passed writable (each market
+/// advanced and the position's funding settled first). Fills `others` and returns how many were
+/// closed and the insolvent-close rewards paid. Never inlined: `liquidate`'s own frame is close to
+/// SBF's 4 KiB stack limit.
+#[inline(never)]
+fn close_insolvent_others<'info>(
+    remaining: &'info [AccountInfo<'info>],
+    markets: &HealthMarkets,
+    exchange: &mut Exchange,
+    fund: &mut InsuranceFund,
+    account: &mut MarginAccount,
+    now: i64,
+    others: &mut Vec<OtherClose>,
+) -> Result<u64> {
+    let mut rewards = 0u64;
+    for pair in remaining.chunks_exact(2) {
+        if !pair[0].is_writable {
+            continue;
+        }
+        let loader = AccountLoader::<Market>::try_from(&pair[0])?;
+        let mut other = loader.load_mut()?;
+        // A market whose liquidations are paused is left alone, as if named.
+        if other.require_not_paused(pause::LIQUIDATE).is_err() {
+            continue;
+        }
+        let Some(snapshot) = markets.get(other.market_index) else { continue };
+        let Some(slot) = account.position_index(other.market_index) else { continue };
+        advance_funding(&mut other, now)?;
+        let funding = settle_funding(exchange, &mut other, account, slot, &snapshot.price)?;
+        let position = account.positions[slot];
+        let trade = math::apply_trade(position.base, position.entry_quote, -position.base, &snapshot.price)?;
+        // Profits stay open (closing them would need the pool's cash); so do positions
+        // beyond one call's ledger range.
+        if trade.realized_pnl > 0 || trade.traded_notional > math::MAX_SLICE_NOTIONAL {
+            continue;
+        }
+        let realized = math::to_i64(trade.realized_pnl)?;
+        let size = position.base.unsigned_abs();
+        other.apply_open_interest(position.base, position.entry_quote, false)?;
+        other.total_liquidated_base = other.total_liquidated_base.add_or_err(size)?;
+        other.invariant()?;
+        account.positions[slot] = Default::default();
+        exchange.change_collateral(&mut account.collateral, realized)?;
+        exchange.pool_balance = exchange.pool_balance.sub_or_err(realized)?;
+        let risk = PositionRisk {
+            base: position.base,
+            entry_quote: position.entry_quote,
+            price: snapshot.price,
+            maintenance_rate: snapshot.maintenance_rate,
+            initial_rate: snapshot.initial_rate,
+            funding: 0,
+        };
+        let reward = math::insolvent_close_reward(
+            trade.traded_notional,
+            snapshot.maintenance_rate,
+            exchange.insolvent_close_reward,
+            fund.balance,
+        )?;
+        fund.balance = fund.balance.sub_or_err(reward)?;
+        fund.total_keeper_rewards = fund.total_keeper_rewards.add_or_err(reward)?;
+        rewards = rewards.add_or_err(reward)?;
+        exchange.total_liquidations = exchange.total_liquidations.add_or_err(1)?;
+        others.push(OtherClose {
+            market_index: other.market_index,
+            base_closed: size,
+            fill_price: math::to_u64(snapshot.price.mark_for(position.base))?,
+            oracle_price: snapshot.raw_price,
+            oracle_conf: snapshot.raw_conf,
+            oracle_expo: snapshot.expo,
+            realized_pnl: realized,
+            reward,
+            requirement: risk.maintenance_requirement()?,
+            funding,
+        });
+    }
+    Ok(rewards)
 }
 
 /// What an insolvent account's other closed position needs for its event.

@@ -131,7 +131,7 @@ impl PlaceOrder<'_> {
 
         if outcome.adds_risk() {
             let mut markets = HealthMarkets::default();
-            markets.push(MarketSnapshot::new(&market, &oracle, clock.unix_timestamp)?)?;
+            markets.push(MarketSnapshot::advanced(&market, &oracle, market.funding_index))?;
             markets.load_others(
                 ctx.remaining_accounts,
                 &accounts.exchange.key(),
