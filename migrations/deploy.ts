@@ -32,6 +32,8 @@ interface MarketConfig {
   oracle?: string;
   /** Oldest price orders, withdrawals and LP actions accept, seconds (0 = maxStalenessSecs). */
   tradingStalenessSecs?: number;
+  /** Funding, RATE_PRECISION (1e6 = 100 %) per hour: rate at 100 % skew and the clamp (docs/FUNDING.md). */
+  funding?: { rateScale: number; maxRate: number };
   baseDecimals: number;
   params: Record<string, number | string>;
 }
@@ -116,6 +118,7 @@ module.exports = async function (provider: anchor.AnchorProvider) {
           shardId,
           tradingStalenessSecs: market.tradingStalenessSecs ?? 0,
         },
+        funding: market.funding ?? { rateScale: 0, maxRate: 0 },
       })
       .accounts({
         admin,

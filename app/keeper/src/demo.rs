@@ -8,19 +8,21 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::keeper::{KeeperConfig, SliceRecord};
-use crate::world::{Policy, World, START_PRICES};
+use crate::keeper::{settled_funding, KeeperConfig, SliceRecord};
+use crate::world::{Policy, World, DEFAULT_STEP_SECS, START_PRICES};
 
 #[derive(Clone, Debug)]
 pub struct DemoConfig {
     pub seed: u64,
     pub traders: usize,
     pub steps: usize,
+    /// Chain time per price step, seconds.
+    pub step_secs: i64,
 }
 
 impl Default for DemoConfig {
     fn default() -> Self {
-        DemoConfig { seed: 7, traders: 36, steps: 40 }
+        DemoConfig { seed: 7, traders: 36, steps: 40, step_secs: DEFAULT_STEP_SECS }
     }
 }
 
@@ -46,6 +48,9 @@ pub struct DemoSummary {
     pub keeper_predicted_every_slice: bool,
     pub user_deposits: u64,
     pub user_equity_end: u64,
+    /// Funding the traders paid and received over the run, settled or not (quote atoms).
+    pub funding_paid: u64,
+    pub funding_received: u64,
     pub final_prices: Vec<f64>,
 }
 
@@ -103,10 +108,12 @@ pub async fn run(config: &DemoConfig, out: &mut dyn Write) -> Result<DemoSummary
     writeln!(
         out,
         "Microliq embedded demo (seed {}): SOL-PERP and BTC-PERP on the in-process runtime, {} traders,\n\
-         pool 5,000,000 USDC, insurance fund 20,000 USDC. The price crashes; the keeper liquidates in slices.",
-        config.seed, config.traders
+         pool 5,000,000 USDC, insurance fund 20,000 USDC. The price crashes; the keeper liquidates in slices.\n\
+         Each step is {} s of chain time; funding accrues over it (0.02 %/h at full skew, clamped at 0.01 %/h).",
+        config.seed, config.traders, config.step_secs
     )?;
     let mut world = World::new(config.seed, config.traders, Policy::Micro).await?;
+    world.step_secs = config.step_secs;
     let kinds: Vec<String> = world
         .exchange
         .markets
@@ -203,6 +210,8 @@ pub async fn run(config: &DemoConfig, out: &mut dyn Write) -> Result<DemoSummary
     liquidated.sort();
     liquidated.dedup();
     let equity_end = world.user_equity().await?;
+    let (settled_paid, settled_received) = settled_funding(&records);
+    let (unsettled_paid, unsettled_received) = world.unsettled_funding().await?;
     let summary = DemoSummary {
         seed: config.seed,
         accounts: config.traders,
@@ -226,6 +235,8 @@ pub async fn run(config: &DemoConfig, out: &mut dyn Write) -> Result<DemoSummary
         keeper_predicted_every_slice: records.iter().all(SliceRecord::matches_prediction),
         user_deposits: deposits,
         user_equity_end: equity_end.max(0) as u64,
+        funding_paid: settled_paid + unsettled_paid,
+        funding_received: settled_received + unsettled_received,
         final_prices: world.prices.clone(),
     };
     print_summary(&summary, out)?;
@@ -251,6 +262,8 @@ fn print_summary(s: &DemoSummary, out: &mut dyn Write) -> Result<()> {
         ("keeper predicted every slice", yes(s.keeper_predicted_every_slice).into()),
         ("user deposits (USDC)", usdc(s.user_deposits as i128)),
         ("user equity at the end (USDC)", usdc(s.user_equity_end as i128)),
+        ("funding paid by traders (USDC)", usdc(s.funding_paid as i128)),
+        ("funding received by traders (USDC)", usdc(s.funding_received as i128)),
     ];
     for (name, value) in rows {
         writeln!(out, "  {name:<34}{value:>16}")?;

@@ -62,6 +62,20 @@ pub struct SliceRecord {
     pub bankruptcy: Option<BankruptcyResolved>,
 }
 
+/// Funding the slices of `records` settled, as `(paid by the accounts, received by them)` in
+/// quote atoms (every closed position's `funding_settled`).
+pub fn settled_funding(records: &[SliceRecord]) -> (u64, u64) {
+    let mut totals = (0u64, 0u64);
+    for event in records.iter().flat_map(|r| std::iter::once(&r.event).chain(&r.also_closed)) {
+        if event.funding_settled < 0 {
+            totals.0 += event.funding_settled.unsigned_abs();
+        } else {
+            totals.1 += event.funding_settled as u64;
+        }
+    }
+    totals
+}
+
 impl SliceRecord {
     /// The program closed exactly the slice the keeper computed with the same code, from the
     /// same equity (unsettled funding included) to the same equity after.

@@ -36,6 +36,9 @@ enum Command {
         traders: usize,
         #[arg(long, default_value_t = 40)]
         steps: usize,
+        /// Chain time per price step in seconds (funding accrues over it).
+        #[arg(long, default_value_t = 30)]
+        step_secs: i64,
     },
     /// The real keeper loop against a cluster.
     Run {
@@ -94,6 +97,9 @@ enum Command {
         /// Liquidation buffer β of both markets, in millionths (200000 = 20 %, the default).
         #[arg(long)]
         liquidation_buffer: Option<u32>,
+        /// Chain time per step in seconds: funding accrues over it (3600 for hourly closes).
+        #[arg(long, default_value_t = 30)]
+        step_secs: i64,
     },
     /// Scan throughput: decode + health + rank of synthetic accounts on one core.
     Bench {
@@ -123,16 +129,27 @@ fn main() -> Result<()> {
     // /dev/null while the runtime runs.
     let mut stdout: Box<dyn std::io::Write> =
         if embedded { microliq_client::quiet::story_stdout()? } else { Box::new(std::io::stdout()) };
-    match cli.command.unwrap_or(Command::Demo { json: None, seed: 7, traders: 36, steps: 40 }) {
-        Command::Demo { json, seed, traders, steps } => {
-            let summary =
-                runtime.block_on(demo::run(&demo::DemoConfig { seed, traders, steps }, &mut stdout))?;
+    match cli.command.unwrap_or(Command::Demo { json: None, seed: 7, traders: 36, steps: 40, step_secs: 30 })
+    {
+        Command::Demo { json, seed, traders, steps, step_secs } => {
+            let config = demo::DemoConfig { seed, traders, steps, step_secs };
+            let summary = runtime.block_on(demo::run(&config, &mut stdout))?;
             if let Some(path) = json {
                 std::fs::write(&path, serde_json::to_string_pretty(&summary)?)?;
                 writeln!(stdout, "\nsummary written to {}", path.display())?;
             }
         }
-        Command::Simulate { json, paths, seed, prices, steps, traders, plot, liquidation_buffer } => {
+        Command::Simulate {
+            json,
+            paths,
+            seed,
+            prices,
+            steps,
+            traders,
+            plot,
+            liquidation_buffer,
+            step_secs,
+        } => {
             let config = simulate::SimulateConfig {
                 seed,
                 paths,
@@ -141,6 +158,7 @@ fn main() -> Result<()> {
                 prices_csv: prices,
                 plot: Some(plot),
                 liquidation_buffer,
+                step_secs,
             };
             let report = runtime.block_on(simulate::run(&config, &mut stdout))?;
             if let Some(path) = json {

@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::demo::usdc;
-use crate::keeper::{KeeperConfig, SliceRecord};
+use crate::keeper::{settled_funding, KeeperConfig, SliceRecord};
 use crate::world::{Policy, World, START_PRICES};
 
 #[derive(Clone, Debug)]
@@ -27,6 +27,8 @@ pub struct SimulateConfig {
     pub plot: Option<PathBuf>,
     /// Override of the markets' liquidation buffer β (1e6 = 100 %); default 20 %.
     pub liquidation_buffer: Option<u32>,
+    /// Chain time per step, seconds (funding accrues over it; slots follow at 400 ms).
+    pub step_secs: i64,
 }
 
 impl Default for SimulateConfig {
@@ -39,6 +41,7 @@ impl Default for SimulateConfig {
             prices_csv: None,
             plot: None,
             liquidation_buffer: None,
+            step_secs: crate::world::DEFAULT_STEP_SECS,
         }
     }
 }
@@ -58,6 +61,9 @@ pub struct PolicyResult {
     pub keeper_revenue: u64,
     pub insurance_fees: u64,
     pub bad_debt_created_by_liquidation: u64,
+    /// Funding the traders paid and received, settled or not at the end.
+    pub funding_paid: u64,
+    pub funding_received: u64,
     pub vaults_match_ledgers: bool,
     /// Average over paths of Σ user equity (USDC) at each step, step 0 first.
     pub equity_curve: Vec<f64>,
@@ -154,6 +160,7 @@ async fn run_policy(
             config.liquidation_buffer,
         )
         .await?;
+        world.step_secs = config.step_secs;
         result.user_deposits += world.deposits();
         result.equity_curve[0] += world.user_equity().await? as f64 / 1e6 / paths.len() as f64;
         let mut records: Vec<SliceRecord> = Vec::new();
@@ -178,6 +185,10 @@ async fn run_policy(
         result.socialized_loss += records.iter().map(|r| r.event.socialized_loss).sum::<u64>();
         result.bad_debt_created_by_liquidation +=
             records.iter().map(|r| r.bad_debt_created() as u64).sum::<u64>();
+        let (settled_paid, settled_received) = settled_funding(&records);
+        let (unsettled_paid, unsettled_received) = world.unsettled_funding().await?;
+        result.funding_paid += settled_paid + unsettled_paid;
+        result.funding_received += settled_received + unsettled_received;
         result.vaults_match_ledgers &= world.vaults_match_ledgers().await;
     }
     result.bad_debt = result.insurance_draws + result.socialized_loss;
@@ -195,10 +206,11 @@ pub async fn run(config: &SimulateConfig, out: &mut dyn Write) -> Result<Simulat
     };
     writeln!(
         out,
-        "Cascade simulator (seed {}): {} path(s) of {} steps, {} traders per path, run through the program twice.",
+        "Cascade simulator (seed {}): {} path(s) of {} steps of {} s, {} traders per path, run through the program twice.",
         config.seed,
         paths.len(),
         paths.iter().map(Vec::len).max().unwrap_or(0),
+        config.step_secs,
         config.traders
     )?;
     let micro = run_policy(Policy::Micro, &paths, config).await?;
@@ -250,6 +262,16 @@ fn print_table(r: &SimulationReport, out: &mut dyn Write) -> Result<()> {
             "bad debt created by liquidation",
             usdc(r.micro.bad_debt_created_by_liquidation as i128),
             usdc(r.full.bad_debt_created_by_liquidation as i128),
+        ),
+        (
+            "funding paid by traders (USDC)",
+            usdc(r.micro.funding_paid as i128),
+            usdc(r.full.funding_paid as i128),
+        ),
+        (
+            "funding received by traders (USDC)",
+            usdc(r.micro.funding_received as i128),
+            usdc(r.full.funding_received as i128),
         ),
         (
             "vaults match ledgers",

@@ -60,7 +60,13 @@ pub struct World {
     /// Prices in dollars, per market.
     pub prices: Vec<f64>,
     pub market_names: Vec<&'static str>,
+    /// Chain time between two price steps ([`DEFAULT_STEP_SECS`]; slots follow at 400 ms):
+    /// what funding accrues over.
+    pub step_secs: i64,
 }
+
+/// Chain time between two price steps of the demo and the simulator by default: 30 s (75 slots).
+pub const DEFAULT_STEP_SECS: i64 = 30;
 
 /// Starting prices: SOL-PERP and BTC-PERP.
 pub const START_PRICES: [f64; 2] = [150.0, 60_000.0];
@@ -143,12 +149,15 @@ impl World {
             keeper,
             prices: START_PRICES.to_vec(),
             market_names: vec!["SOL", "BTC"],
+            step_secs: DEFAULT_STEP_SECS,
         })
     }
 
-    /// Moves time forward (30 s, 75 slots) and publishes new prices for every market.
+    /// Moves time forward by `step_secs` (slots at 400 ms) and publishes new prices for every
+    /// market.
     pub async fn set_prices(&mut self, prices: &[f64]) {
-        self.exchange.advance(75, 30).await;
+        let slots = (self.step_secs.max(0) as u64 * 5).div_ceil(2);
+        self.exchange.advance(slots, self.step_secs).await;
         for (index, &price) in prices.iter().enumerate() {
             self.exchange.set_price(index as u16, PythPrice::usd(price)).await;
         }
@@ -176,6 +185,22 @@ impl World {
     }
 
     /// Σ over traders of `max(E, 0)` in quote atoms: what the users would walk away with.
+    /// Funding the traders' positions have accrued and not yet settled, as `(owed by them,
+    /// owed to them)` in quote atoms (rounded against each account, as the program settles it).
+    pub async fn unsettled_funding(&mut self) -> Result<(u64, u64)> {
+        let mut totals = (0u64, 0u64);
+        for assessment in self.assessments().await? {
+            for position in assessment.positions() {
+                if position.funding < 0 {
+                    totals.0 += position.funding.unsigned_abs() as u64;
+                } else {
+                    totals.1 += position.funding as u64;
+                }
+            }
+        }
+        Ok(totals)
+    }
+
     pub async fn user_equity(&mut self) -> Result<i128> {
         Ok(self.assessments().await?.iter().map(|a| a.health.equity.max(0)).sum())
     }

@@ -127,7 +127,8 @@ async fn expected_slice_equals_what_the_program_closes() {
 #[tokio::test]
 async fn demo_runs_and_its_invariants_hold() {
     let mut out = Vec::new();
-    let summary = demo::run(&DemoConfig { seed: 3, traders: 10, steps: 16 }, &mut out).await.unwrap();
+    let summary =
+        demo::run(&DemoConfig { seed: 3, traders: 10, steps: 16, step_secs: 30 }, &mut out).await.unwrap();
     let story = String::from_utf8(out).unwrap();
     assert!(summary.slices > 0, "{story}");
     assert!(summary.liquidated_accounts > 0 && summary.liquidated_accounts <= 10);
@@ -135,7 +136,8 @@ async fn demo_runs_and_its_invariants_hold() {
     assert_eq!(summary.bad_debt_created_by_liquidation, 0);
     assert!(summary.health_improved_every_slice);
     assert!(summary.keeper_predicted_every_slice);
-    assert!(story.contains("summary") && story.contains("closed"));
+    assert!(summary.funding_paid > 0 && summary.funding_paid >= summary.funding_received, "{summary:?}");
+    assert!(story.contains("summary") && story.contains("closed") && story.contains("funding paid"));
     let json = serde_json::to_value(&summary).unwrap();
     for key in [
         "accounts",
@@ -149,6 +151,8 @@ async fn demo_runs_and_its_invariants_hold() {
         "bad_debt_created_by_liquidation",
         "vaults_match_ledgers",
         "health_improved_every_slice",
+        "funding_paid",
+        "funding_received",
     ] {
         assert!(json.get(key).is_some(), "missing {key}");
     }
@@ -166,6 +170,7 @@ async fn simulator_runs_both_policies_and_writes_its_plot() {
         prices_csv: None,
         plot: Some(plot.clone()),
         liquidation_buffer: None,
+        step_secs: 30,
     };
     let report = simulate::run(&config, &mut Vec::new()).await.unwrap();
     for result in [&report.micro, &report.full] {
@@ -199,10 +204,17 @@ async fn simulator_replays_a_csv_price_path() {
         prices_csv: Some(csv),
         plot: None,
         liquidation_buffer: None,
+        step_secs: 3_600,
     };
     let report = simulate::run(&config, &mut Vec::new()).await.unwrap();
     assert_eq!((report.paths, report.steps), (1, 4));
     assert!(report.micro.liquidation_txs > 0 || report.full.liquidation_txs > 0);
+    // Hourly steps: the crowded side pays funding over the four hours, under both policies.
+    for result in [&report.micro, &report.full] {
+        assert!(result.funding_paid > 0, "{result:?}");
+        assert!(result.funding_paid >= result.funding_received, "the pool nets the imbalance: {result:?}");
+        assert!(result.vaults_match_ledgers);
+    }
 }
 
 #[tokio::test]
