@@ -183,10 +183,19 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
             }
             .instruction(&ex);
             let instruction = with_odd(instruction, r.odd, world);
+            // The withdrawal settles the account's funding first: what it may take is the
+            // collateral after that settlement.
+            let funding: i128 = pre
+                .position_risks(*account, &world.prices())
+                .map(|(risks, count)| risks[..count].iter().map(|risk| risk.funding).sum())
+                .unwrap_or(0);
             let must_fail = first_reason(vec![
                 (*signer != world.trader_party(*account), "signer is not the owner"),
                 (*amount == 0, "zero amount"),
-                (*amount as i128 > state.collateral as i128, "more than the collateral"),
+                (
+                    *amount as i128 > state.collateral as i128 + funding,
+                    "more than the collateral after funding",
+                ),
                 (r.deviates, "wrong health accounts"),
                 (
                     holds_stale_market(world, pre, state),

@@ -354,6 +354,29 @@ fn funding_params() -> impl Strategy<Value = FundingParams> {
 
 const TEN_YEARS_SECS: u64 = 10 * 365 * 24 * 3_600;
 
+/// What the pool received from settlements, against the exact accruals settled.
+#[derive(Default)]
+struct PoolLedger {
+    /// −Σ payments (quote atoms).
+    received_by_pool: i128,
+    /// Σ settled accruals (base atoms × 1e15).
+    exact_share: i128,
+    settlements: i128,
+}
+
+impl PoolLedger {
+    /// Settles a position `(base, settled_at)` against `state` at `price`.
+    fn settle(&mut self, state: &mut FundingState, base: i64, settled_at: i64, price: &MarketPrice) {
+        let accrued = funding_accrued(base, state.index, settled_at);
+        if base != 0 && accrued != 0 {
+            self.received_by_pool -= funding_payment(accrued, price).unwrap();
+            self.exact_share += accrued;
+            self.settlements += 1;
+            state.settle(base, accrued).unwrap();
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
 
@@ -449,22 +472,14 @@ proptest! {
         let mut positions = [(0i64, 0i64); 6]; // (base, index at settlement)
         let (mut long_base, mut short_base) = (0u64, 0u64);
         let mut now = 1i64;
-        let mut received_by_pool = 0i128; // −Σ payments
-        let mut exact_share = 0i128; // Σ settled accruals, base atoms × 1e15
-        let mut settlements = 0i128;
+        let mut ledger = PoolLedger::default();
         for (slot, change, elapsed) in ops {
             now += elapsed as i64;
             let advance = state.advance_to(now, long_base, short_base, params, true).unwrap();
             state.apply(&advance, now, long_base, short_base).unwrap();
             // Settle the touched position, then change its size.
             let (base, settled_at) = positions[slot];
-            let accrued = funding_accrued(base, state.index, settled_at);
-            if base != 0 && accrued != 0 {
-                received_by_pool -= funding_payment(accrued, &price).unwrap();
-                exact_share += accrued;
-                settlements += 1;
-                state.settle(base, accrued).unwrap();
-            }
+            ledger.settle(&mut state, base, settled_at, &price);
             let new_base = base.saturating_add(change);
             for (b, add) in [(base, false), (new_base, true)] {
                 let side = if b > 0 { &mut long_base } else { &mut short_base };
@@ -480,21 +495,15 @@ proptest! {
         let advance = state.advance_to(now, long_base, short_base, params, true).unwrap();
         state.apply(&advance, now, long_base, short_base).unwrap();
         for (base, settled_at) in positions {
-            let accrued = funding_accrued(base, state.index, settled_at);
-            if base != 0 && accrued != 0 {
-                received_by_pool -= funding_payment(accrued, &price).unwrap();
-                exact_share += accrued;
-                settlements += 1;
-                state.settle(base, accrued).unwrap();
-            }
+            ledger.settle(&mut state, base, settled_at, &price);
         }
         prop_assert_eq!((state.long_accrued, state.short_accrued), (0, 0));
         let scale = (PRICE_PRECISION * FUNDING_PRECISION) as i128;
-        let exact_numerator = exact_share * price.oracle_low as i128;
-        prop_assert!(received_by_pool * scale >= exact_numerator);
-        prop_assert!(received_by_pool * scale <= exact_numerator + settlements * scale);
+        let exact_numerator = ledger.exact_share * price.oracle_low as i128;
+        prop_assert!(ledger.received_by_pool * scale >= exact_numerator);
+        prop_assert!(ledger.received_by_pool * scale <= exact_numerator + ledger.settlements * scale);
         // The pool never pays out net: the crowded side pays at least what the other receives.
-        prop_assert!(exact_share >= 0);
+        prop_assert!(ledger.exact_share >= 0);
     }
 }
 
