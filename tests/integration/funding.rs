@@ -291,3 +291,34 @@ async fn the_pool_is_valued_with_the_funding_it_is_owed() {
     let deposited = ctx.events::<LiquidityDeposited>().remove(0);
     assert_eq!(deposited.pool_nav_before, pool_balance + 198_000_000);
 }
+
+#[tokio::test]
+async fn an_exchange_wide_pause_of_closes_stops_funding_for_its_length() {
+    // SETUP: alice long alone at 0.1 %/h; two hours accrue.
+    let mut ctx = sol_with(FundingConfig { rate_scale: 1_000, max_rate: 1_000 }).await;
+    let alice = ctx.trader(1_000 * USDC).await;
+    ctx.trade(&alice, 0, 10 * SOL).await.unwrap();
+    wait_hours(&mut ctx, 2).await;
+    let admin = ctx.admin.pubkey();
+    let pause = |paused| ix::SetPause { admin, market: None, paused };
+
+    // ACT: the exchange pauses closes for five hours (the index is not advanced when it does:
+    // the close-pause clock keeps the time), then lifts the pause; one more hour.
+    let pause_closes = pause(pause::REDUCE).instruction(&ctx.ex);
+    ctx.admin_send(pause_closes).await.unwrap();
+    wait_hours(&mut ctx, 5).await;
+    assert_eq!(ctx.health(&alice.account).await.equity, 1_000_000_000 - 750_000 - 3_000_000, "2 h owed");
+    let lift = pause(0).instruction(&ctx.ex);
+    ctx.admin_send(lift).await.unwrap();
+    wait_hours(&mut ctx, 1).await;
+    ctx.update_funding(0).await.unwrap();
+
+    // CHECK: three hours charged out of eight (0.3 %), in one advance.
+    let updated = ctx.events::<FundingUpdated>().remove(0);
+    assert_eq!((updated.elapsed_secs, updated.index_delta), (3 * HOUR as u64, 3 * ONE_PERCENT_PER_HOUR / 10));
+    let exchange = ctx.exchange().await;
+    assert_eq!((exchange.funding_paused_secs, exchange.funding_paused_since), (5 * HOUR, 0));
+    ctx.trade(&alice, 0, -10 * SOL).await.unwrap();
+    assert_eq!(ctx.events::<OrderFilledV2>().remove(0).funding_settled, -4_500_000); // 0.3 % of 1,500
+    ctx.assert_vaults_match_ledgers().await;
+}

@@ -22,6 +22,7 @@ mod bad_inputs;
 #[path = "collateral.rs"]
 mod collateral;
 mod funding;
+mod funding_attacks;
 #[path = "liquidation.rs"]
 mod liquidation;
 #[path = "liquidity.rs"]

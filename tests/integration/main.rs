@@ -24,6 +24,7 @@ mod admin;
 mod bad_inputs;
 mod collateral;
 mod funding;
+mod funding_attacks;
 mod liquidation;
 mod liquidity;
 mod money_safety;

@@ -587,9 +587,9 @@ pub struct UpdateFunding {
 }
 
 impl UpdateFunding {
-    pub fn instruction(&self) -> Instruction {
+    pub fn instruction(&self, ex: &ExchangeAddresses) -> Instruction {
         build(
-            microliq::accounts::UpdateFunding { market: self.market },
+            microliq::accounts::UpdateFunding { exchange: ex.exchange, market: self.market },
             microliq::instruction::UpdateFunding {},
             &[],
         )

@@ -645,10 +645,11 @@ impl LocalExchange {
         state: &MarginAccount,
     ) -> ([microliq::math::PositionRisk; microliq::state::MAX_POSITIONS], usize) {
         let now = self.clock().await.unix_timestamp;
+        let time = self.exchange().await.funding_time(now);
         let mut rates = Vec::new();
         for i in 0..self.markets.len() as u16 {
             let market = self.market(i).await;
-            let funding_index = market.funding_state_at(now).expect("funding").index;
+            let funding_index = market.funding_state_at(time).expect("funding").index;
             let params = market.params;
             rates.push((self.market_price(i), params.maintenance_rate, params.initial_rate, funding_index));
         }
@@ -745,7 +746,8 @@ impl LocalExchange {
 
     /// Sends the permissionless `update_funding` crank for market `index` (signed by the payer).
     pub async fn update_funding(&mut self, index: u16) -> Result<(), TxError> {
-        let instruction = ix::UpdateFunding { market: self.markets[index as usize].market }.instruction();
+        let instruction =
+            ix::UpdateFunding { market: self.markets[index as usize].market }.instruction(&self.ex);
         self.send(&[instruction], &[]).await
     }
 

@@ -103,7 +103,8 @@ impl Snapshot {
     fn lookup(&self, index: u16) -> Option<(math::MarketPrice, u32, u32, i64)> {
         let market = self.markets.get(index as usize)?;
         let oracle = market.oracle?;
-        let funding_index = market.state.funding_state_at(self.unix_timestamp).ok()?.index;
+        let funding_index =
+            market.state.funding_state_at(self.exchange.funding_time(self.unix_timestamp)).ok()?.index;
         Some((
             oracle.price,
             market.state.params.maintenance_rate,

@@ -309,8 +309,9 @@ pub struct LiquidationSliceV3 {
     pub insurance_draw: u64,
     pub socialized_loss: u64,
     pub slot: u64,
-    /// Funding of the sliced position settled into collateral before the slice (quote atoms,
-    /// negative = paid); 0 on the other positions an insolvent close takes.
+    /// Funding of the closed position settled into collateral before it was closed (quote
+    /// atoms, negative = paid): the sliced position's, or on the other positions an insolvent
+    /// close takes, each one's own.
     pub funding_settled: i64,
 }
 

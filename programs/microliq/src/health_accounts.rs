@@ -36,10 +36,9 @@ pub struct MarketSnapshot {
 }
 
 impl MarketSnapshot {
-    /// `market` as it stands at unix time `now` (its funding index projected: the market is
-    /// only read).
-    pub fn new(market: &Market, oracle: &OracleReading, now: i64) -> Result<Self> {
-        Ok(Self::advanced(market, oracle, market.funding_advance(now)?.index_after))
+    /// `market` as it stands at `time` (its funding index projected: the market is only read).
+    pub fn new(market: &Market, oracle: &OracleReading, time: math::FundingTime) -> Result<Self> {
+        Ok(Self::advanced(market, oracle, market.funding_advance(time)?.index_after))
     }
 
     /// `market` just advanced to the clock (`settlement::advance_funding`): its stored index.
@@ -150,6 +149,7 @@ impl HealthMarkets {
         clock: &OracleClock,
     ) -> Result<()> {
         let (indexes, count) = account.other_market_indexes(named.map(|(index, _)| index));
+        let time = exchange.funding_time(clock.unix_timestamp);
         let named_market = named.map(|(_, key)| key);
         load_market_pairs(
             remaining,
@@ -158,31 +158,49 @@ impl HealthMarkets {
             &indexes[..count],
             named_market,
             clock,
-            |market, oracle| self.push(MarketSnapshot::new(market, &oracle, clock.unix_timestamp)?),
+            |market, oracle| self.push(MarketSnapshot::new(market, &oracle, time)?),
         )
     }
 
     /// After [`Self::load_others`]: advances every remaining market passed **writable** to the
     /// clock and settles `account`'s funding there (`settle_funding`); read-only ones keep it
     /// unsettled (health counts it either way). Returns the total settled (negative = paid).
+    ///
+    /// With `keep_collateral_nonnegative` (a deposit, which anyone may make), a payment that
+    /// would take the collateral below zero is left unsettled: a stranger's deposit must not
+    /// turn a healthy account's owed funding into a realized deficit (which would hold up LP
+    /// flows, docs/POOL.md).
     pub fn settle_writable<'info>(
         &self,
         remaining: &'info [AccountInfo<'info>],
         exchange: &mut Exchange,
         account: &mut MarginAccount,
         now: i64,
+        keep_collateral_nonnegative: bool,
     ) -> Result<i64> {
         let mut total = 0i64;
         for pair in remaining.chunks_exact(2).filter(|pair| pair[0].is_writable) {
             // `load_others` checked the exchange, the index and the order of every pair.
             let loader = AccountLoader::<Market>::try_from(&pair[0])?;
             let mut market = loader.load_mut()?;
-            crate::settlement::advance_funding(&mut market, now)?;
+            crate::settlement::advance_funding(&mut market, exchange, now)?;
             let (Some(snapshot), Some(slot)) =
                 (self.get(market.market_index), account.position_index(market.market_index))
             else {
                 continue;
             };
+            if keep_collateral_nonnegative {
+                let payment = math::position_funding(
+                    account.positions[slot].base,
+                    market.funding_index,
+                    account.funding_indexes[slot],
+                    &snapshot.price,
+                )?;
+                if (account.collateral as i128).add_or_err(payment)? < 0 {
+                    market.invariant()?;
+                    continue;
+                }
+            }
             let paid =
                 crate::settlement::settle_funding(exchange, &mut market, account, slot, &snapshot.price)?;
             total = total.add_or_err(paid)?;

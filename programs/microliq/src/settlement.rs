@@ -14,14 +14,15 @@ use crate::events::FundingUpdated;
 use crate::math::{self, Checked, MarketPrice};
 use crate::state::{Exchange, MarginAccount, Market};
 
-/// Advances `market`'s funding index to `now` and emits [`FundingUpdated`] when it moved.
+/// Advances `market`'s funding index to `now` (the seconds `exchange`'s closes were paused not
+/// charged) and emits [`FundingUpdated`] when it moved.
 ///
 /// Never inlined (nor [`settle_funding`]): `liquidate`'s frame is close to SBF's 4 KiB limit, and
 /// an event's serialization inlined there exceeds it.
 #[inline(never)]
-pub fn advance_funding(market: &mut Market, now: i64) -> Result<()> {
+pub fn advance_funding(market: &mut Market, exchange: &Exchange, now: i64) -> Result<()> {
     let (long_base, short_base) = (market.long_base, market.short_base);
-    let advance = market.advance_funding(now)?;
+    let advance = market.advance_funding(exchange.funding_time(now))?;
     if advance.index_delta != 0 {
         crate::event_log::emit_funding_updated(&FundingUpdated {
             market_index: market.market_index,
@@ -41,8 +42,10 @@ pub fn advance_funding(market: &mut Market, now: i64) -> Result<()> {
 /// `price`, and records the market's index as the slot's settlement point (also for a free slot,
 /// so a position opened there starts from now). Returns the collateral change (negative = paid).
 ///
-/// A payment to the trader comes out of the pool like a realized profit: only while the pool
-/// still covers every realized deficit (`PoolInsufficient` otherwise).
+/// A payment to the trader comes out of the pool like a realized profit; the instruction checks
+/// that the pool still covers every realized deficit once, on its net payout at the end
+/// (`PoolInsufficient`), so that a receipt never blocks a liquidation or a close that pays the
+/// pool more than it takes.
 #[inline(never)]
 pub fn settle_funding(
     exchange: &mut Exchange,
@@ -65,8 +68,5 @@ pub fn settle_funding(
     side.set(side.get().sub_or_err(accrued)?);
     exchange.change_collateral(&mut account.collateral, payment)?;
     exchange.pool_balance = exchange.pool_balance.sub_or_err(payment)?;
-    if payment > 0 {
-        exchange.require_pool_covers_deficits()?;
-    }
     Ok(payment)
 }

@@ -491,7 +491,11 @@ impl Env {
     /// The permissionless funding crank on market `index`.
     pub fn update_funding(&mut self, index: u16) -> Res<(u64, Vec<String>)> {
         let market = self.markets[index as usize].market;
-        let ix = ix2(microliq::accounts::UpdateFunding { market }, microliq::instruction::UpdateFunding {}, &[]);
+        let ix = ix2(
+            microliq::accounts::UpdateFunding { exchange: self.ex.exchange, market },
+            microliq::instruction::UpdateFunding {},
+            &[],
+        );
         self.measure(ix, &[])
     }
 
@@ -507,11 +511,11 @@ impl Env {
     }
 
     fn risks(&self, account: &MarginAccount) -> Res<([microliq::math::PositionRisk; 8], usize)> {
-        let now = self.clock().unix_timestamp;
+        let time = self.exchange()?.funding_time(self.clock().unix_timestamp);
         let mut rates = Vec::new();
         for i in 0..self.markets.len() as u16 {
             let market = self.market(i)?;
-            let funding_index = market.funding_state_at(now).map_err(|e| format!("{e:?}"))?.index;
+            let funding_index = market.funding_state_at(time).map_err(|e| format!("{e:?}"))?.index;
             let params = market.params;
             rates.push((self.market_price(i), params.maintenance_rate, params.initial_rate, funding_index));
         }

@@ -428,7 +428,7 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
         }
         Action::UpdateFunding { market } => {
             let instruction =
-                ix::UpdateFunding { market: world.ctx.markets[*market as usize].market }.instruction();
+                ix::UpdateFunding { market: world.ctx.markets[*market as usize].market }.instruction(&ex);
             let sent = world.send(&[instruction], &[]).await;
             Executed { sent: Some(sent), must_fail: None }
         }

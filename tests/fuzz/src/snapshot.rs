@@ -202,7 +202,8 @@ impl Snapshot {
             .position_risks(|m| {
                 let market = markets.get(m as usize)?;
                 let price = (*prices.get(m as usize)?)?;
-                let funding_index = market.funding_state_at(self.unix_timestamp).ok()?.index;
+                let funding_index =
+                    market.funding_state_at(self.exchange.funding_time(self.unix_timestamp)).ok()?.index;
                 Some((price, market.params.maintenance_rate, market.params.initial_rate, funding_index))
             })
             .ok()

@@ -95,12 +95,30 @@ pub struct FundingAdvance {
     pub index_after: i64,
 }
 
+/// The moment funding is computed at: unix time, and the exchange's close-pause clock then (the
+/// seconds its closes have been paused in all, [`crate::state::Exchange::funding_time`]), so that
+/// an interval is charged only for the time the exchange let traders close.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FundingTime {
+    pub now: i64,
+    pub paused_secs: i64,
+}
+
+impl FundingTime {
+    /// A time with no exchange-wide pause ever (tests, simulations).
+    pub fn at(now: i64) -> Self {
+        FundingTime { now, paused_secs: 0 }
+    }
+}
+
 /// A market's funding state, as the program stores it ([`crate::state::Market`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FundingState {
     pub index: i64,
     /// Unix time of the last advance (0: never; the first advance only starts the clock).
     pub updated_at: i64,
+    /// The exchange's close-pause clock at the last advance ([`FundingTime::paused_secs`]).
+    pub paused_secs_at_update: i64,
     /// Σ over longs of `q · (K − K_q)`: funding accrued to longs, not yet settled (base atoms ×
     /// [`FUNDING_PRECISION`]; positive = owed by them).
     pub long_accrued: i128,
@@ -109,20 +127,26 @@ pub struct FundingState {
 }
 
 impl FundingState {
-    /// The advance to `now` for a market with `long_base`/`short_base` open. `accruing` is false
-    /// while the market's closes are paused (a trader who cannot leave pays nothing): the clock
-    /// moves, the index does not.
+    /// The advance to `time` for a market with `long_base`/`short_base` open. `accruing` is
+    /// false while the market's closes are paused, and the seconds the exchange's closes were
+    /// paused since the last advance are not charged either (a trader who cannot leave pays
+    /// nothing): the clock moves, the index does not.
     #[inline(always)]
     pub fn advance_to(
         &self,
-        now: i64,
+        time: FundingTime,
         long_base: u64,
         short_base: u64,
         params: FundingParams,
         accruing: bool,
     ) -> MathResult<FundingAdvance> {
-        let elapsed_secs =
-            if self.updated_at == 0 { 0 } else { now.saturating_sub(self.updated_at).max(0) as u64 };
+        let elapsed_secs = if self.updated_at == 0 {
+            0
+        } else {
+            let elapsed = time.now.saturating_sub(self.updated_at).max(0);
+            let paused = time.paused_secs.saturating_sub(self.paused_secs_at_update).max(0);
+            elapsed.saturating_sub(paused).max(0) as u64
+        };
         let rate_per_hour = if accruing && elapsed_secs > 0 {
             funding_rate_per_hour(long_base, short_base, params)?
         } else {
@@ -137,12 +161,12 @@ impl FundingState {
         })
     }
 
-    /// Applies `advance` (from [`Self::advance_to`]) at `now`: the index, each side's accrual,
-    /// the clock (which never moves back).
+    /// Applies `advance` (from [`Self::advance_to`]) at `time`: the index, each side's accrual,
+    /// the clocks (which never move back).
     pub fn apply(
         &mut self,
         advance: &FundingAdvance,
-        now: i64,
+        time: FundingTime,
         long_base: u64,
         short_base: u64,
     ) -> MathResult<()> {
@@ -155,7 +179,8 @@ impl FundingState {
             self.short_accrued = self.short_accrued.sub_or_err(signed_product(short, delta, negative))?;
         }
         self.index = advance.index_after;
-        self.updated_at = self.updated_at.max(now);
+        self.updated_at = self.updated_at.max(time.now);
+        self.paused_secs_at_update = self.paused_secs_at_update.max(time.paused_secs);
         Ok(())
     }
 
@@ -282,18 +307,23 @@ mod tests {
     fn the_first_advance_starts_the_clock() {
         let params = FundingParams { rate_scale: 100, max_rate: 100 };
         let state = FundingState::default();
-        let advance = state.advance_to(1_000, 10, 0, params, true).unwrap();
+        let advance = state.advance_to(FundingTime::at(1_000), 10, 0, params, true).unwrap();
         assert_eq!(
             advance,
             FundingAdvance { rate_per_hour: 0, elapsed_secs: 0, index_delta: 0, index_after: 0 }
         );
         let mut state = FundingState { updated_at: 1_000, ..state };
-        let advance = state.advance_to(1_000 + HOUR as i64, 10, 0, params, true).unwrap();
+        let advance = state.advance_to(FundingTime::at(1_000 + HOUR as i64), 10, 0, params, true).unwrap();
         assert_eq!(advance.index_delta, 100_000_000_000);
-        state.apply(&advance, 1_000 + HOUR as i64, 10, 0).unwrap();
+        state.apply(&advance, FundingTime::at(1_000 + HOUR as i64), 10, 0).unwrap();
         assert_eq!(state.long_accrued, 1_000_000_000_000);
         // Paused: the clock moves, the index does not.
-        let paused = state.advance_to(1_000 + 2 * HOUR as i64, 10, 0, params, false).unwrap();
+        let paused =
+            state.advance_to(FundingTime::at(1_000 + 2 * HOUR as i64), 10, 0, params, false).unwrap();
         assert_eq!((paused.index_delta, paused.elapsed_secs), (0, HOUR));
+        // The exchange's closes paused for 40 minutes of the next hour: 20 minutes are charged.
+        let time = FundingTime { now: 1_000 + 2 * HOUR as i64, paused_secs: 2_400 };
+        let partly = state.advance_to(time, 10, 0, params, true).unwrap();
+        assert_eq!((partly.elapsed_secs, partly.index_delta), (1_200, 100_000_000_000 / 3));
     }
 }

@@ -400,8 +400,8 @@ proptest! {
         let mut now = 1i64;
         for _ in 0..steps {
             now += step as i64;
-            let advance = state.advance_to(now, long_base, short_base, params, true).unwrap();
-            state.apply(&advance, now, long_base, short_base).unwrap();
+            let advance = state.advance_to(FundingTime::at(now), long_base, short_base, params, true).unwrap();
+            state.apply(&advance, FundingTime::at(now), long_base, short_base).unwrap();
         }
         let bound = (TEN_YEARS_SECS as u128 * bounds::FUNDING_MAX_RATE_MAX as u128 * 1_000_000_000 / 3_600) as i64;
         prop_assert!(state.index.abs() <= bound && bound < i64::MAX / 10);
@@ -475,8 +475,8 @@ proptest! {
         let mut ledger = PoolLedger::default();
         for (slot, change, elapsed) in ops {
             now += elapsed as i64;
-            let advance = state.advance_to(now, long_base, short_base, params, true).unwrap();
-            state.apply(&advance, now, long_base, short_base).unwrap();
+            let advance = state.advance_to(FundingTime::at(now), long_base, short_base, params, true).unwrap();
+            state.apply(&advance, FundingTime::at(now), long_base, short_base).unwrap();
             // Settle the touched position, then change its size.
             let (base, settled_at) = positions[slot];
             ledger.settle(&mut state, base, settled_at, &price);
@@ -492,8 +492,8 @@ proptest! {
         }
         // Settle everything that is left.
         now += 3_600;
-        let advance = state.advance_to(now, long_base, short_base, params, true).unwrap();
-        state.apply(&advance, now, long_base, short_base).unwrap();
+        let advance = state.advance_to(FundingTime::at(now), long_base, short_base, params, true).unwrap();
+        state.apply(&advance, FundingTime::at(now), long_base, short_base).unwrap();
         for (base, settled_at) in positions {
             ledger.settle(&mut state, base, settled_at, &price);
         }

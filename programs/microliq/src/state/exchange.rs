@@ -90,14 +90,49 @@ pub struct Exchange {
     pub insolvent_close_reward: u64,
     /// A liquidation episode lapses when its latest slice is older than this many slots.
     pub liquidation_episode_slots: u64,
-    pub reserved: [u8; 88],
+    /// The close-pause clock (funding): seconds the exchange's closes (`pause::REDUCE`) were
+    /// paused, up to `funding_paused_since`. Formerly reserved bytes.
+    pub funding_paused_secs: i64,
+    /// Unix time the current exchange-wide pause of closes began (0 when they are not paused).
+    pub funding_paused_since: i64,
+    pub reserved: [u8; 72],
 }
 
-const _: () = assert!(core::mem::size_of::<Exchange>() == 7 * 32 + 8 * 8 + 2 * 2 + 6 + 6 + 2 * 8 + 88);
+const _: () =
+    assert!(core::mem::size_of::<Exchange>() == 7 * 32 + 8 * 8 + 2 * 2 + 6 + 6 + 2 * 8 + 2 * 8 + 72);
 const _: () = assert!(core::mem::size_of::<Exchange>() % 8 == 0);
 
 impl Exchange {
     pub const SPACE: usize = 8 + core::mem::size_of::<Exchange>();
+
+    /// The moment `now` for funding: the unix time and the close-pause clock, which counts the
+    /// ongoing pause up to `now`.
+    pub fn funding_time(&self, now: i64) -> crate::math::FundingTime {
+        let ongoing = if self.funding_paused_since != 0 {
+            now.saturating_sub(self.funding_paused_since).max(0)
+        } else {
+            0
+        };
+        crate::math::FundingTime { now, paused_secs: self.funding_paused_secs.saturating_add(ongoing) }
+    }
+
+    /// Sets the pause flags at `now`, keeping the close-pause clock: it starts when closes become
+    /// paused and adds the pause's length when they are allowed again.
+    pub fn set_paused(&mut self, paused: u16, now: i64) {
+        use crate::state::pause::REDUCE;
+        let (was, is) = (self.paused & REDUCE != 0, paused & REDUCE != 0);
+        if !was && is {
+            self.funding_paused_since = now;
+        } else if was && !is {
+            // 0: paused before the clock existed, so nothing was counted (nor is).
+            if self.funding_paused_since != 0 {
+                let length = now.saturating_sub(self.funding_paused_since).max(0);
+                self.funding_paused_secs = self.funding_paused_secs.saturating_add(length);
+            }
+            self.funding_paused_since = 0;
+        }
+        self.paused = paused;
+    }
 
     pub fn is_paused(&self, action: u16) -> bool {
         self.paused & action != 0

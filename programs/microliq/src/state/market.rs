@@ -212,7 +212,10 @@ pub struct Market {
     pub funding_rate_scale: u32,
     /// Largest funding rate per hour either way ([`RATE_PRECISION`]); 0 = no funding.
     pub funding_max_rate: u32,
-    pub reserved: [u8; 16],
+    /// The exchange's close-pause clock at the index's last advance
+    /// ([`crate::state::Exchange::funding_time`]).
+    pub funding_paused_secs_at_update: i64,
+    pub reserved: [u8; 8],
 }
 
 /// An `i128` stored as two 8-byte words (an `i128` field would be 16-byte aligned natively and
@@ -238,7 +241,8 @@ impl SplitI128 {
 }
 
 const _: () = assert!(core::mem::size_of::<MarketParams>() == 12 * 4 + 3 * 8);
-const _: () = assert!(core::mem::size_of::<Market>() == 2 * 32 + 72 + 7 * 8 + 8 + 16 + 8 + 32 + 8 + 56 + 16);
+const _: () =
+    assert!(core::mem::size_of::<Market>() == 2 * 32 + 72 + 7 * 8 + 8 + 16 + 8 + 32 + 8 + 56 + 8 + 8);
 const _: () = assert!(core::mem::size_of::<Market>() % 8 == 0);
 
 impl Market {
@@ -268,6 +272,7 @@ impl Market {
         math::FundingState {
             index: self.funding_index,
             updated_at: self.funding_updated_at,
+            paused_secs_at_update: self.funding_paused_secs_at_update,
             long_accrued: self.funding_long_accrued.get(),
             short_accrued: self.funding_short_accrued.get(),
         }
@@ -276,15 +281,16 @@ impl Market {
     pub fn set_funding_state(&mut self, state: &math::FundingState) {
         self.funding_index = state.index;
         self.funding_updated_at = state.updated_at;
+        self.funding_paused_secs_at_update = state.paused_secs_at_update;
         self.funding_long_accrued.set(state.long_accrued);
         self.funding_short_accrued.set(state.short_accrued);
     }
 
-    /// The index advance to `now` that [`Self::advance_funding`] would apply (nothing written).
+    /// The index advance to `time` that [`Self::advance_funding`] would apply (nothing written).
     #[inline(always)]
-    pub fn funding_advance(&self, now: i64) -> MathResult<math::FundingAdvance> {
+    pub fn funding_advance(&self, time: math::FundingTime) -> MathResult<math::FundingAdvance> {
         self.funding_state().advance_to(
-            now,
+            time,
             self.long_base,
             self.short_base,
             self.funding_params(),
@@ -292,42 +298,43 @@ impl Market {
         )
     }
 
-    /// The funding state as it would stand at `now` (what a read-only market contributes to
-    /// health and to the pool's value; identical to what an advance would write).
-    pub fn funding_state_at(&self, now: i64) -> MathResult<math::FundingState> {
+    /// The funding state as it would stand at `time` (what a read-only market contributes to
+    /// health and to the pool's value; identical to what an advance would write). `time` is
+    /// `exchange.funding_time(now)`.
+    pub fn funding_state_at(&self, time: math::FundingTime) -> MathResult<math::FundingState> {
         let mut state = self.funding_state();
-        let advance = self.funding_advance(now)?;
-        state.apply(&advance, now, self.long_base, self.short_base)?;
+        let advance = self.funding_advance(time)?;
+        state.apply(&advance, time, self.long_base, self.short_base)?;
         Ok(state)
     }
 
-    /// Advances the funding index to `now` (before anything changes open interest, so the
+    /// Advances the funding index to `time` (before anything changes open interest, so the
     /// interval is charged at the skew that held during it). Returns the advance, for
     /// `FundingUpdated`.
-    pub fn advance_funding(&mut self, now: i64) -> MathResult<math::FundingAdvance> {
+    pub fn advance_funding(&mut self, time: math::FundingTime) -> MathResult<math::FundingAdvance> {
         let mut state = self.funding_state();
         let advance = state.advance_to(
-            now,
+            time,
             self.long_base,
             self.short_base,
             self.funding_params(),
             self.funding_accruing(),
         )?;
-        state.apply(&advance, now, self.long_base, self.short_base)?;
+        state.apply(&advance, time, self.long_base, self.short_base)?;
         self.set_funding_state(&state);
         Ok(advance)
     }
 
     /// Traders' unsettled funding per side, as a collateral change (negative = owed to the
-    /// pool), with the state at `now`, rounded as asked (`Up` makes it larger, like
+    /// pool), with the state at `time`, rounded as asked (`Up` makes it larger, like
     /// [`Self::traders_unrealized_pnl_by_side`]).
     pub fn traders_funding_by_side(
         &self,
         price: &MarketPrice,
-        now: i64,
+        time: math::FundingTime,
         rounding: Rounding,
     ) -> MathResult<(i128, i128)> {
-        let state = self.funding_state_at(now)?;
+        let state = self.funding_state_at(time)?;
         Ok((
             math::funding_value(state.long_accrued, price, rounding)?,
             math::funding_value(state.short_accrued, price, rounding)?,

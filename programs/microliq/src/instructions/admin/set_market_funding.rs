@@ -24,7 +24,7 @@ impl SetMarketFunding<'_> {
     #[access_control(ctx.accounts.validate(&args))]
     pub fn handle(ctx: Context<Self>, args: FundingConfig) -> Result<()> {
         let mut market = ctx.accounts.market.load_mut()?;
-        advance_funding(&mut market, Clock::get()?.unix_timestamp)?;
+        advance_funding(&mut market, &*ctx.accounts.exchange.load()?, Clock::get()?.unix_timestamp)?;
         let (old_rate_scale, old_max_rate) = (market.funding_rate_scale, market.funding_max_rate);
         market.funding_rate_scale = args.rate_scale;
         market.funding_max_rate = args.max_rate;

@@ -27,7 +27,8 @@ impl SetExchangePause<'_> {
     #[access_control(ctx.accounts.validate(&args))]
     pub fn handle(ctx: Context<Self>, args: SetPauseArgs) -> Result<()> {
         let mut exchange = ctx.accounts.exchange.load_mut()?;
-        exchange.paused = args.paused;
+        // Funding is not charged while the exchange's closes are paused (the close-pause clock).
+        exchange.set_paused(args.paused, Clock::get()?.unix_timestamp);
         exchange.invariant()?;
         emit!(PauseChanged {
             exchange: ctx.accounts.exchange.key(),
@@ -59,7 +60,8 @@ impl SetMarketPause<'_> {
         let mut market = ctx.accounts.market.load_mut()?;
         // Funding accrues only while closes are allowed: charge the interval so far under the
         // flags that held during it.
-        crate::settlement::advance_funding(&mut market, Clock::get()?.unix_timestamp)?;
+        let now = Clock::get()?.unix_timestamp;
+        crate::settlement::advance_funding(&mut market, &*ctx.accounts.exchange.load()?, now)?;
         market.paused = args.paused;
         market.invariant()?;
         emit!(PauseChanged {

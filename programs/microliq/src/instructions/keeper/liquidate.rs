@@ -99,7 +99,7 @@ impl Liquidate<'_> {
         // collateral; the others' unsettled funding is counted in health (the plan is the same
         // either way: math::LiquidationTarget settles the chosen position's funding first).
         let now = clock.unix_timestamp;
-        advance_funding(&mut market, now)?;
+        advance_funding(&mut market, &exchange, now)?;
         let funding_settled =
             settle_funding(&mut exchange, &mut market, &mut account, slot_index, &oracle.price)?;
         let mut markets = HealthMarkets::default();
@@ -192,8 +192,10 @@ impl Liquidate<'_> {
         let collateral_change = collateral_after.sub_or_err(account.collateral)?;
         exchange.change_collateral(&mut account.collateral, collateral_change)?;
         exchange.pool_balance = exchange.pool_balance.sub_or_err(realized_pnl)?;
-        if realized_pnl > 0 {
-            // A profit is paid out of the pool only while it still covers the open deficits.
+        // A profit (net of the funding settled first: a receipt alone never blocks a
+        // liquidation that pays the pool) is paid out of the pool only while it still covers
+        // the open deficits.
+        if (realized_pnl as i128) + (funding_settled as i128) > 0 {
             exchange.require_pool_covers_deficits()?;
         }
         fund.balance = fund.balance.add_or_err(insurance_fee)?;
@@ -228,8 +230,9 @@ impl Liquidate<'_> {
         let mut others: Vec<OtherClose> = Vec::new();
         // Every insolvent-close reward of this call (the named market's and the others').
         let mut rewards_paid = insolvent_reward;
+        let mut others_received = false;
         if plan.whole_close == Some(WholeClose::Insolvent) {
-            let rewards = close_insolvent_others(
+            let (rewards, received) = close_insolvent_others(
                 ctx.remaining_accounts,
                 &markets,
                 &mut exchange,
@@ -239,6 +242,7 @@ impl Liquidate<'_> {
                 &mut others,
             )?;
             rewards_paid = rewards_paid.add_or_err(rewards)?;
+            others_received = received;
         }
 
         let bankruptcy = if is_bankrupt(&account) {
@@ -247,6 +251,11 @@ impl Liquidate<'_> {
             None
         };
         let resolution = bankruptcy.unwrap_or_default();
+        // Funding paid to the other positions closed: the pool covers the deficits left after
+        // the bankruptcy waterfall.
+        if others_received {
+            exchange.require_pool_covers_deficits()?;
+        }
         account.invariant()?;
         market.invariant()?;
         exchange.invariant()?;
@@ -386,9 +395,9 @@ pub fn move_between_vaults<'info>(
 }
 
 /// An insolvent account's other losing positions, closed in markets passed writable (each market
-/// advanced and the position's funding settled first). Fills `others` and returns how many were
-/// closed and the insolvent-close rewards paid. Never inlined: `liquidate`'s own frame is close to
-/// SBF's 4 KiB stack limit.
+/// advanced and the position's funding settled first). Fills `others` and returns the
+/// insolvent-close rewards paid and whether any position there received funding. Never inlined:
+/// `liquidate`'s own frame is close to SBF's 4 KiB stack limit.
 #[inline(never)]
 fn close_insolvent_others<'info>(
     remaining: &'info [AccountInfo<'info>],
@@ -398,8 +407,9 @@ fn close_insolvent_others<'info>(
     account: &mut MarginAccount,
     now: i64,
     others: &mut Vec<OtherClose>,
-) -> Result<u64> {
+) -> Result<(u64, bool)> {
     let mut rewards = 0u64;
+    let mut received = false;
     for pair in remaining.chunks_exact(2) {
         if !pair[0].is_writable {
             continue;
@@ -412,8 +422,9 @@ fn close_insolvent_others<'info>(
         }
         let Some(snapshot) = markets.get(other.market_index) else { continue };
         let Some(slot) = account.position_index(other.market_index) else { continue };
-        advance_funding(&mut other, now)?;
+        advance_funding(&mut other, exchange, now)?;
         let funding = settle_funding(exchange, &mut other, account, slot, &snapshot.price)?;
+        received |= funding > 0;
         let position = account.positions[slot];
         let trade = math::apply_trade(position.base, position.entry_quote, -position.base, &snapshot.price)?;
         // Profits stay open (closing them would need the pool's cash); so do positions
@@ -460,7 +471,7 @@ fn close_insolvent_others<'info>(
             funding,
         });
     }
-    Ok(rewards)
+    Ok((rewards, received))
 }
 
 /// What an insolvent account's other closed position needs for its event.

@@ -1,7 +1,8 @@
 use anchor_lang::prelude::*;
 
+use crate::error::MicroliqError;
 use crate::settlement::advance_funding;
-use crate::state::Market;
+use crate::state::{Exchange, Market};
 
 /// Permissionless crank: advances a market's funding index to the clock (emitting
 /// `FundingUpdated` when it moves). Needs no price and no signer but the fee payer: the index is
@@ -9,14 +10,16 @@ use crate::state::Market;
 /// do the same; the crank only keeps the index fresh for readers of a quiet market.
 #[derive(Accounts)]
 pub struct UpdateFunding<'info> {
-    #[account(mut)]
+    /// Its close-pause clock: seconds its closes were paused are not charged.
+    pub exchange: AccountLoader<'info, Exchange>,
+    #[account(mut, has_one = exchange @ MicroliqError::WrongExchange)]
     pub market: AccountLoader<'info, Market>,
 }
 
 impl UpdateFunding<'_> {
     pub fn handle(ctx: Context<Self>) -> Result<()> {
         let mut market = ctx.accounts.market.load_mut()?;
-        advance_funding(&mut market, Clock::get()?.unix_timestamp)?;
+        advance_funding(&mut market, &*ctx.accounts.exchange.load()?, Clock::get()?.unix_timestamp)?;
         market.invariant()
     }
 }

@@ -57,8 +57,11 @@ pub fn value_pool<'info>(
         oracle.require_fit_to_add_risk()?;
         let (long, short) = market.traders_unrealized_pnl_by_side(&oracle.price, rounding)?;
         // Funding accrued and not yet settled is owed to or by the pool like PnL.
-        let (long_funding, short_funding) =
-            market.traders_funding_by_side(&oracle.price, clock.unix_timestamp, rounding)?;
+        let (long_funding, short_funding) = market.traders_funding_by_side(
+            &oracle.price,
+            exchange.funding_time(clock.unix_timestamp),
+            rounding,
+        )?;
         let (long, short) = (long.add_or_err(long_funding)?, short.add_or_err(short_funding)?);
         traders_pnl = traders_pnl.add_or_err(long)?.add_or_err(short)?;
         owed_to_traders = owed_to_traders.add_or_err(long.max(0))?.add_or_err(short.max(0))?;

@@ -80,7 +80,11 @@ impl DepositCollateral<'_> {
                     &mut exchange,
                     &mut account,
                     clock.unix_timestamp,
+                    true,
                 )?;
+                if funding_settled > 0 {
+                    exchange.require_pool_covers_deficits()?;
+                }
                 if account.being_liquidated == 1 && markets.at_end_target(&account)? {
                     let health = markets.maintenance_health(&account)?;
                     episode_ended = Some(LiquidationEpisodeEnded {

@@ -73,7 +73,7 @@ impl PlaceOrder<'_> {
 
         // Funding first: the index moves at the skew that held until now, and the position
         // (if any) settles what it accrued before its size changes.
-        advance_funding(&mut market, clock.unix_timestamp)?;
+        advance_funding(&mut market, &exchange, clock.unix_timestamp)?;
         let slot = account.position_slot_for(market_index)?;
         let funding_settled = settle_funding(&mut exchange, &mut market, &mut account, slot, &oracle.price)?;
         let old = account.positions[slot];
@@ -116,7 +116,8 @@ impl PlaceOrder<'_> {
         // The pool is the counterparty: it pays the trader's profit (or keeps the loss) and the
         // fee. A profit is paid only while the pool still covers every realized deficit.
         exchange.pool_balance = exchange.pool_balance.sub_or_err(collateral_change)?;
-        if collateral_change > 0 {
+        // Net of the funding settled first: a receipt never blocks a close that pays the pool.
+        if (collateral_change as i128) + (funding_settled as i128) > 0 {
             exchange.require_pool_covers_deficits()?;
         }
         exchange.total_fees = exchange.total_fees.add_or_err(fee)?;

@@ -81,7 +81,11 @@ impl WithdrawCollateral<'_> {
                 &mut exchange,
                 &mut account,
                 clock.unix_timestamp,
+                false,
             )?;
+            if funding_settled > 0 {
+                exchange.require_pool_covers_deficits()?;
+            }
             require!(account.collateral >= amount, MicroliqError::InsufficientCollateral);
             exchange.change_collateral(&mut account.collateral, -amount)?;
             markets.require_initial_health(&account)?;
