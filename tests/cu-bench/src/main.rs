@@ -399,7 +399,7 @@ fn main() {
                 "{{\"oracle\":\"{label}\",\"derived\":\"cu_per_extra_position\",\"instruction\":\"{instruction}\",\"from\":{one},\"to\":{eight},\"cu\":{per:.0}}}"
             );
             // The slope the issued budgets allow: (60,000 − 25,000) / 7 = 5,000 per position.
-            // (Issue 8 set itself 2,500; funding in health made it ~3,060; docs/PERFORMANCE.md.)
+            // (Issue 8 set itself 2,500; funding in health made it ~3,080; docs/PERFORMANCE.md.)
             if instruction == "liquidate" && per > 5_000.0 {
                 over_budget.push(format!("{label}: health per position {per:.0} > 5000"));
             }
