@@ -88,14 +88,10 @@ async fn attack_an_exchange_wide_pause_of_closes_charges_no_funding() {
 
 // --- F2: a funding receipt blocks the liquidation (and the close) of a losing position ----------
 
-/// Failed on the first version (fixed: coverage is checked on the instruction's net payout). `settle_funding` required `pool ≥ negative_collateral` on its own
-/// payment before the slice's realized loss is booked, so when the pool's slack is thin a short
-/// that is *owed* funding cannot be liquidated (nor close) although the whole instruction would
-/// pay the pool. Bad debt then grows with the price.
-#[tokio::test]
-async fn attack_a_funding_receipt_does_not_block_a_liquidation_on_a_thin_pool() {
-    // SETUP: a 1,000 USDC pool. carol 20 SOL long, bob 10 SOL short at $150: skew 33 %, longs
-    // pay the clamp (1 %/h). Five hours: K = 5 %.
+/// A 1,000 USDC pool. carol 20 SOL long, bob 10 SOL short at $150: skew 33 %, longs pay the
+/// clamp (1 %/h). Five hours (K = 5 %) and SOL at $210, then carol takes her profit (+1,200, pays
+/// 210 of funding): the pool keeps ~14.35, and bob is owed 105 of funding.
+async fn thin_pool_with_a_short_owed_funding() -> (TestContext, Trader) {
     let mut ctx = crate::builder()
         .with_market(MarketSpec::sol().with_funding(CLAMPED_1PCT))
         .with_pool_liquidity(1_000 * USDC)
@@ -109,11 +105,20 @@ async fn attack_a_funding_receipt_does_not_block_a_liquidation_on_a_thin_pool() 
     wait_hours_at(&mut ctx, 0, 5, 210.0).await;
     let time = ctx.exchange().await.funding_time(ctx.clock().await.unix_timestamp);
     assert_eq!(ctx.market(0).await.funding_state_at(time).unwrap().index, 5 * ONE_PERCENT_PER_HOUR);
-
-    // carol takes her profit at $210 (+1,200, pays 210 of funding): the pool keeps ~14.35.
     ctx.trade(&carol, 0, -20 * SOL).await.unwrap();
     let pool = ctx.exchange().await.pool_balance;
     assert!(pool < 20 * USDC as i64, "pool slack {pool}");
+    (ctx, bob)
+}
+
+/// Failed on the first version (fixed: coverage is checked on the instruction's net payout).
+/// `settle_funding` required `pool ≥ negative_collateral` on its own payment before the slice's
+/// realized loss was booked, so when the pool's slack was thin a short *owed* funding could not
+/// be liquidated (nor close) although the whole instruction paid the pool; bad debt then grew
+/// with the price.
+#[tokio::test]
+async fn attack_a_funding_receipt_does_not_block_a_liquidation_on_a_thin_pool() {
+    let (mut ctx, bob) = thin_pool_with_a_short_owed_funding().await;
 
     // SOL to $250, same second: bob (short, owed 125 of funding) is below maintenance.
     ctx.advance(1, 0).await;
@@ -128,22 +133,11 @@ async fn attack_a_funding_receipt_does_not_block_a_liquidation_on_a_thin_pool() 
     assert_eq!(result, Ok(()), "bob's liquidation refused: {result:?}");
 }
 
-/// Failed on the first version, same root cause and fix: a reduce-only close of a losing short that is owed
-/// funding is refused (`PlaceOrder` says "Reducing is always allowed").
+/// Failed on the first version, same root cause and fix: a reduce-only close of a losing short
+/// owed funding was refused (`PlaceOrder` says "Reducing is always allowed").
 #[tokio::test]
 async fn attack_a_funding_receipt_does_not_block_a_losing_close_on_a_thin_pool() {
-    let mut ctx = crate::builder()
-        .with_market(MarketSpec::sol().with_funding(CLAMPED_1PCT))
-        .with_pool_liquidity(1_000 * USDC)
-        .with_insurance(50_000 * USDC)
-        .build()
-        .await;
-    let carol = ctx.trader(1_000 * USDC).await;
-    let bob = ctx.trader(1_000 * USDC).await;
-    ctx.trade(&carol, 0, 20 * SOL).await.unwrap();
-    ctx.trade(&bob, 0, -10 * SOL).await.unwrap();
-    wait_hours_at(&mut ctx, 0, 5, 210.0).await;
-    ctx.trade(&carol, 0, -20 * SOL).await.unwrap();
+    let (mut ctx, bob) = thin_pool_with_a_short_owed_funding().await;
 
     // bob closes at $210: −600 of PnL, +105 of funding: the pool gains ~495.
     let result = ctx.trade(&bob, 0, 10 * SOL).await;
