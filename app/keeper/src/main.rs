@@ -91,15 +91,29 @@ enum Command {
         steps: usize,
         #[arg(long, default_value_t = 30)]
         traders: usize,
-        /// The SVG plot of user equity over time.
+        /// The SVG plot: prices (exogenous and impacted), liquidated notional, user equity.
         #[arg(long, default_value = "microliq-simulation.svg")]
         plot: PathBuf,
         /// Liquidation buffer β of both markets, in millionths (200000 = 20 %, the default).
         #[arg(long)]
         liquidation_buffer: Option<u32>,
-        /// Chain time per step in seconds: funding accrues over it (3600 for hourly closes).
-        #[arg(long, default_value_t = 30)]
-        step_secs: i64,
+        /// Chain time per step in seconds (funding accrues over it). Default: the CSV's own
+        /// step (its `timestamp_utc` column), else 30 s.
+        #[arg(long)]
+        step_secs: Option<i64>,
+        /// Price impact of liquidating one depth of notional in a step (fraction; 0 = exogenous
+        /// prices, as before the impact model).
+        #[arg(long, default_value_t = 0.1)]
+        impact: f64,
+        /// Depth of SOL's external venue, USD of notional.
+        #[arg(long, default_value_t = 2_000_000.0)]
+        depth_sol: f64,
+        /// Depth of BTC's external venue, USD of notional.
+        #[arg(long, default_value_t = 5_000_000.0)]
+        depth_btc: f64,
+        /// Steps for half of the accumulated impact to decay.
+        #[arg(long, default_value_t = 2.0)]
+        impact_half_life: f64,
     },
     /// Scan throughput: decode + health + rank of synthetic accounts on one core.
     Bench {
@@ -149,6 +163,10 @@ fn main() -> Result<()> {
             plot,
             liquidation_buffer,
             step_secs,
+            impact,
+            depth_sol,
+            depth_btc,
+            impact_half_life,
         } => {
             let config = simulate::SimulateConfig {
                 seed,
@@ -159,6 +177,11 @@ fn main() -> Result<()> {
                 plot: Some(plot),
                 liquidation_buffer,
                 step_secs,
+                impact: simulate::ImpactConfig {
+                    coefficient: impact,
+                    depth_usd: [depth_sol, depth_btc],
+                    half_life_steps: impact_half_life,
+                },
             };
             let report = runtime.block_on(simulate::run(&config, &mut stdout))?;
             if let Some(path) = json {

@@ -2,9 +2,18 @@
 //! micro-liquidation as built and once with a full-liquidation policy (close the whole position
 //! on the first breach at the maximum penalty, as most peers do), and what each leaves users,
 //! the insurance fund and keepers.
+//!
+//! **Cascades.** Prices are exogenous paths (seeded GBM with jumps, or a replayed CSV) moved by a
+//! price-impact model: the base a liquidation closes is hedged into an external market of finite
+//! depth, which moves that market's price by `coefficient · √(closed notional / depth)` (down for
+//! closed longs, up for closed shorts). Within a step the impacted price is published again and
+//! the keeper passes again, until a pass liquidates nothing (or [`MAX_CASCADE_ROUNDS`]); the
+//! accumulated impact decays by half every `half_life_steps` steps. A coefficient of 0 gives
+//! exogenous prices and one keeper pass per step (docs/SIMULATOR.md).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
 use rand::{Rng, SeedableRng};
@@ -15,6 +24,49 @@ use crate::demo::usdc;
 use crate::keeper::{settled_funding, KeeperConfig, SliceRecord};
 use crate::world::{Policy, World, START_PRICES};
 
+/// Keeper passes in one step at most (a cascade that has not settled by then continues at the
+/// next step).
+pub const MAX_CASCADE_ROUNDS: usize = 12;
+
+/// The price-impact model (see the module docs).
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct ImpactConfig {
+    /// Price move (fraction) of liquidating one `depth` of notional in a step; 0 = exogenous.
+    pub coefficient: f64,
+    /// Depth of each market's external venue, USD of notional (SOL, BTC).
+    pub depth_usd: [f64; 2],
+    /// Steps for half of the accumulated impact to decay.
+    pub half_life_steps: f64,
+}
+
+impl Default for ImpactConfig {
+    /// 10 % for liquidating one depth; depths of 2,000,000 USD (SOL) and 5,000,000 USD (BTC),
+    /// against a population of ~500,000 USD of open notional; half-life 2 steps.
+    fn default() -> Self {
+        ImpactConfig { coefficient: 0.1, depth_usd: [2_000_000.0, 5_000_000.0], half_life_steps: 2.0 }
+    }
+}
+
+impl ImpactConfig {
+    pub fn exogenous() -> Self {
+        ImpactConfig { coefficient: 0.0, ..Self::default() }
+    }
+
+    fn is_on(&self) -> bool {
+        self.coefficient > 0.0
+    }
+
+    /// The log-price move of closing `notional_usd` (signed: positive for closed longs, which
+    /// are sold) in `market`.
+    fn impact_of(&self, market: usize, notional_usd: f64) -> f64 {
+        if notional_usd == 0.0 {
+            return 0.0;
+        }
+        let size = (notional_usd.abs() / self.depth_usd[market]).sqrt();
+        -notional_usd.signum() * (1.0 + self.coefficient * size).ln()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SimulateConfig {
     pub seed: u64,
@@ -23,12 +75,14 @@ pub struct SimulateConfig {
     pub traders: usize,
     /// Prices to replay instead of generated paths (one path).
     pub prices_csv: Option<PathBuf>,
-    /// Where to write the SVG plot of user equity over time.
+    /// Where to write the SVG plot (prices, liquidated notional, user equity).
     pub plot: Option<PathBuf>,
     /// Override of the markets' liquidation buffer β (1e6 = 100 %); default 20 %.
     pub liquidation_buffer: Option<u32>,
-    /// Chain time per step, seconds (funding accrues over it; slots follow at 400 ms).
-    pub step_secs: i64,
+    /// Chain time per step, seconds (funding accrues over it; slots follow at 400 ms). `None`:
+    /// the CSV's own step for a replay, 30 s for generated paths.
+    pub step_secs: Option<i64>,
+    pub impact: ImpactConfig,
 }
 
 impl Default for SimulateConfig {
@@ -41,7 +95,8 @@ impl Default for SimulateConfig {
             prices_csv: None,
             plot: None,
             liquidation_buffer: None,
-            step_secs: crate::world::DEFAULT_STEP_SECS,
+            step_secs: None,
+            impact: ImpactConfig::default(),
         }
     }
 }
@@ -60,6 +115,19 @@ pub struct PolicyResult {
     pub liquidation_txs: usize,
     pub keeper_revenue: u64,
     pub insurance_fees: u64,
+    /// What liquidation took from the liquidated users: keeper bonus + insurance fee.
+    pub liquidation_cost_to_users: u64,
+    /// Σ notional closed by liquidation (quote atoms, at the fill price).
+    pub notional_liquidated: u64,
+    /// The largest notional liquidated in one step of one path (all its cascade rounds).
+    pub max_liquidated_notional_in_one_step: u64,
+    /// Average over paths of (deepest drawdown of the impacted path) / (deepest drawdown of the
+    /// exogenous path), over both markets; 1.0 = no amplification.
+    pub cascade_amplification: f64,
+    /// Accounts whose equity reached zero at some step (Σ over paths).
+    pub accounts_wiped_out: usize,
+    /// Positions still open at the end (Σ over paths).
+    pub positions_open_at_end: usize,
     pub bad_debt_created_by_liquidation: u64,
     /// Funding the traders paid and received, settled or not at the end.
     pub funding_paid: u64,
@@ -67,6 +135,10 @@ pub struct PolicyResult {
     pub vaults_match_ledgers: bool,
     /// Average over paths of Σ user equity (USDC) at each step, step 0 first.
     pub equity_curve: Vec<f64>,
+    /// Average over paths of the notional liquidated at each step (USDC), step 1 first.
+    pub liquidated_curve: Vec<f64>,
+    /// The first path's prices as impacted, per step (SOL, BTC in dollars).
+    pub impacted_path: Vec<Vec<f64>>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -75,6 +147,12 @@ pub struct SimulationReport {
     pub paths: usize,
     pub steps: usize,
     pub traders: usize,
+    pub step_secs: i64,
+    pub impact: ImpactConfig,
+    /// The first path's exogenous prices (what the impacted paths are compared with).
+    pub exogenous_path: Vec<Vec<f64>>,
+    /// Steps (both policies, all paths) per second of wall time.
+    pub steps_per_second: f64,
     pub micro: PolicyResult,
     pub full: PolicyResult,
 }
@@ -109,87 +187,264 @@ pub fn gbm_with_jumps(seed: u64, steps: usize) -> Vec<Vec<f64>> {
     path
 }
 
-/// Reads prices from a CSV: one row per step, one column per market (SOL, then BTC); a header
-/// row is skipped; a single column moves SOL only.
-pub fn read_prices_csv(path: &Path) -> Result<Vec<Vec<f64>>> {
+/// A replayed price series: per step, SOL and BTC in dollars, rescaled so that the first row is
+/// the simulator's start prices (the path's *returns* are replayed; the traders open at the
+/// start prices), and the series' own step when it has timestamps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PriceSeries {
+    pub rows: Vec<Vec<f64>>,
+    /// Median spacing of the `timestamp_utc` column, seconds.
+    pub step_secs: Option<i64>,
+}
+
+/// Seconds since 1970 of an ISO-8601 UTC time `YYYY-MM-DDTHH:MM[:SS]Z` (days from civil, as in
+/// Howard Hinnant's algorithm).
+fn parse_utc(text: &str) -> Option<i64> {
+    let text = text.trim().trim_end_matches('Z');
+    let (date, time) = text.split_once(['T', ' '])?;
+    let mut d = date.split('-').map(|v| v.parse::<i64>());
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let mut t = time.split(':').map(|v| v.parse::<f64>());
+    let (h, min, sec) = (t.next()?.ok()?, t.next()?.ok()?, t.next().and_then(|v| v.ok()).unwrap_or(0.0));
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + (h * 3_600.0 + min * 60.0 + sec) as i64)
+}
+
+/// Reads prices from a CSV. With a header row, the columns are found by name: `sol` and `btc`
+/// (case-insensitive; `timestamp_utc` gives the step; other columns are ignored; without `btc`,
+/// BTC does not move). Without a header, one row per step, SOL then BTC (a single column moves
+/// SOL only). Every price must be a positive number. The rows are rescaled to the start prices.
+pub fn read_prices_csv(path: &Path) -> Result<PriceSeries> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut rows = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).peekable();
+    let first: Vec<String> = match lines.peek() {
+        Some((_, line)) => line.split(',').map(|f| f.trim().to_ascii_lowercase()).collect(),
+        None => bail!("{} holds no prices", path.display()),
+    };
+    let header = first.iter().any(|f| f.parse::<f64>().is_err());
+    let (sol, btc, time) = if header {
+        lines.next();
+        let find = |name: &str| first.iter().position(|f| f == name);
+        let sol =
+            find("sol").with_context(|| format!("{}: no `sol` column in the header", path.display()))?;
+        (sol, find("btc"), find("timestamp_utc"))
+    } else {
+        (0, if first.len() > 1 { Some(1) } else { None }, None)
+    };
+    let mut raw: Vec<Vec<f64>> = Vec::new();
+    let mut times: Vec<i64> = Vec::new();
+    for (number, line) in lines {
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        let parsed: Result<Vec<f64>, _> = fields.iter().map(|f| f.parse::<f64>()).collect();
-        match parsed {
-            Ok(mut values) => {
-                if values.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
-                    bail!("line {}: prices must be positive numbers", number + 1);
-                }
-                if values.len() == 1 {
-                    values.push(START_PRICES[1]);
-                }
-                values.truncate(2);
-                rows.push(values);
+        let price = |column: usize| -> Result<f64> {
+            let field = fields.get(column).with_context(|| format!("line {}: missing column", number + 1))?;
+            let value: f64 =
+                field.parse().with_context(|| format!("line {}: not a number: {field}", number + 1))?;
+            if !(value.is_finite() && value > 0.0) {
+                bail!("line {}: prices must be positive numbers", number + 1);
             }
-            Err(_) if number == 0 => continue, // header
-            Err(_) => bail!("line {}: not a number: {line}", number + 1),
+            Ok(value)
+        };
+        let row = vec![price(sol)?, btc.map(price).transpose()?.unwrap_or(START_PRICES[1])];
+        if let Some(column) = time {
+            let field = fields.get(column).copied().unwrap_or("");
+            times.push(
+                parse_utc(field).with_context(|| format!("line {}: bad timestamp {field}", number + 1))?,
+            );
         }
+        raw.push(row);
     }
-    if rows.is_empty() {
+    if raw.is_empty() {
         bail!("{} holds no prices", path.display());
     }
-    Ok(rows)
+    let base = raw[0].clone();
+    let rows = raw.iter().map(|r| (0..2).map(|m| START_PRICES[m] * r[m] / base[m]).collect()).collect();
+    let mut gaps: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    gaps.sort_unstable();
+    let step_secs = gaps.get(gaps.len() / 2).copied().filter(|g| *g > 0);
+    Ok(PriceSeries { rows, step_secs })
+}
+
+/// The deepest fall from a running peak over the path, over both markets (0.25 = −25 %).
+fn max_drawdown(path: &[Vec<f64>]) -> f64 {
+    let mut deepest: f64 = 0.0;
+    for market in 0..2 {
+        let mut peak = START_PRICES[market];
+        for row in path {
+            peak = peak.max(row[market]);
+            deepest = deepest.max(1.0 - row[market] / peak);
+        }
+    }
+    deepest
+}
+
+/// What one path left under one policy.
+struct PathOutcome {
+    equity_curve: Vec<f64>,
+    liquidated_curve: Vec<f64>,
+    impacted: Vec<Vec<f64>>,
+    records: Vec<SliceRecord>,
+    wiped_out: usize,
+    positions_open: usize,
+    user_equity_end: u64,
+    deposits: u64,
+    funding: (u64, u64),
+    vaults_match: bool,
+}
+
+/// Notional closed by a slice in dollars, signed: positive when longs were closed (sold).
+fn closed_notional_usd(event: &microliq::events::LiquidationSliceV3, long: bool) -> f64 {
+    let quote_atoms = event.base_closed as f64 * event.fill_price as f64 / 1e12;
+    let usd = quote_atoms / 1e6;
+    if long {
+        usd
+    } else {
+        -usd
+    }
+}
+
+async fn run_path(
+    policy: Policy,
+    index: usize,
+    path: &[Vec<f64>],
+    config: &SimulateConfig,
+    step_secs: i64,
+) -> Result<PathOutcome> {
+    let keeper = KeeperConfig::default();
+    // The same traders on every policy for a path.
+    let mut world = World::with_buffer(
+        config.seed.wrapping_add(index as u64),
+        config.traders,
+        policy,
+        config.liquidation_buffer,
+    )
+    .await?;
+    world.step_secs = step_secs;
+    let impact = config.impact;
+    let decay = if impact.half_life_steps > 0.0 { 0.5f64.powf(1.0 / impact.half_life_steps) } else { 0.0 };
+    let mut log_impact = [0.0f64; 2];
+    let mut equities = world.equities().await?;
+    let mut wiped: Vec<bool> = equities.iter().map(|e| *e <= 0).collect();
+    let mut outcome = PathOutcome {
+        equity_curve: vec![equities.iter().map(|e| (*e).max(0)).sum::<i128>() as f64 / 1e6],
+        liquidated_curve: Vec::with_capacity(path.len()),
+        impacted: Vec::with_capacity(path.len()),
+        records: Vec::new(),
+        wiped_out: 0,
+        positions_open: 0,
+        user_equity_end: 0,
+        deposits: world.deposits(),
+        funding: (0, 0),
+        vaults_match: true,
+    };
+    for exogenous in path {
+        for value in log_impact.iter_mut() {
+            *value *= decay;
+        }
+        let mut step_notional = 0.0f64;
+        let mut prices: Vec<f64> = (0..2).map(|m| exogenous[m] * log_impact[m].exp()).collect();
+        world.set_prices(&prices).await;
+        for round in 0..MAX_CASCADE_ROUNDS {
+            if round > 0 {
+                world.publish_prices(&prices).await;
+            }
+            let report = world.keeper_pass(&keeper).await?;
+            if report.slices.is_empty() {
+                break;
+            }
+            let mut closed = [0.0f64; 2];
+            for record in &report.slices {
+                let long = world.participant(&record.account).is_some_and(|p| p.long);
+                for event in std::iter::once(&record.event).chain(&record.also_closed) {
+                    let usd = closed_notional_usd(event, long);
+                    closed[event.market_index as usize] += usd;
+                    step_notional += usd.abs();
+                }
+            }
+            outcome.records.extend(report.slices);
+            if !impact.is_on() {
+                break;
+            }
+            for m in 0..2 {
+                log_impact[m] += impact.impact_of(m, closed[m]);
+            }
+            prices = (0..2).map(|m| exogenous[m] * log_impact[m].exp()).collect();
+        }
+        outcome.impacted.push(prices);
+        outcome.liquidated_curve.push(step_notional);
+        equities = world.equities().await?;
+        for (flag, equity) in wiped.iter_mut().zip(&equities) {
+            *flag |= *equity <= 0;
+        }
+        outcome.equity_curve.push(equities.iter().map(|e| (*e).max(0)).sum::<i128>() as f64 / 1e6);
+    }
+    outcome.wiped_out = wiped.iter().filter(|w| **w).count();
+    outcome.positions_open = world.open_positions().await?;
+    outcome.user_equity_end = equities.iter().map(|e| (*e).max(0) as u64).sum();
+    let (settled_paid, settled_received) = settled_funding(&outcome.records);
+    let (unsettled_paid, unsettled_received) = world.unsettled_funding().await?;
+    outcome.funding = (settled_paid + unsettled_paid, settled_received + unsettled_received);
+    outcome.vaults_match = world.vaults_match_ledgers().await;
+    Ok(outcome)
 }
 
 async fn run_policy(
     policy: Policy,
     paths: &[Vec<Vec<f64>>],
     config: &SimulateConfig,
+    step_secs: i64,
 ) -> Result<PolicyResult> {
-    let keeper = KeeperConfig::default();
     let steps = paths.iter().map(Vec::len).max().unwrap_or(0);
-    let mut result =
-        PolicyResult { vaults_match_ledgers: true, equity_curve: vec![0.0; steps + 1], ..Default::default() };
+    let mut result = PolicyResult {
+        vaults_match_ledgers: true,
+        equity_curve: vec![0.0; steps + 1],
+        liquidated_curve: vec![0.0; steps],
+        ..Default::default()
+    };
+    let share = 1.0 / paths.len().max(1) as f64;
     for (index, path) in paths.iter().enumerate() {
-        // The same traders on every policy for a path.
-        let mut world = World::with_buffer(
-            config.seed.wrapping_add(index as u64),
-            config.traders,
-            policy,
-            config.liquidation_buffer,
-        )
-        .await?;
-        world.step_secs = config.step_secs;
-        result.user_deposits += world.deposits();
-        result.equity_curve[0] += world.user_equity().await? as f64 / 1e6 / paths.len() as f64;
-        let mut records: Vec<SliceRecord> = Vec::new();
-        for (step, prices) in path.iter().enumerate() {
-            world.set_prices(prices).await;
-            records.extend(world.keeper_pass(&keeper).await?.slices);
-            result.equity_curve[step + 1] += world.user_equity().await? as f64 / 1e6 / paths.len() as f64;
+        let outcome = run_path(policy, index, path, config, step_secs).await?;
+        let records = &outcome.records;
+        for (slot, value) in result.equity_curve.iter_mut().zip(&outcome.equity_curve) {
+            *slot += value * share;
         }
-        result.user_equity_end += world.user_equity().await?.max(0) as u64;
+        for (slot, value) in result.liquidated_curve.iter_mut().zip(&outcome.liquidated_curve) {
+            *slot += value * share;
+        }
+        if index == 0 {
+            result.impacted_path = outcome.impacted.clone();
+        }
+        let exogenous_drawdown = max_drawdown(path);
+        let ratio =
+            if exogenous_drawdown > 0.0 { max_drawdown(&outcome.impacted) / exogenous_drawdown } else { 1.0 };
+        result.cascade_amplification += ratio * share;
+        result.user_deposits += outcome.deposits;
+        result.user_equity_end += outcome.user_equity_end;
         result.liquidation_txs += records.len();
+        let events = || records.iter().flat_map(|r| std::iter::once(&r.event).chain(&r.also_closed));
         // The keeper's bonus plus the insurance fund's insolvent-close rewards.
-        result.keeper_revenue += records
-            .iter()
-            .map(|r| {
-                r.event.keeper_bonus
-                    + r.event.insolvent_reward
-                    + r.also_closed.iter().map(|e| e.insolvent_reward).sum::<u64>()
-            })
+        result.keeper_revenue += events().map(|e| e.keeper_bonus + e.insolvent_reward).sum::<u64>();
+        result.insurance_fees += events().map(|e| e.insurance_fee).sum::<u64>();
+        result.liquidation_cost_to_users += events().map(|e| e.keeper_bonus + e.insurance_fee).sum::<u64>();
+        result.notional_liquidated += events()
+            .map(|e| (e.base_closed as u128 * e.fill_price as u128 / 1_000_000_000_000) as u64)
             .sum::<u64>();
-        result.insurance_fees += records.iter().map(|r| r.event.insurance_fee).sum::<u64>();
+        let step_max = outcome.liquidated_curve.iter().copied().fold(0.0f64, f64::max);
+        result.max_liquidated_notional_in_one_step =
+            result.max_liquidated_notional_in_one_step.max((step_max * 1e6) as u64);
         result.insurance_draws += records.iter().map(|r| r.event.insurance_draw).sum::<u64>();
         result.socialized_loss += records.iter().map(|r| r.event.socialized_loss).sum::<u64>();
         result.bad_debt_created_by_liquidation +=
             records.iter().map(|r| r.bad_debt_created() as u64).sum::<u64>();
-        let (settled_paid, settled_received) = settled_funding(&records);
-        let (unsettled_paid, unsettled_received) = world.unsettled_funding().await?;
-        result.funding_paid += settled_paid + unsettled_paid;
-        result.funding_received += settled_received + unsettled_received;
-        result.vaults_match_ledgers &= world.vaults_match_ledgers().await;
+        result.accounts_wiped_out += outcome.wiped_out;
+        result.positions_open_at_end += outcome.positions_open;
+        result.funding_paid += outcome.funding.0;
+        result.funding_received += outcome.funding.1;
+        result.vaults_match_ledgers &= outcome.vaults_match;
     }
     result.bad_debt = result.insurance_draws + result.socialized_loss;
     result.user_equity_preserved = result.user_equity_end as f64 / result.user_deposits.max(1) as f64;
@@ -198,35 +453,56 @@ async fn run_policy(
 
 /// Runs both policies over the same paths and prints the comparison table.
 pub async fn run(config: &SimulateConfig, out: &mut dyn Write) -> Result<SimulationReport> {
-    let paths: Vec<Vec<Vec<f64>>> = match &config.prices_csv {
-        Some(csv) => vec![read_prices_csv(csv)?],
-        None => (0..config.paths)
-            .map(|i| gbm_with_jumps(config.seed.wrapping_add(1_000 + i as u64), config.steps))
-            .collect(),
+    let (paths, csv_step): (Vec<Vec<Vec<f64>>>, Option<i64>) = match &config.prices_csv {
+        Some(csv) => {
+            let series = read_prices_csv(csv)?;
+            (vec![series.rows], series.step_secs)
+        }
+        None => (
+            (0..config.paths)
+                .map(|i| gbm_with_jumps(config.seed.wrapping_add(1_000 + i as u64), config.steps))
+                .collect(),
+            None,
+        ),
     };
+    let step_secs = config.step_secs.or(csv_step).unwrap_or(crate::world::DEFAULT_STEP_SECS);
+    let impact = config.impact;
     writeln!(
         out,
-        "Cascade simulator (seed {}): {} path(s) of {} steps of {} s, {} traders per path, run through the program twice.",
+        "Cascade simulator (seed {}): {} path(s) of {} steps of {} s, {} traders per path, run through the program twice.\n\
+         Price impact: {} (coefficient {}, depth SOL {} / BTC {} USD, half-life {} steps).",
         config.seed,
         paths.len(),
         paths.iter().map(Vec::len).max().unwrap_or(0),
-        config.step_secs,
-        config.traders
+        step_secs,
+        config.traders,
+        if impact.is_on() { "on" } else { "off (exogenous prices)" },
+        impact.coefficient,
+        impact.depth_usd[0],
+        impact.depth_usd[1],
+        impact.half_life_steps,
     )?;
-    let micro = run_policy(Policy::Micro, &paths, config).await?;
-    let full = run_policy(Policy::Full, &paths, config).await?;
+    let started = Instant::now();
+    let micro = run_policy(Policy::Micro, &paths, config, step_secs).await?;
+    let full = run_policy(Policy::Full, &paths, config, step_secs).await?;
+    let total_steps: usize = paths.iter().map(Vec::len).sum::<usize>() * 2;
     let report = SimulationReport {
         seed: config.seed,
         paths: paths.len(),
         steps: paths.iter().map(Vec::len).max().unwrap_or(0),
         traders: config.traders,
+        step_secs,
+        impact,
+        exogenous_path: paths[0].clone(),
+        steps_per_second: total_steps as f64 / started.elapsed().as_secs_f64().max(1e-9),
         micro,
         full,
     };
     print_table(&report, out)?;
+    writeln!(out, "\n{:.1} steps/s ({} steps, both policies)", report.steps_per_second, total_steps)?;
     if let Some(plot) = &config.plot {
-        plot_equity(&report, plot)?;
-        writeln!(out, "\nplot of user equity over time: {}", plot.display())?;
+        plot_report(&report, plot)?;
+        writeln!(out, "plot: {}", plot.display())?;
     }
     Ok(report)
 }
@@ -259,6 +535,32 @@ fn print_table(r: &SimulationReport, out: &mut dyn Write) -> Result<()> {
         ("keeper revenue (USDC)", usdc(r.micro.keeper_revenue as i128), usdc(r.full.keeper_revenue as i128)),
         ("insurance fees (USDC)", usdc(r.micro.insurance_fees as i128), usdc(r.full.insurance_fees as i128)),
         (
+            "liquidation cost to users (USDC)",
+            usdc(r.micro.liquidation_cost_to_users as i128),
+            usdc(r.full.liquidation_cost_to_users as i128),
+        ),
+        (
+            "notional liquidated (USDC)",
+            usdc(r.micro.notional_liquidated as i128),
+            usdc(r.full.notional_liquidated as i128),
+        ),
+        (
+            "most liquidated in one step (USDC)",
+            usdc(r.micro.max_liquidated_notional_in_one_step as i128),
+            usdc(r.full.max_liquidated_notional_in_one_step as i128),
+        ),
+        (
+            "cascade amplification",
+            format!("{:.3}", r.micro.cascade_amplification),
+            format!("{:.3}", r.full.cascade_amplification),
+        ),
+        ("accounts wiped out", r.micro.accounts_wiped_out.to_string(), r.full.accounts_wiped_out.to_string()),
+        (
+            "positions open at the end",
+            r.micro.positions_open_at_end.to_string(),
+            r.full.positions_open_at_end.to_string(),
+        ),
+        (
             "bad debt created by liquidation",
             usdc(r.micro.bad_debt_created_by_liquidation as i128),
             usdc(r.full.bad_debt_created_by_liquidation as i128),
@@ -285,34 +587,83 @@ fn print_table(r: &SimulationReport, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-/// An SVG line chart of average user equity per step under both policies.
-pub fn plot_equity(report: &SimulationReport, path: &Path) -> Result<()> {
+/// The run as an SVG: (1) the first path's SOL price, exogenous and as impacted under each
+/// policy; (2) the notional liquidated per step (average over paths); (3) Σ user equity per step
+/// (average over paths).
+pub fn plot_report(report: &SimulationReport, path: &Path) -> Result<()> {
     use plotters::prelude::*;
-    let root = SVGBackend::new(path, (900, 520)).into_drawing_area();
+    let root = SVGBackend::new(path, (960, 1080)).into_drawing_area();
     root.fill(&WHITE)?;
+    let panels = root.split_evenly((3, 1));
+    let series = |color: RGBColor| color.stroke_width(2);
+    let range = |values: &mut dyn Iterator<Item = f64>| {
+        let (low, high) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let pad = ((high - low) * 0.08).max(1e-9);
+        (low - pad)..(high + pad)
+    };
+    let steps = report.exogenous_path.len().max(1);
+
+    // (1) prices.
+    let sol = |p: &Vec<Vec<f64>>| p.iter().map(|r| r[0]).collect::<Vec<f64>>();
+    let lines = [
+        (sol(&report.exogenous_path), "exogenous", RGBColor(120, 120, 120)),
+        (sol(&report.micro.impacted_path), "impacted, micro-liquidation", BLUE),
+        (sol(&report.full.impacted_path), "impacted, full liquidation", RED),
+    ];
+    let mut chart = ChartBuilder::on(&panels[0])
+        .caption("SOL price, first path (USD)", ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(70)
+        .build_cartesian_2d(1..steps, range(&mut lines.iter().flat_map(|(l, _, _)| l.iter().copied())))?;
+    chart.configure_mesh().draw()?;
+    for (line, name, color) in lines {
+        chart
+            .draw_series(LineSeries::new(
+                line.into_iter().enumerate().map(|(i, v)| (i + 1, v)),
+                series(color),
+            ))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw()?;
+
+    // (2) liquidated notional per step.
+    let curves = [
+        (&report.micro.liquidated_curve, "micro-liquidation", BLUE),
+        (&report.full.liquidated_curve, "full liquidation", RED),
+    ];
+    let high = curves.iter().flat_map(|(c, _, _)| c.iter().copied()).fold(1.0f64, f64::max);
+    let mut chart = ChartBuilder::on(&panels[1])
+        .caption("notional liquidated per step (USDC, average over paths)", ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(70)
+        .build_cartesian_2d(1..steps, 0.0..high * 1.08)?;
+    chart.configure_mesh().draw()?;
+    for (curve, name, color) in curves {
+        chart
+            .draw_series(LineSeries::new(curve.iter().enumerate().map(|(i, v)| (i + 1, *v)), series(color)))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw()?;
+
+    // (3) user equity.
     let curves = [
         (&report.micro.equity_curve, "micro-liquidation", BLUE),
         (&report.full.equity_curve, "full liquidation", RED),
     ];
-    let steps = curves.iter().map(|(c, _, _)| c.len()).max().unwrap_or(1).max(2) - 1;
-    let (low, high) = curves
-        .iter()
-        .flat_map(|(c, _, _)| c.iter().copied())
-        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let pad = ((high - low) * 0.1).max(1.0);
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Σ user equity over time (USDC, average over paths)", ("sans-serif", 20))
-        .margin(15)
+    let mut chart = ChartBuilder::on(&panels[2])
+        .caption("Σ user equity (USDC, average over paths)", ("sans-serif", 18))
+        .margin(12)
         .x_label_area_size(40)
-        .y_label_area_size(90)
-        .build_cartesian_2d(0..steps, (low - pad)..(high + pad))?;
-    chart.configure_mesh().x_desc("step").y_desc("user equity (USDC)").draw()?;
+        .y_label_area_size(70)
+        .build_cartesian_2d(0..steps, range(&mut curves.iter().flat_map(|(c, _, _)| c.iter().copied())))?;
+    chart.configure_mesh().x_desc("step").draw()?;
     for (curve, name, color) in curves {
         chart
-            .draw_series(LineSeries::new(
-                curve.iter().enumerate().map(|(i, v)| (i, *v)),
-                color.stroke_width(2),
-            ))?
+            .draw_series(LineSeries::new(curve.iter().enumerate().map(|(i, v)| (i, *v)), series(color)))?
             .label(name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
     }
@@ -329,17 +680,51 @@ mod tests {
     fn csv_with_header_single_column_and_bad_values() {
         let dir = std::env::temp_dir().join(format!("microliq-csv-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        // Named columns in any order, extra columns ignored, returns replayed from the start
+        // prices, the step from the timestamps.
+        let named = dir.join("named.csv");
+        std::fs::write(
+            &named,
+            "btc,extra,timestamp_utc,sol\n20000,x,2022-11-08T00:00:00Z,30\n19000,y,2022-11-08T00:05:00Z,27\n",
+        )
+        .unwrap();
+        let series = read_prices_csv(&named).unwrap();
+        assert_eq!(series.step_secs, Some(300));
+        assert_eq!(series.rows[0], START_PRICES.to_vec());
+        assert!((series.rows[1][0] - 135.0).abs() < 1e-9 && (series.rows[1][1] - 57_000.0).abs() < 1e-6);
+        // Without a header: SOL then BTC; a single column moves SOL only.
         let good = dir.join("good.csv");
-        std::fs::write(&good, "sol\n150\n\n149.5\n").unwrap();
-        assert_eq!(
-            read_prices_csv(&good).unwrap(),
-            vec![vec![150.0, START_PRICES[1]], vec![149.5, START_PRICES[1]]]
-        );
+        std::fs::write(&good, "300\n\n299\n").unwrap();
+        let series = read_prices_csv(&good).unwrap();
+        assert_eq!(series.rows, vec![START_PRICES.to_vec(), vec![149.5, START_PRICES[1]]]);
+        assert_eq!(series.step_secs, None);
         let bad = dir.join("bad.csv");
         std::fs::write(&bad, "150,60000\n-1,60000\n").unwrap();
         assert!(read_prices_csv(&bad).is_err());
         std::fs::write(&bad, "150,60000\nabc,1\n").unwrap();
         assert!(read_prices_csv(&bad).is_err());
+        std::fs::write(&bad, "timestamp_utc,btc\n2022-11-08T00:00:00Z,1\n").unwrap();
+        assert!(read_prices_csv(&bad).is_err(), "no sol column");
+    }
+
+    #[test]
+    fn timestamps_parse_to_unix_seconds() {
+        assert_eq!(parse_utc("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_utc("2022-11-08T00:00:00Z"), Some(1_667_865_600));
+        assert_eq!(parse_utc("2024-02-29T12:30:00Z"), Some(1_709_209_800));
+        assert_eq!(parse_utc("nope"), None);
+    }
+
+    #[test]
+    fn impact_is_square_root_signed_and_off_at_zero() {
+        let impact =
+            ImpactConfig { coefficient: 0.1, depth_usd: [1_000_000.0, 1_000_000.0], half_life_steps: 2.0 };
+        // Closing 250,000 USD of longs: a sale, 0.1 · √0.25 = 5 %: the price divides by 1.05.
+        assert!((impact.impact_of(0, 250_000.0) - -(1.05f64).ln()).abs() < 1e-12);
+        assert!((impact.impact_of(0, -250_000.0) - (1.05f64).ln()).abs() < 1e-12);
+        assert_eq!(ImpactConfig::exogenous().impact_of(0, 250_000.0), 0.0);
+        assert!(!ImpactConfig::exogenous().is_on());
+        assert!((max_drawdown(&[vec![120.0, 60_000.0], vec![135.0, 30_000.0]]) - 0.5).abs() < 1e-12);
     }
 
     #[test]

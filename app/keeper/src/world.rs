@@ -158,6 +158,13 @@ impl World {
     pub async fn set_prices(&mut self, prices: &[f64]) {
         let slots = (self.step_secs.max(0) as u64 * 5).div_ceil(2);
         self.exchange.advance(slots, self.step_secs).await;
+        self.publish_prices(prices).await;
+    }
+
+    /// Publishes new prices for every market one slot later, the clock's time unchanged (a
+    /// cascade round within a step).
+    pub async fn publish_prices(&mut self, prices: &[f64]) {
+        self.exchange.advance(1, 0).await;
         for (index, &price) in prices.iter().enumerate() {
             self.exchange.set_price(index as u16, PythPrice::usd(price)).await;
         }
@@ -184,7 +191,6 @@ impl World {
             .collect())
     }
 
-    /// Σ over traders of `max(E, 0)` in quote atoms: what the users would walk away with.
     /// Funding the traders' positions have accrued and not yet settled, as `(owed by them,
     /// owed to them)` in quote atoms (rounded against each account, as the program settles it).
     pub async fn unsettled_funding(&mut self) -> Result<(u64, u64)> {
@@ -201,6 +207,18 @@ impl World {
         Ok(totals)
     }
 
+    /// Every participant's equity `E` (quote atoms, unsettled funding included), in participant
+    /// order.
+    pub async fn equities(&mut self) -> Result<Vec<i128>> {
+        Ok(self.assessments().await?.iter().map(|a| a.health.equity).collect())
+    }
+
+    /// Positions open across the participants.
+    pub async fn open_positions(&mut self) -> Result<usize> {
+        Ok(self.assessments().await?.iter().map(|a| a.account.open_position_count()).sum())
+    }
+
+    /// Σ over traders of `max(E, 0)` in quote atoms: what the users would walk away with.
     pub async fn user_equity(&mut self) -> Result<i128> {
         Ok(self.assessments().await?.iter().map(|a| a.health.equity.max(0)).sum())
     }

@@ -6,7 +6,7 @@ use microliq_keeper::chain::Chain;
 use microliq_keeper::demo::{self, DemoConfig};
 use microliq_keeper::keeper::{run_pass, KeeperConfig, Liquidator};
 use microliq_keeper::scan::{decode_margin_accounts, rank, Snapshot};
-use microliq_keeper::simulate::{self, SimulateConfig};
+use microliq_keeper::simulate::{self, ImpactConfig, SimulateConfig};
 use solana_sdk::signature::Signer;
 
 async fn liquidator(ctx: &mut LocalExchange) -> Liquidator {
@@ -170,32 +170,54 @@ async fn simulator_runs_both_policies_and_writes_its_plot() {
         prices_csv: None,
         plot: Some(plot.clone()),
         liquidation_buffer: None,
-        step_secs: 30,
+        step_secs: None,
+        impact: ImpactConfig::default(),
     };
     let report = simulate::run(&config, &mut Vec::new()).await.unwrap();
     for result in [&report.micro, &report.full] {
         assert!(result.vaults_match_ledgers);
         assert_eq!(result.bad_debt_created_by_liquidation, 0);
         assert_eq!(result.equity_curve.len(), 15);
+        assert_eq!((result.liquidated_curve.len(), result.impacted_path.len()), (14, 14));
         assert_eq!(result.bad_debt, result.insurance_draws + result.socialized_loss);
+        // The cost to users is what the keepers and the insurance fund took from them.
+        assert!(result.liquidation_cost_to_users <= result.keeper_revenue + result.insurance_fees);
+        assert!(result.max_liquidated_notional_in_one_step <= result.notional_liquidated);
+        assert!(result.cascade_amplification >= 0.999, "{}", result.cascade_amplification);
+        // Liquidations moved the price: the impacted path leaves the exogenous one.
+        if result.liquidation_txs > 0 {
+            assert_ne!(result.impacted_path, report.exogenous_path);
+        }
     }
     let json = serde_json::to_value(&report).unwrap();
     for policy in ["micro", "full"] {
-        for key in
-            ["user_equity_preserved", "bad_debt", "insurance_draws", "liquidation_txs", "keeper_revenue"]
-        {
+        for key in [
+            "user_equity_preserved",
+            "bad_debt",
+            "insurance_draws",
+            "liquidation_txs",
+            "keeper_revenue",
+            "liquidation_cost_to_users",
+            "notional_liquidated",
+            "max_liquidated_notional_in_one_step",
+            "cascade_amplification",
+            "accounts_wiped_out",
+            "positions_open_at_end",
+        ] {
             assert!(json[policy].get(key).is_some(), "missing {policy}.{key}");
         }
     }
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("micro-liquidation") && svg.contains("full liquidation"));
+    assert!(svg.contains("SOL price") && svg.contains("notional liquidated per step"));
 }
 
 #[tokio::test]
 async fn simulator_replays_a_csv_price_path() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("prices.csv");
-    std::fs::write(&csv, "sol,btc\n150,60000\n140,58000\n120,52000\n125,53000\n").unwrap();
+    // Named columns, an extra one, returns replayed from the start prices (150 / 60,000).
+    std::fs::write(&csv, "timestamp_utc,btc,sol,note\n2022-11-08T00:00:00Z,30000,75,a\n2022-11-08T01:00:00Z,29000,70,b\n2022-11-08T02:00:00Z,26000,60,c\n2022-11-08T03:00:00Z,26500,62.5,d\n").unwrap();
     let config = SimulateConfig {
         seed: 5,
         paths: 9,
@@ -204,10 +226,14 @@ async fn simulator_replays_a_csv_price_path() {
         prices_csv: Some(csv),
         plot: None,
         liquidation_buffer: None,
-        step_secs: 3_600,
+        step_secs: None, // the CSV's own step: one hour
+        impact: ImpactConfig::exogenous(),
     };
     let report = simulate::run(&config, &mut Vec::new()).await.unwrap();
-    assert_eq!((report.paths, report.steps), (1, 4));
+    assert_eq!((report.paths, report.steps, report.step_secs), (1, 4, 3_600));
+    // No impact: the prices the program saw are the replayed ones (rescaled to the start).
+    assert_eq!(report.micro.impacted_path, report.exogenous_path);
+    assert_eq!(report.full.cascade_amplification, 1.0);
     assert!(report.micro.liquidation_txs > 0 || report.full.liquidation_txs > 0);
     // Hourly steps: the crowded side pays funding over the four hours, under both policies.
     for result in [&report.micro, &report.full] {
