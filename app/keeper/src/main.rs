@@ -84,7 +84,8 @@ enum Command {
         paths: usize,
         #[arg(long, default_value_t = 7)]
         seed: u64,
-        /// Replay these prices (CSV: one row per step, SOL then BTC in dollars) instead.
+        /// Replay these prices instead (CSV with `timestamp_utc,sol,btc` columns, or one row per
+        /// step, SOL then BTC in dollars), under `--paths` populations.
         #[arg(long)]
         prices: Option<PathBuf>,
         #[arg(long, default_value_t = 48)]
@@ -114,12 +115,29 @@ enum Command {
         /// Steps for half of the accumulated impact to decay.
         #[arg(long, default_value_t = 2.0)]
         impact_half_life: f64,
+        /// Funding of both markets: rate per hour at full skew and its clamp, in millionths
+        /// (`200,100` = 0.02 %/h clamped at 0.01 %/h, the markets' default; `0,0` = none).
+        #[arg(long, value_parser = parse_funding)]
+        funding: Option<microliq::state::FundingConfig>,
     },
     /// Scan throughput: decode + health + rank of synthetic accounts on one core.
     Bench {
         #[arg(long, default_value_t = 100_000)]
         accounts: usize,
     },
+}
+
+/// `SCALE,MAX` (millionths per hour) as funding parameters, validated like the program does.
+fn parse_funding(text: &str) -> std::result::Result<microliq::state::FundingConfig, String> {
+    let (scale, max) = text.split_once(',').ok_or("expected SCALE,MAX")?;
+    let config = microliq::state::FundingConfig {
+        rate_scale: scale.trim().parse().map_err(|e| format!("{e}"))?,
+        max_rate: max.trim().parse().map_err(|e| format!("{e}"))?,
+    };
+    config
+        .validate()
+        .map_err(|_| "out of bounds: scale ≤ 100000, max ≤ 10000, both 0 or both > 0".to_string())?;
+    Ok(config)
 }
 
 fn main() -> Result<()> {
@@ -167,6 +185,7 @@ fn main() -> Result<()> {
             depth_sol,
             depth_btc,
             impact_half_life,
+            funding,
         } => {
             let config = simulate::SimulateConfig {
                 seed,
@@ -182,6 +201,7 @@ fn main() -> Result<()> {
                     depth_usd: [depth_sol, depth_btc],
                     half_life_steps: impact_half_life,
                 },
+                funding,
             };
             let report = runtime.block_on(simulate::run(&config, &mut stdout))?;
             if let Some(path) = json {

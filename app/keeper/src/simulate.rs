@@ -73,7 +73,7 @@ pub struct SimulateConfig {
     pub paths: usize,
     pub steps: usize,
     pub traders: usize,
-    /// Prices to replay instead of generated paths (one path).
+    /// Prices to replay instead of generated paths (under `paths` populations).
     pub prices_csv: Option<PathBuf>,
     /// Where to write the SVG plot (prices, liquidated notional, user equity).
     pub plot: Option<PathBuf>,
@@ -83,6 +83,8 @@ pub struct SimulateConfig {
     /// the CSV's own step for a replay, 30 s for generated paths.
     pub step_secs: Option<i64>,
     pub impact: ImpactConfig,
+    /// Both markets' funding parameters (default: the markets' own, docs/FUNDING.md).
+    pub funding: Option<microliq::state::FundingConfig>,
 }
 
 impl Default for SimulateConfig {
@@ -97,6 +99,7 @@ impl Default for SimulateConfig {
             liquidation_buffer: None,
             step_secs: None,
             impact: ImpactConfig::default(),
+            funding: None,
         }
     }
 }
@@ -316,11 +319,12 @@ async fn run_path(
 ) -> Result<PathOutcome> {
     let keeper = KeeperConfig::default();
     // The same traders on every policy for a path.
-    let mut world = World::with_buffer(
+    let mut world = World::with_overrides(
         config.seed.wrapping_add(index as u64),
         config.traders,
         policy,
         config.liquidation_buffer,
+        config.funding,
     )
     .await?;
     world.step_secs = step_secs;
@@ -454,9 +458,11 @@ async fn run_policy(
 /// Runs both policies over the same paths and prints the comparison table.
 pub async fn run(config: &SimulateConfig, out: &mut dyn Write) -> Result<SimulationReport> {
     let (paths, csv_step): (Vec<Vec<Vec<f64>>>, Option<i64>) = match &config.prices_csv {
+        // A replay runs the one price path under `paths` populations (seeds), since one
+        // population of 30 traders is a noisy sample.
         Some(csv) => {
             let series = read_prices_csv(csv)?;
-            (vec![series.rows], series.step_secs)
+            (vec![series.rows; config.paths.max(1)], series.step_secs)
         }
         None => (
             (0..config.paths)

@@ -85,12 +85,23 @@ impl World {
         policy: Policy,
         buffer: Option<u32>,
     ) -> Result<World> {
+        Self::with_overrides(seed, traders, policy, buffer, None).await
+    }
+
+    /// As [`World::with_buffer`], with both markets' funding parameters set too.
+    pub async fn with_overrides(
+        seed: u64,
+        traders: usize,
+        policy: Policy,
+        buffer: Option<u32>,
+        funding: Option<microliq::state::FundingConfig>,
+    ) -> Result<World> {
         let configure = |spec: MarketSpec| {
             let mut params = policy.params(spec.params);
             if let Some(buffer) = buffer {
                 params.liquidation_buffer = buffer;
             }
-            MarketSpec { params, ..spec }
+            MarketSpec { params, funding: funding.unwrap_or(spec.funding), ..spec }
         };
         let sol = configure(MarketSpec::sol());
         let btc = configure(MarketSpec::btc());

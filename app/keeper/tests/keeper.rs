@@ -172,6 +172,7 @@ async fn simulator_runs_both_policies_and_writes_its_plot() {
         liquidation_buffer: None,
         step_secs: None,
         impact: ImpactConfig::default(),
+        funding: None,
     };
     let report = simulate::run(&config, &mut Vec::new()).await.unwrap();
     for result in [&report.micro, &report.full] {
@@ -228,12 +229,14 @@ async fn simulator_replays_a_csv_price_path() {
         liquidation_buffer: None,
         step_secs: None, // the CSV's own step: one hour
         impact: ImpactConfig::exogenous(),
+        funding: None,
     };
     let report = simulate::run(&config, &mut Vec::new()).await.unwrap();
-    assert_eq!((report.paths, report.steps, report.step_secs), (1, 4, 3_600));
+    // Nine populations on the one path, the CSV's hourly step.
+    assert_eq!((report.paths, report.steps, report.step_secs), (9, 4, 3_600));
     // No impact: the prices the program saw are the replayed ones (rescaled to the start).
     assert_eq!(report.micro.impacted_path, report.exogenous_path);
-    assert_eq!(report.full.cascade_amplification, 1.0);
+    assert!((report.full.cascade_amplification - 1.0).abs() < 1e-12);
     assert!(report.micro.liquidation_txs > 0 || report.full.liquidation_txs > 0);
     // Hourly steps: the crowded side pays funding over the four hours, under both policies.
     for result in [&report.micro, &report.full] {
