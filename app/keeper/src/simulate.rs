@@ -129,6 +129,13 @@ pub struct PolicyResult {
     pub cascade_amplification: f64,
     /// Accounts whose equity reached zero at some step (Σ over paths).
     pub accounts_wiped_out: usize,
+    /// Of those: first at zero after a liquidation in an earlier step (the position it left).
+    pub wiped_out_after_an_earlier_liquidation: usize,
+    /// Of those: first at zero in the step of their first liquidation (gapped through, or the
+    /// penalty took what was left); the rest were at zero before any liquidation.
+    pub wiped_out_at_their_first_liquidation: usize,
+    /// Bad debt of accounts that had been liquidated in an earlier step.
+    pub bad_debt_after_an_earlier_liquidation: u64,
     /// Positions still open at the end (Σ over paths).
     pub positions_open_at_end: usize,
     pub bad_debt_created_by_liquidation: u64,
@@ -292,6 +299,12 @@ struct PathOutcome {
     impacted: Vec<Vec<f64>>,
     records: Vec<SliceRecord>,
     wiped_out: usize,
+    /// Of `wiped_out`: accounts first at zero after a liquidation in an earlier step.
+    wiped_after_earlier: usize,
+    /// Of `wiped_out`: accounts first at zero in the step of their first liquidation.
+    wiped_at_first: usize,
+    /// Bad debt of accounts that had been liquidated in an earlier step.
+    bad_debt_after_earlier: u64,
     positions_open: usize,
     user_equity_end: u64,
     deposits: u64,
@@ -333,12 +346,18 @@ async fn run_path(
     let mut log_impact = [0.0f64; 2];
     let mut equities = world.equities().await?;
     let mut wiped: Vec<bool> = equities.iter().map(|e| *e <= 0).collect();
+    // Attribution: liquidated in an earlier step / in this one, by participant.
+    let mut liquidated_before = vec![false; equities.len()];
+    let mut liquidated_now = vec![false; equities.len()];
     let mut outcome = PathOutcome {
         equity_curve: vec![equities.iter().map(|e| (*e).max(0)).sum::<i128>() as f64 / 1e6],
         liquidated_curve: Vec::with_capacity(path.len()),
         impacted: Vec::with_capacity(path.len()),
         records: Vec::new(),
         wiped_out: 0,
+        wiped_after_earlier: 0,
+        wiped_at_first: 0,
+        bad_debt_after_earlier: 0,
         positions_open: 0,
         user_equity_end: 0,
         deposits: world.deposits(),
@@ -362,6 +381,13 @@ async fn run_path(
             }
             let mut closed = [0.0f64; 2];
             for record in &report.slices {
+                if let Some(i) = world.participants.iter().position(|p| p.trader.account == record.account) {
+                    if liquidated_before[i] {
+                        outcome.bad_debt_after_earlier +=
+                            record.event.insurance_draw + record.event.socialized_loss;
+                    }
+                    liquidated_now[i] = true;
+                }
                 let long = world.participant(&record.account).is_some_and(|p| p.long);
                 for event in std::iter::once(&record.event).chain(&record.also_closed) {
                     let usd = closed_notional_usd(event, long);
@@ -381,8 +407,17 @@ async fn run_path(
         outcome.impacted.push(prices);
         outcome.liquidated_curve.push(step_notional);
         equities = world.equities().await?;
-        for (flag, equity) in wiped.iter_mut().zip(&equities) {
-            *flag |= *equity <= 0;
+        for (i, equity) in equities.iter().enumerate() {
+            if *equity <= 0 && !wiped[i] {
+                wiped[i] = true;
+                if liquidated_before[i] {
+                    outcome.wiped_after_earlier += 1;
+                } else if liquidated_now[i] {
+                    outcome.wiped_at_first += 1;
+                }
+            }
+            liquidated_before[i] |= liquidated_now[i];
+            liquidated_now[i] = false;
         }
         outcome.equity_curve.push(equities.iter().map(|e| (*e).max(0)).sum::<i128>() as f64 / 1e6);
     }
@@ -445,6 +480,9 @@ async fn run_policy(
         result.bad_debt_created_by_liquidation +=
             records.iter().map(|r| r.bad_debt_created() as u64).sum::<u64>();
         result.accounts_wiped_out += outcome.wiped_out;
+        result.wiped_out_after_an_earlier_liquidation += outcome.wiped_after_earlier;
+        result.wiped_out_at_their_first_liquidation += outcome.wiped_at_first;
+        result.bad_debt_after_an_earlier_liquidation += outcome.bad_debt_after_earlier;
         result.positions_open_at_end += outcome.positions_open;
         result.funding_paid += outcome.funding.0;
         result.funding_received += outcome.funding.1;
@@ -561,6 +599,21 @@ fn print_table(r: &SimulationReport, out: &mut dyn Write) -> Result<()> {
             format!("{:.3}", r.full.cascade_amplification),
         ),
         ("accounts wiped out", r.micro.accounts_wiped_out.to_string(), r.full.accounts_wiped_out.to_string()),
+        (
+            "  … after an earlier liquidation",
+            r.micro.wiped_out_after_an_earlier_liquidation.to_string(),
+            r.full.wiped_out_after_an_earlier_liquidation.to_string(),
+        ),
+        (
+            "  … at their first liquidation",
+            r.micro.wiped_out_at_their_first_liquidation.to_string(),
+            r.full.wiped_out_at_their_first_liquidation.to_string(),
+        ),
+        (
+            "bad debt after an earlier liquidation",
+            usdc(r.micro.bad_debt_after_an_earlier_liquidation as i128),
+            usdc(r.full.bad_debt_after_an_earlier_liquidation as i128),
+        ),
         (
             "positions open at the end",
             r.micro.positions_open_at_end.to_string(),
