@@ -23,6 +23,7 @@ mod bad_inputs;
 mod collateral;
 mod funding;
 mod funding_attacks;
+mod funding_review2;
 #[path = "liquidation.rs"]
 mod liquidation;
 #[path = "liquidity.rs"]

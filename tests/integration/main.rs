@@ -25,6 +25,7 @@ mod bad_inputs;
 mod collateral;
 mod funding;
 mod funding_attacks;
+mod funding_review2;
 mod liquidation;
 mod liquidity;
 mod money_safety;

@@ -2,7 +2,7 @@
 //! transactions as a hostile user would, and each failing on the code before the fix.
 
 use microliq::error::MicroliqError;
-use microliq::events::{LiquidationEpisodeEnded, LiquidationSliceV3};
+use microliq::events::{LiquidationEpisodeEnded, LiquidationEpisodeEndedV2, LiquidationSliceV3};
 use microliq::math::{target_margin_scaled, MaintenanceHealth};
 use microliq::state::MarketParams;
 use microliq_tests::ix;
@@ -56,7 +56,7 @@ async fn an_episode_lapses_so_a_later_dip_above_maintenance_is_not_liquidated() 
 
     // CHECK: nothing was closed; the lapsed episode was ended and recorded.
     assert!(ctx.events::<LiquidationSliceV3>().is_empty());
-    let ended = ctx.events::<LiquidationEpisodeEnded>().remove(0);
+    let ended = ctx.events::<LiquidationEpisodeEndedV2>().remove(0);
     assert_eq!(ended.margin_account, alice.account);
     assert_eq!(
         (ended.equity, ended.maintenance_requirement),
@@ -84,7 +84,7 @@ async fn an_episode_ends_when_a_price_move_is_seen_at_the_target() {
 
     // ACT: any liquidation attempt at $150 ends the episode (and succeeds, so the end sticks).
     ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
-    assert_eq!(ctx.events::<LiquidationEpisodeEnded>().len(), 1);
+    assert_eq!(ctx.events::<LiquidationEpisodeEndedV2>().len(), 1);
     assert_eq!(ctx.margin_account(&alice.account).await.being_liquidated, 0);
 
     // CHECK: the dip to $143.50 right after finds an account above maintenance: refused.
@@ -438,7 +438,7 @@ async fn naming_a_low_buffer_market_does_not_end_an_episode() {
 
     // CHECK: it sliced BTC against the account's 20 % target instead of ending the episode,
     // and the SOL liquidation still goes through.
-    assert!(ctx.events::<LiquidationEpisodeEnded>().is_empty());
+    assert!(ctx.events::<LiquidationEpisodeEndedV2>().is_empty());
     let btc_slice = ctx.events::<LiquidationSliceV3>().remove(0);
     assert_eq!((btc_slice.market_index, btc_slice.liquidation_buffer), (1, 200_000));
     assert_eq!(ctx.margin_account(&alice.account).await.being_liquidated, 1);

@@ -4,7 +4,7 @@
 use anchor_lang::prelude::Pubkey;
 use anyhow::Result;
 use microliq::error::MicroliqError;
-use microliq::events::{BankruptcyResolved, LiquidationEpisodeEnded, LiquidationSliceV3};
+use microliq::events::{BankruptcyResolved, LiquidationEpisodeEndedV2, LiquidationSliceV3};
 use microliq::math::{target_margin_scaled, LiquidationPlan};
 use microliq_client::decode_events;
 use microliq_client::ix::{self, ExchangeAddresses};
@@ -386,7 +386,7 @@ async fn liquidate_account(
         let mut slices = decode_events::<LiquidationSliceV3>(&logs).into_iter();
         let Some(event) = slices.next() else {
             // A call that found the account back at its target ends the episode without a slice.
-            if decode_events::<LiquidationEpisodeEnded>(&logs).is_empty() {
+            if decode_events::<LiquidationEpisodeEndedV2>(&logs).is_empty() {
                 warn!(account = %assessment.address, "liquidation sent but no event in the log");
             } else {
                 info!(account = %assessment.address, "liquidation episode ended, nothing to close");

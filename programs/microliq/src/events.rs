@@ -381,3 +381,18 @@ pub struct CollateralDepositedV2 {
     pub collateral_after: i64,
     pub funding_settled: i64,
 }
+
+/// `LiquidationEpisodeEnded` from `liquidate`, with the funding the call settled into the named
+/// position's collateral before finding the account at its target (quote atoms, negative =
+/// paid). A deposit that ends an episode still emits `LiquidationEpisodeEnded` (its own event
+/// carries what it settled).
+#[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiquidationEpisodeEndedV2 {
+    pub margin_account: Pubkey,
+    pub episode_start_slot: u64,
+    pub equity: i128,
+    pub maintenance_requirement: u128,
+    pub slot: u64,
+    pub funding_settled: i64,
+}

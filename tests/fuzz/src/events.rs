@@ -55,10 +55,14 @@ pub fn slices(logs: &[String]) -> Vec<Slice> {
         .collect()
 }
 
-/// Every `LiquidationEpisodeEnded` in a transaction's log lines: `(account, equity, requirement)`.
+/// Every episode end in a transaction's log lines (`LiquidationEpisodeEndedV2` from `liquidate`,
+/// `LiquidationEpisodeEnded` from a deposit): `(account, equity, requirement)`.
 pub fn episodes_ended(logs: &[String]) -> Vec<(Pubkey, i128, u128)> {
-    microliq_client::decode_events::<microliq::events::LiquidationEpisodeEnded>(logs)
+    let v2 = microliq_client::decode_events::<microliq::events::LiquidationEpisodeEndedV2>(logs)
         .into_iter()
-        .map(|e| (e.margin_account, e.equity, e.maintenance_requirement))
-        .collect()
+        .map(|e| (e.margin_account, e.equity, e.maintenance_requirement));
+    let v1 = microliq_client::decode_events::<microliq::events::LiquidationEpisodeEnded>(logs)
+        .into_iter()
+        .map(|e| (e.margin_account, e.equity, e.maintenance_requirement));
+    v2.chain(v1).collect()
 }

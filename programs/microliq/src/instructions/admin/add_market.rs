@@ -66,7 +66,10 @@ impl AddMarket<'_> {
         args.oracle_config.apply(&mut market);
         market.funding_rate_scale = args.funding.rate_scale;
         market.funding_max_rate = args.funding.max_rate;
-        market.funding_updated_at = Clock::get()?.unix_timestamp;
+        let now = Clock::get()?.unix_timestamp;
+        market.funding_updated_at = now;
+        // The exchange's close-pause clock as of now: its past pauses are not this market's.
+        market.funding_paused_secs_at_update = exchange.funding_time(now).paused_secs;
         args.oracle_config.require_reads(&ctx.accounts.oracle, &mut market, &exchange)?;
         market.invariant()?;
         exchange.market_count += 1;

@@ -2,7 +2,7 @@ use anchor_lang::prelude::*;
 use anchor_spl::token::Token;
 
 use crate::error::MicroliqError;
-use crate::events::{BankruptcyResolved, LiquidationEpisodeEnded, LiquidationSliceV3};
+use crate::events::{BankruptcyResolved, LiquidationEpisodeEndedV2, LiquidationSliceV3};
 use crate::health_accounts::{HealthMarkets, MarketSnapshot};
 use crate::instructions::keeper::bankruptcy::{is_bankrupt, resolve_bankruptcy, BankruptcyResolution};
 use crate::math::{self, target_margin_scaled, Checked, LiquidationTarget, PositionRisk, WholeClose};
@@ -29,7 +29,7 @@ pub struct LiquidateArgs {
 /// An account may be liquidated when `E < M`, or — in a live episode, started by a slice that
 /// left it short of its end target — for as long as it stays below `E < (1 + β)·M`
 /// (hysteresis). The episode ends as soon as the account is seen at or above its target (this
-/// call then closes nothing, emits `LiquidationEpisodeEnded` and succeeds, so the end is
+/// call then closes nothing, emits `LiquidationEpisodeEndedV2` and succeeds, so the end is
 /// recorded), and lapses when its latest slice is older than `liquidation_episode_slots`.
 ///
 /// Remaining accounts: `(market, oracle)` for every *other* market the account holds a position
@@ -141,13 +141,21 @@ impl Liquidate<'_> {
             // that, so that a later dip into the hysteresis band does not resume it.
             require!(was_flagged, MicroliqError::NotLiquidatable);
             account.clear_liquidation_flag();
+            // The funding settled above is a payout like any other (hostile review: this return
+            // once skipped the check and let a receipt take the pool below zero).
+            if funding_settled > 0 {
+                exchange.require_pool_covers_deficits()?;
+            }
             account.invariant()?;
-            let event = LiquidationEpisodeEnded {
+            market.invariant()?;
+            exchange.invariant()?;
+            let event = LiquidationEpisodeEndedV2 {
                 margin_account: accounts.margin_account.key(),
                 episode_start_slot,
                 equity: plan.health_before.equity,
                 maintenance_requirement: plan.health_before.maintenance_requirement,
                 slot: clock.slot,
+                funding_settled,
             };
             drop((exchange, account, market, fund));
             emit!(event);
