@@ -146,6 +146,35 @@ async fn a_deposit_that_reaches_the_target_ends_the_episode() {
     );
 }
 
+#[tokio::test]
+async fn a_withdrawal_or_an_order_that_leaves_the_account_at_its_target_ends_the_episode_and_says_so() {
+    for by_order in [false, true] {
+        // SETUP: flagged at $142, then SOL back at $160 (E ≈ 1,650 ≥ 1.2·M ≈ 634).
+        let mut ctx = crate::standard().await;
+        let (alice, _keeper) = flagged_at_142(&mut ctx).await;
+        ctx.set_price_usd(0, 160.0).await;
+
+        // ACT: a withdrawal, or an order that adds a little risk (both check health).
+        if by_order {
+            ctx.trade(&alice, 0, SOL).await.unwrap();
+        } else {
+            ctx.withdraw(&alice, 100 * USDC).await.unwrap();
+        }
+
+        // CHECK: the episode is over, and the event says so (a keeper or indexer sees the end).
+        let ended = ctx.events::<LiquidationEpisodeEnded>();
+        assert_eq!(ended.len(), 1, "by order: {by_order}");
+        assert_eq!(ended[0].margin_account, alice.account);
+        assert_ne!(ended[0].episode_start_slot, 0);
+        let health = ctx.health(&alice.account).await;
+        assert_eq!(
+            (ended[0].equity, ended[0].maintenance_requirement),
+            (health.equity, health.maintenance_requirement)
+        );
+        assert_eq!(ctx.margin_account(&alice.account).await.being_liquidated, 0);
+    }
+}
+
 // --- 2. the first LP out and a pending bankruptcy -------------------------------------------
 
 #[tokio::test]

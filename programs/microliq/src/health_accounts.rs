@@ -264,3 +264,21 @@ impl HealthMarkets {
         Ok(())
     }
 }
+
+/// The `LiquidationEpisodeEnded` of `account` (still flagged) at `slot`, with its health by
+/// `markets`: emitted by an order or a withdrawal that leaves the account at its end target.
+pub fn episode_end(
+    margin_account: &Pubkey,
+    account: &MarginAccount,
+    markets: &HealthMarkets,
+    slot: u64,
+) -> Result<crate::events::LiquidationEpisodeEnded> {
+    let health = markets.maintenance_health(account)?;
+    Ok(crate::events::LiquidationEpisodeEnded {
+        margin_account: *margin_account,
+        episode_start_slot: account.liquidation_start_slot,
+        equity: health.equity,
+        maintenance_requirement: health.maintenance_requirement,
+        slot,
+    })
+}

@@ -2,7 +2,7 @@ use anchor_lang::prelude::*;
 
 use crate::error::MicroliqError;
 use crate::events::OrderFilledV2;
-use crate::health_accounts::{HealthMarkets, MarketSnapshot};
+use crate::health_accounts::{episode_end, HealthMarkets, MarketSnapshot};
 use crate::math::{self, apply_rate, Checked, Rounding};
 use crate::oracle::{read_oracle, OracleClock};
 use crate::settlement::{advance_funding, settle_funding};
@@ -130,6 +130,7 @@ impl PlaceOrder<'_> {
         position.market_index = if outcome.new_base == 0 { 0 } else { market_index };
         account.trade_count = account.trade_count.saturating_add(1);
 
+        let mut episode_ended = None;
         if outcome.adds_risk() {
             let mut markets = HealthMarkets::default();
             markets.push(MarketSnapshot::advanced(&market, &oracle, market.funding_index))?;
@@ -143,7 +144,9 @@ impl PlaceOrder<'_> {
             )?;
             markets.require_initial_health(&account)?;
             // Initial margin can sit below a large-β end target: the episode ends only there.
-            if markets.at_end_target(&account)? {
+            if account.being_liquidated == 1 && markets.at_end_target(&account)? {
+                episode_ended =
+                    Some(episode_end(&accounts.margin_account.key(), &account, &markets, clock.slot)?);
                 account.clear_liquidation_flag();
             }
         }
@@ -163,6 +166,9 @@ impl PlaceOrder<'_> {
             collateral_after: account.collateral,
             funding_settled,
         });
+        if let Some(event) = episode_ended {
+            emit!(event);
+        }
         Ok(())
     }
 }

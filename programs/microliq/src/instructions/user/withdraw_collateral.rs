@@ -3,7 +3,7 @@ use anchor_spl::token::{Token, TokenAccount};
 
 use crate::error::MicroliqError;
 use crate::events::CollateralWithdrawnV2;
-use crate::health_accounts::HealthMarkets;
+use crate::health_accounts::{episode_end, HealthMarkets};
 use crate::oracle::OracleClock;
 use crate::state::{pause, Exchange, MarginAccount};
 use crate::token_ops::ExchangeSigner;
@@ -57,7 +57,7 @@ impl WithdrawCollateral<'_> {
     ) -> Result<()> {
         let accounts = ctx.accounts;
         let clock = OracleClock::get()?;
-        let (collateral_after, signer_bump, quote_mint, funding_settled) = {
+        let (collateral_after, signer_bump, quote_mint, funding_settled, episode_ended) = {
             let mut exchange = accounts.exchange.load_mut()?;
             let mut account = accounts.margin_account.load_mut()?;
             let amount = i64::try_from(args.amount).map_err(|_| error!(MicroliqError::MathOverflow))?;
@@ -90,11 +90,14 @@ impl WithdrawCollateral<'_> {
             exchange.change_collateral(&mut account.collateral, -amount)?;
             markets.require_initial_health(&account)?;
             // Initial margin can sit below a large-β end target: the episode ends only there.
-            if markets.at_end_target(&account)? {
+            let mut episode_ended = None;
+            if account.being_liquidated == 1 && markets.at_end_target(&account)? {
+                episode_ended =
+                    Some(episode_end(&accounts.margin_account.key(), &account, &markets, clock.slot)?);
                 account.clear_liquidation_flag();
             }
             account.invariant()?;
-            (account.collateral, exchange.bump, exchange.quote_mint, funding_settled)
+            (account.collateral, exchange.bump, exchange.quote_mint, funding_settled, episode_ended)
         };
         let exchange_info = accounts.exchange.to_account_info();
         ExchangeSigner { exchange: &exchange_info, quote_mint, bump: signer_bump }.transfer(
@@ -109,6 +112,9 @@ impl WithdrawCollateral<'_> {
             collateral_after,
             funding_settled,
         });
+        if let Some(event) = episode_ended {
+            emit!(event);
+        }
         Ok(())
     }
 }
