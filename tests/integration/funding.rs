@@ -12,16 +12,31 @@ use microliq_tests::ix;
 use microliq_tests::*;
 use solana_sdk::signature::Signer;
 
-const HOUR: i64 = 3_600;
+pub(crate) const HOUR: i64 = 3_600;
 /// Slots in an hour at 400 ms.
-const HOUR_SLOTS: u64 = 9_000;
+pub(crate) const HOUR_SLOTS: u64 = 9_000;
 /// 1 %/h at 1e15 = 100 %.
-const ONE_PERCENT_PER_HOUR: i64 = 10_000_000_000_000;
+pub(crate) const ONE_PERCENT_PER_HOUR: i64 = 10_000_000_000_000;
+/// The largest rate (1 %/h) at a skew of 100 %.
+pub(crate) const ONE_PERCENT: FundingConfig = FundingConfig { rate_scale: 10_000, max_rate: 10_000 };
+/// The largest rate from any skew of 10 % or more.
+pub(crate) const CLAMPED_1PCT: FundingConfig = FundingConfig { rate_scale: 100_000, max_rate: 10_000 };
 
 /// An exchange with SOL-PERP only, at `funding`.
-async fn sol_with(funding: FundingConfig) -> TestContext {
+pub(crate) async fn sol_with(funding: FundingConfig) -> TestContext {
     crate::builder()
         .with_market(MarketSpec::sol().with_funding(funding))
+        .with_pool_liquidity(1_000_000 * USDC)
+        .with_insurance(50_000 * USDC)
+        .build()
+        .await
+}
+
+/// An exchange with SOL-PERP and BTC-PERP, both at `funding`.
+pub(crate) async fn sol_and_btc_with(funding: FundingConfig) -> TestContext {
+    crate::builder()
+        .with_market(MarketSpec::sol().with_funding(funding))
+        .with_market(MarketSpec::btc().with_funding(funding))
         .with_pool_liquidity(1_000_000 * USDC)
         .with_insurance(50_000 * USDC)
         .build()

@@ -2,19 +2,15 @@
 //! `attack_` cases each reproduced a defect of the first version (each failed on it; the
 //! comments say what it was and the fix); the `hold_` cases are hostile paths that held.
 
+use crate::funding::{
+    sol_and_btc_with, sol_with, CLAMPED_1PCT, HOUR, HOUR_SLOTS, ONE_PERCENT, ONE_PERCENT_PER_HOUR,
+};
 use microliq::error::MicroliqError;
 use microliq::events::{BankruptcyResolved, CollateralDepositedV2, LiquidationSliceV3, OrderFilledV2};
-use microliq::state::{pause, FundingConfig, MarginAccount, Market};
+use microliq::state::{pause, MarginAccount, Market};
 use microliq_tests::ix;
 use microliq_tests::*;
 use solana_sdk::signature::Signer;
-
-const HOUR: i64 = 3_600;
-const HOUR_SLOTS: u64 = 9_000;
-/// 1 %/h at 1e15 = 100 %.
-const ONE_PERCENT_PER_HOUR: i64 = 10_000_000_000_000;
-/// The largest rate from any skew of 10 % or more.
-const CLAMPED_1PCT: FundingConfig = FundingConfig { rate_scale: 100_000, max_rate: 10_000 };
 
 async fn wait_hours_at(ctx: &mut TestContext, market: u16, hours: i64, dollars: f64) {
     ctx.advance(HOUR_SLOTS * hours as u64, HOUR * hours).await;
@@ -51,12 +47,7 @@ fn positions_accrued(market: &Market, index: u16, accounts: &[MarginAccount]) ->
 #[tokio::test]
 async fn attack_an_exchange_wide_pause_of_closes_charges_no_funding() {
     // SETUP: alice 66 SOL long alone at 1 %/h (99 USDC/h), 1,000 USDC.
-    let mut ctx = crate::builder()
-        .with_market(MarketSpec::sol().with_funding(FundingConfig { rate_scale: 10_000, max_rate: 10_000 }))
-        .with_pool_liquidity(1_000_000 * USDC)
-        .with_insurance(50_000 * USDC)
-        .build()
-        .await;
+    let mut ctx = sol_with(ONE_PERCENT).await;
     let alice = ten_x_long(&mut ctx).await;
     let keeper = ctx.keeper().await;
     let index_before = ctx.market(0).await.funding_index;
@@ -203,17 +194,11 @@ async fn attack_a_strangers_deposit_settles_no_funding_into_negative_collateral(
 /// Held. An insolvent account across two markets with unsettled funding in both: one
 /// `liquidate` closes both (the other via `close_insolvent_others`), settles both fundings,
 /// resolves the bankruptcy, and leaves each market's side accrual equal to the positions' sum.
-/// Note: the second slice carries the other market's settled funding, although events.rs says
-/// `funding_settled` is "0 on the other positions an insolvent close takes" (doc mismatch).
+/// The second slice carries the other market's settled funding (events.rs said 0 until the review;
+/// the doc was fixed).
 #[tokio::test]
 async fn hold_insolvent_close_of_others_settles_funding_and_keeps_side_sums() {
-    let mut ctx = crate::builder()
-        .with_market(MarketSpec::sol().with_funding(CLAMPED_1PCT))
-        .with_market(MarketSpec::btc().with_funding(CLAMPED_1PCT))
-        .with_pool_liquidity(1_000_000 * USDC)
-        .with_insurance(50_000 * USDC)
-        .build()
-        .await;
+    let mut ctx = sol_and_btc_with(CLAMPED_1PCT).await;
     let alice = ctx.trader(1_000 * USDC).await;
     let other = ctx.trader(10_000 * USDC).await; // a short in BTC so its side sums are non-trivial
     ctx.trade(&alice, 0, 30 * SOL).await.unwrap(); // 4,500
@@ -254,13 +239,7 @@ async fn hold_insolvent_close_of_others_settles_funding_and_keeps_side_sums() {
 /// settlements every second does not change what the account pays beyond one atom per settlement.
 #[tokio::test]
 async fn hold_flip_reuse_and_forced_settlements_keep_side_sums() {
-    let mut ctx = crate::builder()
-        .with_market(MarketSpec::sol().with_funding(CLAMPED_1PCT))
-        .with_market(MarketSpec::btc().with_funding(CLAMPED_1PCT))
-        .with_pool_liquidity(1_000_000 * USDC)
-        .with_insurance(50_000 * USDC)
-        .build()
-        .await;
+    let mut ctx = sol_and_btc_with(CLAMPED_1PCT).await;
     let alice = ctx.trader(5_000 * USDC).await;
     let bob = ctx.trader(5_000 * USDC).await;
     ctx.trade(&alice, 1, 1_000_000).await.unwrap(); // slot 0: BTC

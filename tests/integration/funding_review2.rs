@@ -3,19 +3,15 @@
 //! unsettled). The `attack_` case reproduced a defect of those fixes (it failed on them; fixed
 //! since); the `hold_` cases are hostile paths that held.
 
+use crate::funding::{
+    sol_and_btc_with, sol_with, CLAMPED_1PCT, HOUR, HOUR_SLOTS, ONE_PERCENT, ONE_PERCENT_PER_HOUR,
+};
 use microliq::error::MicroliqError;
 use microliq::events::{CollateralDepositedV2, LiquidationEpisodeEndedV2, LiquidationSliceV3, OrderFilledV2};
 use microliq::state::{pause, FundingConfig};
 use microliq_tests::ix;
 use microliq_tests::*;
 use solana_sdk::signature::Signer;
-
-const HOUR: i64 = 3_600;
-const HOUR_SLOTS: u64 = 9_000;
-/// 1 %/h at 1e15 = 100 %.
-const ONE_PERCENT_PER_HOUR: i64 = 10_000_000_000_000;
-/// The largest rate (1 %/h) from any skew of 10 % or more.
-const CLAMPED_1PCT: FundingConfig = FundingConfig { rate_scale: 100_000, max_rate: 10_000 };
 
 async fn set_exchange_pause(ctx: &mut TestContext, paused: u16) {
     let ix = ix::SetPause { admin: ctx.admin.pubkey(), market: None, paused }.instruction(&ctx.ex);
@@ -108,12 +104,7 @@ async fn attack_an_episode_end_pays_no_funding_receipt_the_pool_cannot_cover() {
 /// clock and the market's copy of it move only forward.
 #[tokio::test]
 async fn hold_pause_clock_is_exact_across_toggles_and_projections_agree() {
-    let mut ctx = crate::builder()
-        .with_market(MarketSpec::sol().with_funding(FundingConfig { rate_scale: 10_000, max_rate: 10_000 }))
-        .with_pool_liquidity(1_000_000 * USDC)
-        .with_insurance(50_000 * USDC)
-        .build()
-        .await;
+    let mut ctx = sol_with(ONE_PERCENT).await;
     let alice = ten_x_long(&mut ctx).await; // 99 USDC/h at 1 %/h
     let e0 = ctx.health(&alice.account).await.equity;
 
@@ -172,12 +163,7 @@ async fn hold_pause_clock_is_exact_across_toggles_and_projections_agree() {
 /// funding is lost; a listing while paused, then an order, charges from the order on.
 #[tokio::test]
 async fn hold_a_market_listed_after_a_pause_charges_from_its_first_order() {
-    let mut ctx = crate::builder()
-        .with_market(MarketSpec::sol().with_funding(FundingConfig { rate_scale: 10_000, max_rate: 10_000 }))
-        .with_pool_liquidity(1_000_000 * USDC)
-        .with_insurance(50_000 * USDC)
-        .build()
-        .await;
+    let mut ctx = sol_with(ONE_PERCENT).await;
     set_exchange_pause(&mut ctx, pause::REDUCE).await;
     ctx.advance(HOUR_SLOTS * 5, HOUR * 5).await;
     set_exchange_pause(&mut ctx, 0).await;
@@ -205,12 +191,7 @@ async fn hold_a_market_listed_after_a_pause_charges_from_its_first_order() {
 /// close pays the whole amount. Depositing first changes nothing she pays.
 #[tokio::test]
 async fn hold_a_deposit_cannot_dodge_funding_and_withdraw_compares_after_settlement() {
-    let mut ctx = crate::builder()
-        .with_market(MarketSpec::sol().with_funding(CLAMPED_1PCT))
-        .with_pool_liquidity(1_000_000 * USDC)
-        .with_insurance(50_000 * USDC)
-        .build()
-        .await;
+    let mut ctx = sol_with(CLAMPED_1PCT).await;
     let alice = ctx.trader_with_wallet(200 * USDC, 10 * USDC).await;
     ctx.trade(&alice, 0, 10 * SOL).await.unwrap();
     ctx.advance(HOUR_SLOTS * 10, HOUR * 10).await;
@@ -244,13 +225,7 @@ async fn hold_a_deposit_cannot_dodge_funding_and_withdraw_compares_after_settlem
 /// equal to the positions'.
 #[tokio::test]
 async fn hold_a_deposit_settles_receipts_and_keeps_side_sums() {
-    let mut ctx = crate::builder()
-        .with_market(MarketSpec::sol().with_funding(CLAMPED_1PCT))
-        .with_market(MarketSpec::btc().with_funding(CLAMPED_1PCT))
-        .with_pool_liquidity(1_000_000 * USDC)
-        .with_insurance(50_000 * USDC)
-        .build()
-        .await;
+    let mut ctx = sol_and_btc_with(CLAMPED_1PCT).await;
     let whale = ctx.trader(100_000 * USDC).await;
     let alice = ctx.trader(300 * USDC).await;
     ctx.trade(&whale, 1, 10_000_000).await.unwrap(); // 0.1 BTC long: longs crowded in BTC
@@ -291,12 +266,7 @@ async fn hold_a_deposit_settles_receipts_and_keeps_side_sums() {
 /// over the deficits does not shrink.
 #[tokio::test]
 async fn hold_net_payout_rule_keeps_pool_over_deficits_in_liquidation() {
-    let mut ctx = crate::builder()
-        .with_market(MarketSpec::sol().with_funding(FundingConfig { rate_scale: 10_000, max_rate: 10_000 }))
-        .with_pool_liquidity(1_000_000 * USDC)
-        .with_insurance(50_000 * USDC)
-        .build()
-        .await;
+    let mut ctx = sol_with(ONE_PERCENT).await;
     let alice = ten_x_long(&mut ctx).await;
     let keeper = ctx.keeper().await;
     ctx.advance(HOUR_SLOTS * 6, HOUR * 6).await;

@@ -646,6 +646,47 @@ fn print_table(r: &SimulationReport, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
+/// One line of a panel: values (the first at step `first`), legend, colour.
+type Line<'a> = (&'a [f64], &'a str, plotters::style::RGBColor);
+
+/// Draws `lines` into `area` as one captioned line chart over steps `first..steps`, the y axis
+/// from `low` to the data's maximum (padded), or fitted to the data when `low` is `None`.
+fn line_panel(
+    area: &plotters::drawing::DrawingArea<plotters::prelude::SVGBackend<'_>, plotters::coord::Shift>,
+    caption: &str,
+    first: usize,
+    steps: usize,
+    low: Option<f64>,
+    lines: &[Line<'_>],
+) -> Result<()> {
+    use plotters::prelude::*;
+    let values = || lines.iter().flat_map(|(l, _, _)| l.iter().copied());
+    let (min, max) = values().fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let pad = ((max - min) * 0.08).max(1e-9);
+    let y = match low {
+        Some(low) => low..(max.max(low + 1.0) + pad),
+        None => (min - pad)..(max + pad),
+    };
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(70)
+        .build_cartesian_2d(first..steps.max(first + 1), y)?;
+    chart.configure_mesh().x_desc("step").draw()?;
+    for &(line, name, color) in lines {
+        chart
+            .draw_series(LineSeries::new(
+                line.iter().enumerate().map(|(i, v)| (i + first, *v)),
+                color.stroke_width(2),
+            ))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw()?;
+    Ok(())
+}
+
 /// The run as an SVG: (1) the first path's SOL price, exogenous and as impacted under each
 /// policy; (2) the notional liquidated per step (average over paths); (3) Σ user equity per step
 /// (average over paths).
@@ -654,79 +695,44 @@ pub fn plot_report(report: &SimulationReport, path: &Path) -> Result<()> {
     let root = SVGBackend::new(path, (960, 1080)).into_drawing_area();
     root.fill(&WHITE)?;
     let panels = root.split_evenly((3, 1));
-    let series = |color: RGBColor| color.stroke_width(2);
-    let range = |values: &mut dyn Iterator<Item = f64>| {
-        let (low, high) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let pad = ((high - low) * 0.08).max(1e-9);
-        (low - pad)..(high + pad)
-    };
     let steps = report.exogenous_path.len().max(1);
-
-    // (1) prices.
     let sol = |p: &Vec<Vec<f64>>| p.iter().map(|r| r[0]).collect::<Vec<f64>>();
-    let lines = [
-        (sol(&report.exogenous_path), "exogenous", RGBColor(120, 120, 120)),
-        (sol(&report.micro.impacted_path), "impacted, micro-liquidation", BLUE),
-        (sol(&report.full.impacted_path), "impacted, full liquidation", RED),
-    ];
-    let mut chart = ChartBuilder::on(&panels[0])
-        .caption("SOL price, first path (USD)", ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(70)
-        .build_cartesian_2d(1..steps, range(&mut lines.iter().flat_map(|(l, _, _)| l.iter().copied())))?;
-    chart.configure_mesh().draw()?;
-    for (line, name, color) in lines {
-        chart
-            .draw_series(LineSeries::new(
-                line.into_iter().enumerate().map(|(i, v)| (i + 1, v)),
-                series(color),
-            ))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-    }
-    chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw()?;
-
-    // (2) liquidated notional per step.
-    let curves = [
-        (&report.micro.liquidated_curve, "micro-liquidation", BLUE),
-        (&report.full.liquidated_curve, "full liquidation", RED),
-    ];
-    let high = curves.iter().flat_map(|(c, _, _)| c.iter().copied()).fold(1.0f64, f64::max);
-    let mut chart = ChartBuilder::on(&panels[1])
-        .caption("notional liquidated per step (USDC, average over paths)", ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(70)
-        .build_cartesian_2d(1..steps, 0.0..high * 1.08)?;
-    chart.configure_mesh().draw()?;
-    for (curve, name, color) in curves {
-        chart
-            .draw_series(LineSeries::new(curve.iter().enumerate().map(|(i, v)| (i + 1, *v)), series(color)))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-    }
-    chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw()?;
-
-    // (3) user equity.
-    let curves = [
-        (&report.micro.equity_curve, "micro-liquidation", BLUE),
-        (&report.full.equity_curve, "full liquidation", RED),
-    ];
-    let mut chart = ChartBuilder::on(&panels[2])
-        .caption("Σ user equity (USDC, average over paths)", ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0..steps, range(&mut curves.iter().flat_map(|(c, _, _)| c.iter().copied())))?;
-    chart.configure_mesh().x_desc("step").draw()?;
-    for (curve, name, color) in curves {
-        chart
-            .draw_series(LineSeries::new(curve.iter().enumerate().map(|(i, v)| (i, *v)), series(color)))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-    }
-    chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw()?;
+    let (exogenous, micro, full) =
+        (sol(&report.exogenous_path), sol(&report.micro.impacted_path), sol(&report.full.impacted_path));
+    line_panel(
+        &panels[0],
+        "SOL price, first path (USD)",
+        1,
+        steps,
+        None,
+        &[
+            (&exogenous, "exogenous", RGBColor(120, 120, 120)),
+            (&micro, "impacted, micro-liquidation", BLUE),
+            (&full, "impacted, full liquidation", RED),
+        ],
+    )?;
+    line_panel(
+        &panels[1],
+        "notional liquidated per step (USDC, average over paths)",
+        1,
+        steps,
+        Some(0.0),
+        &[
+            (&report.micro.liquidated_curve, "micro-liquidation", BLUE),
+            (&report.full.liquidated_curve, "full liquidation", RED),
+        ],
+    )?;
+    line_panel(
+        &panels[2],
+        "Σ user equity (USDC, average over paths)",
+        0,
+        steps,
+        None,
+        &[
+            (&report.micro.equity_curve, "micro-liquidation", BLUE),
+            (&report.full.equity_curve, "full liquidation", RED),
+        ],
+    )?;
     root.present()?;
     Ok(())
 }
