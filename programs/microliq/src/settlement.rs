@@ -45,7 +45,8 @@ pub fn advance_funding(market: &mut Market, exchange: &Exchange, now: i64) -> Re
 /// A payment to the trader comes out of the pool like a realized profit; the instruction checks
 /// that the pool still covers every realized deficit once, on its net payout at the end
 /// (`PoolInsufficient`), so that a receipt never blocks a liquidation or a close that pays the
-/// pool more than it takes.
+/// pool more than it takes. **Every caller must make that check on every path that returns
+/// success after a settlement** (the second hostile review found an early return that did not).
 #[inline(never)]
 pub fn settle_funding(
     exchange: &mut Exchange,
