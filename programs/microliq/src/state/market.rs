@@ -62,8 +62,23 @@ impl FundingConfig {
 
 /// Risk and fee parameters of one market, set by the admin within [`bounds`]. Rates use
 /// [`RATE_PRECISION`] (1e6 = 100 %).
-#[zero_copy]
-#[derive(Debug, Default, PartialEq, Eq, AnchorSerialize, AnchorDeserialize)]
+///
+/// Plain `repr(C)` + `bytemuck` instead of `#[zero_copy]` (the same layout, no padding): with the
+/// `idl-build` feature both `#[zero_copy]` and `AnchorSerialize` implement `IdlBuild`, and the IDL
+/// build failed on that double implementation. It is Borsh-serialized as an instruction argument.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    AnchorSerialize,
+    AnchorDeserialize,
+    bytemuck::Pod,
+    bytemuck::Zeroable,
+)]
+#[repr(C)]
 pub struct MarketParams {
     /// Initial margin fraction `im` (risk-adding actions must keep `E' ≥ Σ|q|·P'·im`).
     pub initial_rate: u32,
