@@ -39,6 +39,21 @@ fn positions_accrued(market: &Market, index: u16, accounts: &[MarginAccount]) ->
     (long, short)
 }
 
+/// A stranger's one-atom deposit into `account`, its market passed writable (which settles the
+/// account's funding there).
+async fn strangers_deposit(ctx: &mut TestContext, stranger: &Trader, account: &anchor_lang::prelude::Pubkey) {
+    let deposit = ix::DepositCollateral {
+        depositor: stranger.owner.pubkey(),
+        margin_account: *account,
+        depositor_token: stranger.token,
+        amount: 1,
+        health_accounts: vec![ctx.markets[0].pair()],
+    }
+    .instruction(&ctx.ex);
+    let owner = stranger.owner.insecure_clone();
+    ctx.send(&[deposit], &[&owner]).await.unwrap();
+}
+
 // --- F1: an exchange-wide pause of closes does not stop funding -------------------------------
 
 /// Failed on the first version (fixed: the exchange's close-pause clock). `Market::funding_accruing` reads only the market's own
@@ -168,15 +183,7 @@ async fn attack_a_strangers_deposit_settles_no_funding_into_negative_collateral(
 
     // ACT: mallory deposits one atom into alice's account, market passed writable.
     let mallory = ctx.trader_with_wallet(0, USDC).await;
-    let grief = ix::DepositCollateral {
-        depositor: mallory.owner.pubkey(),
-        margin_account: alice.account,
-        depositor_token: mallory.token,
-        amount: 1,
-        health_accounts: vec![ctx.markets[0].pair()],
-    }
-    .instruction(&ctx.ex);
-    ctx.send(&[grief], &[&mallory.owner]).await.unwrap();
+    strangers_deposit(&mut ctx, &mallory, &alice.account).await;
 
     // CHECK: the 300 owed stays unsettled (settling it would take the collateral below zero);
     // alice is as healthy as before and LP flows do not depend on a stranger's deposit.
@@ -261,15 +268,7 @@ async fn hold_flip_reuse_and_forced_settlements_keep_side_sums() {
     for _ in 0..10 {
         ctx.advance(3, 1).await;
         ctx.set_price_usd(0, 150.0).await;
-        let grief = ix::DepositCollateral {
-            depositor: mallory.owner.pubkey(),
-            margin_account: bob.account,
-            depositor_token: mallory.token,
-            amount: 1,
-            health_accounts: vec![ctx.markets[0].pair()],
-        }
-        .instruction(&ctx.ex);
-        ctx.send(&[grief], &[&mallory.owner]).await.unwrap();
+        strangers_deposit(&mut ctx, &mallory, &bob.account).await;
     }
     ctx.set_price_usd(1, 60_000.0).await;
     let accounts = [ctx.margin_account(&alice.account).await, ctx.margin_account(&bob.account).await];

@@ -2,9 +2,11 @@
 //!
 //! Every instruction that writes a market first advances its funding index to the clock
 //! ([`advance_funding`]), and every instruction that touches a position in a market it writes
-//! settles that position's funding ([`settle_funding`]) before anything else changes: the
+//! settles that position's funding ([`settle_funding`]) before anything else changes (except a
+//! deposit, which anyone may make, for a payment that would take the collateral below zero): the
 //! account's collateral takes the payment, the pool's ledger the opposite, both in the one quote
-//! vault (no token moves). Positions in markets an instruction only reads keep their funding
+//! vault (no token moves). Whoever settles checks the pool's coverage on the instruction's net
+//! payout before returning success. Positions in markets an instruction only reads keep their funding
 //! unsettled, and health counts it (`PositionRisk::funding`), so it makes no difference to any
 //! decision which of the two happened.
 
