@@ -1,0 +1,2 @@
+// @microliq/sdk: the public surface. Each module is re-exported here as it lands.
+export {};
