@@ -1,0 +1,2 @@
+// Test helpers: crafted Pyth accounts for local runtimes (litesvm, solana-test-validator).
+export * from "./pyth.js";
