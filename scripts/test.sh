@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The README's test command: every test of the repository.
+#   1. the Rust workspace (`cargo test --workspace --locked`: unit, integration, IDL check);
+#   2. the program's SBF build (scripts/build-sbf.sh);
+#   3. the TypeScript SDK in app/ts (`npm ci`, then `npm test`: unit tests and the end-to-end
+#      story on that .so in npm litesvm).
+# Needs the stable Rust toolchain, Node >= 20 with npm, and an SBF toolchain (the official one, or
+# the sbf-kit installed by .ci/run). Prints one line of totals per part at the end.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+t0=$SECONDS
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+echo "== cargo test --workspace --locked"
+cargo --version
+cargo test --workspace --locked 2>&1 | tee "$log/cargo"
+t_cargo=$((SECONDS - t0))
+
+echo "== SBF build"
+MICROLIQ_SO=$(scripts/build-sbf.sh)
+export MICROLIQ_SO
+t_sbf=$((SECONDS - t0 - t_cargo))
+
+echo "== app/ts: npm ci, npm test"
+node --version
+cd app/ts
+npm ci --no-audit --no-fund
+# ---- golden vectors for the TypeScript math (app/ts/test/golden*): generated here, with a cargo
+# ---- command, before `npm test` (reserved for that step).
+npm test 2>&1 | tee "$log/npm"
+t_ts=$((SECONDS - t0 - t_cargo - t_sbf))
+
+# cargo's last "test result" line belongs to an empty doc-test run and would read as "0 passed".
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "rust: %d passed, %d failed\n", passed, failed }' "$log/cargo"
+awk '/^# pass / { passed = $3 } /^# fail / { failed = $3 } END { printf "typescript: %d passed, %d failed\n", passed, failed }' "$log/npm"
+echo "times: cargo test ${t_cargo}s, SBF build ${t_sbf}s, app/ts ${t_ts}s, total $((SECONDS - t0))s"
