@@ -12,3 +12,7 @@ export * from "./events.js";
 export * from "./health-accounts.js";
 export * from "./pda.js";
 export * from "./pyth.js";
+
+// The health math (src/math: health, margin ratio, liquidation price, max withdrawable, slice
+// preview; ported from programs/microliq/src/math) joins the index when src/math/index.ts exists:
+// add `export * from "./math/index.js";` on the line below.
