@@ -8,6 +8,7 @@
 // documented formulas and rounding, not read back from the program.
 import test from "node:test";
 import assert from "node:assert/strict";
+import type { Address } from "@solana/kit";
 import {
   depositCollateral,
   eventsNamed,
@@ -31,16 +32,16 @@ const solPrice = (dollars: bigint) => (dollars * USDC * PRICE_PRECISION) / SOL;
 const ceilDiv = (a: bigint, b: bigint) => (a + b - 1n) / b;
 
 /** Everything a refused instruction must leave as it was. */
-function snapshot(s: StandardExchange, marginAccount: string, tokens: string[]) {
+function snapshot(s: StandardExchange, marginAccount: Address, tokens: Address[]) {
   const { ctx, ex } = s;
   return {
     exchange: ctx.data(ex.exchange),
     fund: ctx.data(ex.insuranceFund),
-    account: ctx.data(marginAccount as never),
+    account: ctx.data(marginAccount),
     sol: ctx.data(s.sol.market),
     btc: ctx.data(s.btc.market),
     vaults: [ctx.tokenBalance(ex.quoteVault), ctx.tokenBalance(ex.insuranceVault)],
-    tokens: tokens.map((t) => ctx.tokenBalance(t as never)),
+    tokens: tokens.map((t) => ctx.tokenBalance(t)),
   };
 }
 
