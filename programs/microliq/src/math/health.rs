@@ -212,6 +212,143 @@ pub fn initial_health(collateral: i64, positions: &[PositionRisk]) -> MathResult
     Ok(health)
 }
 
+/// The most collateral (quote atoms) `withdraw_collateral` lets the account take now.
+///
+/// The instruction first settles every position's funding into collateral (each payment narrowed
+/// to `i64`, as `settle_funding` does), then requires `amount ≤ C` and `E' − I ≥ 0` afterwards.
+/// Collateral enters initial health linearly, so the answer is
+///
+/// ```text
+/// max_withdrawable = max(0, min(C_settled, initial_health(C_settled, positions settled)))
+/// ```
+///
+/// exact to the atom (one more atom is refused, this many is accepted). The program also refuses
+/// any withdrawal while a held market's price is older than its trading window or its EMA
+/// circuit breaker is tripped, and when a funding receipt would leave the pool short of the open
+/// deficits; those depend on state beyond the account, and the caller checks them.
+pub fn max_withdrawable(collateral: i64, positions: &[PositionRisk]) -> MathResult<u64> {
+    let mut settled = collateral;
+    for position in positions.iter().filter(|p| p.base != 0) {
+        settled = settled.add_or_err(to_i64(position.funding)?)?;
+    }
+    // Initial health once settled: every position's funding is then zero.
+    let mut health = settled as i128;
+    for position in positions.iter().filter(|p| p.base != 0) {
+        let requirement = i128::try_from(position.initial_requirement()?).map_err(|_| MathError::here())?;
+        health = health.add_or_err(position.conservative_unrealized_pnl()?)?.sub_or_err(requirement)?;
+    }
+    let most = health.min(settled as i128);
+    Ok(if most <= 0 { 0 } else { most as u64 })
+}
+
+/// The liquidation price of position `index`: the price of its market (fixed point,
+/// [`PRICE_PRECISION`], one exact price with no confidence band) past which the program finds
+/// the account liquidatable (`E < M`), every other input held: the other positions at their
+/// prices, every unsettled funding amount as it stands now.
+///
+/// - A long: the **highest** price at which the account is liquidatable; at every price above
+///   it, it is not. `None` when it is not liquidatable at any price in `0..=MAX_PRICE`.
+/// - A short: the **lowest** price at which it is liquidatable; at every price above it, it is.
+///   `Some(0)` when it is liquidatable at any price, `None` when at no price up to `MAX_PRICE`.
+///
+/// Exact to the atom of price, with the health code's own rounding. With `B` the margin without
+/// this position's value and requirement (collateral, its funding and `−e`, and the other
+/// positions' `q·P − e + funding − ⌈|q|·P·mm⌉`), `T = 1e12`, and `n = ⌈|q|·P / T⌉` the rounded-up
+/// notional, the margin at price `P` is:
+///
+/// ```text
+/// long:  B + ⌊q·P/T⌋ − ⌈n·mm/1e6⌉ = B + ⌊n·(1e6 − mm)/1e6⌋ − [q·P not a multiple of T]
+/// short: B − n − ⌈n·mm/1e6⌉       = B − ⌈n·(1e6 + mm)/1e6⌉
+/// ```
+///
+/// The short's margin falls with `n`, so the answer is the first price whose `n` reaches the
+/// first failing notional, `n_min = ⌊B·1e6/(1e6 + mm)⌋ + 1`. The long's margin rises with `n`
+/// except that a price whose `q·P` is an exact multiple of `T` is worth one atom more than its
+/// neighbours: with `N1` the largest `n` at which `⌊n·(1e6 − mm)/1e6⌋ ≤ −B` (liquidatable unless
+/// exact) and `N0` the largest at which it is `< −B` (liquidatable even then), the answer is the
+/// largest price with `n ≤ N1` (`⌊N1·T/q⌋`) unless that one is exact and above `N0`; then one
+/// price less, which is not exact, unless every price is (`q` a multiple of `T`): then `⌊N0·T/q⌋`.
+/// Each candidate is confirmed with the margin itself.
+pub fn liquidation_price(
+    collateral: i64,
+    positions: &[PositionRisk],
+    index: usize,
+) -> MathResult<Option<u128>> {
+    let position = positions.get(index).ok_or_else(MathError::here)?;
+    if position.base == 0 {
+        return Ok(None);
+    }
+    let mut rest =
+        (collateral as i128).add_or_err(position.funding)?.sub_or_err(position.entry_quote as i128)?;
+    for (i, other) in positions.iter().enumerate() {
+        if i != index && other.base != 0 {
+            let requirement =
+                i128::try_from(other.maintenance_requirement()?).map_err(|_| MathError::here())?;
+            rest = rest
+                .add_or_err(other.unrealized_pnl()?)?
+                .add_or_err(other.funding)?
+                .sub_or_err(requirement)?;
+        }
+    }
+    let size = position.base.unsigned_abs() as u128;
+    let maintenance = position.maintenance_rate as u128;
+    // ⌊m·T/size⌋, or anything above MAX_PRICE when m > 2^64 (then m·T/size > 2^64·1e12/2^63).
+    let price_below = |m: u128| -> u128 {
+        if m > 1 << 64 {
+            MAX_PRICE + 1
+        } else {
+            (m * PRICE_PRECISION) / size
+        }
+    };
+    // ⌊a·1e6/k⌋ (or ⌈ ⌉), or anything above 2^64 when a ≥ 2^100 (k ≤ 1.5e6).
+    let scaled = |a: u128, k: u128, rounding: Rounding| -> MathResult<u128> {
+        if a >= 1 << 100 {
+            Ok((1 << 64) + 1)
+        } else {
+            div_u128(a * RATE_PRECISION, k, rounding)
+        }
+    };
+    if position.base < 0 {
+        if rest < 0 {
+            return Ok(Some(0));
+        }
+        // n_min − 1 = ⌊B·1e6/(1e6 + mm)⌋; the first price with ⌈|q|·P/T⌉ ≥ n_min.
+        let below = scaled(rest as u128, RATE_PRECISION + maintenance, Rounding::Down)?;
+        let price = price_below(below) + 1;
+        return Ok((price <= MAX_PRICE).then_some(price));
+    }
+    if rest > 0 {
+        return Ok(None);
+    }
+    let keep = RATE_PRECISION - maintenance; // 1e6 − mm > 0 (mm ≤ 50 % by the market bounds)
+    if keep == 0 {
+        return Err(MathError::here());
+    }
+    let deficit = rest.unsigned_abs(); // −B ≥ 0
+    let margin_at = |price: u128| -> MathResult<i128> {
+        let moved =
+            PositionRisk { price: MarketPrice::exact(price), funding: 0, entry_quote: 0, ..*position };
+        let requirement = i128::try_from(moved.maintenance_requirement()?).map_err(|_| MathError::here())?;
+        rest.add_or_err(moved.unrealized_pnl()?)?.sub_or_err(requirement)
+    };
+    // N1 = ⌈(1 − B)·1e6/k⌉ − 1, and the largest price whose notional is at most N1.
+    let n1 = scaled(deficit + 1, keep, Rounding::Up)? - 1;
+    let highest = price_below(n1).min(MAX_PRICE);
+    if margin_at(highest)? < 0 {
+        return Ok(Some(highest));
+    }
+    if highest > 0 && margin_at(highest - 1)? < 0 {
+        return Ok(Some(highest - 1));
+    }
+    // Every price is an exact multiple: liquidatable up to the notional N0 = ⌈−B·1e6/k⌉ − 1.
+    if deficit == 0 {
+        return Ok(None);
+    }
+    let n0 = scaled(deficit, keep, Rounding::Up)? - 1;
+    let highest = price_below(n0).min(MAX_PRICE);
+    Ok((margin_at(highest)? < 0).then_some(highest))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,5 +395,119 @@ mod tests {
         let health = maintenance_health(0, &[]).unwrap();
         assert!(!health.is_liquidatable());
         assert_eq!(initial_health(0, &[]).unwrap(), 0);
+    }
+    #[test]
+    fn max_withdrawable_is_the_last_atom_initial_health_allows() {
+        // The worked example: initial health 760 USDC, collateral 1,000.
+        let position = long(10_000_000_000, 1_500_000_000, 140 * P / 1000);
+        let most = max_withdrawable(1_000_000_000, &[position]).unwrap();
+        assert_eq!(most, 760_000_000);
+        assert_eq!(initial_health(1_000_000_000 - most as i64, &[position]).unwrap(), 0);
+        // Owed funding settles first and comes off both bounds.
+        let owing = PositionRisk { funding: -10_000_000, ..position };
+        assert_eq!(max_withdrawable(1_000_000_000, &[owing]).unwrap(), 750_000_000);
+        // A winning position's unrealized profit cannot be withdrawn: collateral bounds it.
+        let winner = long(10_000_000_000, 1_000_000_000, 140 * P / 1000);
+        assert_eq!(max_withdrawable(100_000_000, &[winner]).unwrap(), 100_000_000);
+        // No positions: all of it; negative or underwater: nothing.
+        assert_eq!(max_withdrawable(5, &[]).unwrap(), 5);
+        assert_eq!(max_withdrawable(-5, &[]).unwrap(), 0);
+        assert_eq!(max_withdrawable(10_000_000, &[position]).unwrap(), 0);
+        // A funding payment beyond the i64 ledgers is an error, as settling it would be.
+        let huge = PositionRisk { funding: i64::MIN as i128 - 1, ..position };
+        assert!(max_withdrawable(0, &[huge]).is_err());
+    }
+
+    /// The slowest possible reference: the account's margin at each price, by the health code.
+    fn margin_at(collateral: i64, positions: &[PositionRisk], index: usize, price: u128) -> i128 {
+        let mut moved = positions.to_vec();
+        moved[index].price = MarketPrice::exact(price);
+        maintenance_health(collateral, &moved).unwrap().margin()
+    }
+
+    #[test]
+    fn liquidation_price_of_the_docs_long_and_short() {
+        // 1,000 USDC on 10 SOL long bought at $150, mm 5 %: E − M = 1000 − 1500 + 10·P·0.95 = 0
+        // at P = $52.6315…, 0.0526315… quote atoms per base atom.
+        let position = long(10_000_000_000, 1_500_000_000, 140 * P / 1000);
+        let price = liquidation_price(1_000_000_000, &[position], 0).unwrap().unwrap();
+        // The exact crossing is 52,631,578,947.4; the program's rounding of q·P and |q|·P·mm
+        // (each price atom moves the value by 0.01 quote atoms) keeps it liquidatable to here.
+        assert_eq!(price, 52_631_578_999);
+        assert!(margin_at(1_000_000_000, &[position], 0, price) < 0);
+        for above in price + 1..price + 3_000 {
+            assert!(margin_at(1_000_000_000, &[position], 0, above) >= 0, "{above}");
+        }
+        // Collateral one atom above the entry: never. At exactly the entry, the rounded-up
+        // requirement (one atom) beats the value (zero) while 10 SOL are worth under one atom.
+        assert_eq!(liquidation_price(1_500_000_001, &[position], 0).unwrap(), None);
+        assert_eq!(liquidation_price(1_500_000_000, &[position], 0).unwrap(), Some(99));
+        // A short of 10 SOL entered at $150 with 1,000 USDC: 1000 + 1500 − 10·P·1.05 = 0 at
+        // P = $238.095…
+        let short = PositionRisk { base: -10_000_000_000, entry_quote: -1_500_000_000, ..position };
+        let price = liquidation_price(1_000_000_000, &[short], 0).unwrap().unwrap();
+        assert_eq!(price, 238_095_238_001);
+        assert!(margin_at(1_000_000_000, &[short], 0, price) < 0);
+        assert!(margin_at(1_000_000_000, &[short], 0, price - 1) >= 0);
+        // Another position's loss moves it; a deficit makes a short liquidatable at any price.
+        let loser = long(10_000_000_000, 2_000_000_000, 140 * P / 1000);
+        assert!(liquidation_price(1_000_000_000, &[position, loser], 0).unwrap().unwrap() > 52_631_578_947);
+        assert_eq!(liquidation_price(-1_500_000_001, &[short], 0).unwrap(), Some(0));
+        assert_eq!(liquidation_price(0, &[PositionRisk::default()], 0).unwrap(), None);
+        assert!(liquidation_price(0, &[position], 1).is_err());
+    }
+
+    /// Against a scan of every price on small positions, where each price atom moves the
+    /// notional (and exact multiples of 1e12 are frequent): the long's answer is the highest
+    /// liquidatable price and the short's the lowest.
+    #[test]
+    fn liquidation_price_matches_a_scan_of_every_price() {
+        for base in [1i64, 3, 7, 1_000, 4_000_000_000, 1_000_000_000_000, 3_000_000_000_000] {
+            for maintenance_rate in [5_000u32, 50_000, 333_333, 500_000] {
+                for collateral in [-3i64, -1, 0, 1, 2, 5, 40] {
+                    for sign in [1i64, -1] {
+                        let position = PositionRisk {
+                            base: base * sign,
+                            entry_quote: 0,
+                            price: MarketPrice::exact(P),
+                            maintenance_rate,
+                            initial_rate: 600_000,
+                            funding: 0,
+                        };
+                        let positions = [position];
+                        let answer = liquidation_price(collateral, &positions, 0).unwrap();
+                        // Scan far enough that the margin's trend has settled (≥ 60 atoms).
+                        let top = 100u128 * P / base as u128 + 10;
+                        let case = format!("base {} mm {maintenance_rate} C {collateral}", base * sign);
+                        if top < 100_000 {
+                            let liquidatable: Vec<u128> =
+                                (0..=top).filter(|&p| margin_at(collateral, &positions, 0, p) < 0).collect();
+                            let want = if sign > 0 {
+                                liquidatable.last().copied()
+                            } else {
+                                liquidatable.first().copied()
+                            };
+                            assert_eq!(answer, want, "{case}");
+                        } else if let Some(price) = answer {
+                            // Too many prices to scan: the answer is liquidatable, and its side
+                            // of it is not (a window of 2,000 price atoms).
+                            assert!(margin_at(collateral, &positions, 0, price) < 0, "{case}");
+                            let safe = if sign > 0 {
+                                (price + 1..price + 2_000).collect::<Vec<_>>()
+                            } else {
+                                (price.saturating_sub(2_000)..price).collect()
+                            };
+                            assert!(
+                                safe.iter().all(|&p| margin_at(collateral, &positions, 0, p) >= 0),
+                                "{case}"
+                            );
+                        } else {
+                            // Never: a long whose account is healthy even at a price of zero.
+                            assert!(sign > 0 && margin_at(collateral, &positions, 0, 0) >= 0, "{case}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }
