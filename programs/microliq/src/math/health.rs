@@ -178,6 +178,17 @@ impl MaintenanceHealth {
         self.equity - self.maintenance_requirement as i128
     }
 
+    /// The margin ratio `M / E` in [`RATE_PRECISION`] (1e6 = 100 %), rounded up: above 100 %
+    /// exactly when the account is liquidatable (`⌈M·1e6/E⌉ > 1e6 ⇔ M > E`). `None` when
+    /// `E ≤ 0` (no ratio: with any requirement the account is liquidatable).
+    pub fn margin_ratio(&self) -> MathResult<Option<u128>> {
+        if self.equity <= 0 {
+            return Ok(None);
+        }
+        mul_div_wide(self.maintenance_requirement, RATE_PRECISION, self.equity as u128, Rounding::Up)
+            .map(Some)
+    }
+
     /// `M − E` clamped at zero: how far below maintenance the account is.
     pub fn shortfall(&self) -> u128 {
         let margin = self.margin();
@@ -320,7 +331,7 @@ pub fn liquidation_price(
     if rest > 0 {
         return Ok(None);
     }
-    let keep = RATE_PRECISION - maintenance; // 1e6 − mm > 0 (mm ≤ 50 % by the market bounds)
+    let keep = RATE_PRECISION.sub_or_err(maintenance)?; // 1e6 − mm > 0 (mm ≤ 50 % by the bounds)
     if keep == 0 {
         return Err(MathError::here());
     }
@@ -388,6 +399,25 @@ mod tests {
         // −3·(P/3)/P = −0.999… → −1 (toward −∞)
         assert_eq!(short.unrealized_pnl().unwrap(), -1);
         assert_eq!(short.maintenance_requirement().unwrap(), 1);
+    }
+
+    #[test]
+    fn margin_ratio_is_above_one_exactly_when_liquidatable() {
+        let ratio = |equity: i128, maintenance_requirement: u128| {
+            MaintenanceHealth { equity, maintenance_requirement }.margin_ratio().unwrap()
+        };
+        assert_eq!(ratio(900_000_000, 70_000_000), Some(77_778)); // 7.7778 %, rounded up
+        assert_eq!(ratio(100, 100), Some(1_000_000));
+        assert_eq!(ratio(99, 100), Some(1_010_102));
+        assert_eq!(ratio(3, 0), Some(0));
+        assert_eq!(ratio(0, 5), None);
+        assert_eq!(ratio(-1, 0), None);
+        for (equity, requirement) in
+            [(1_000_000i128, 1_000_000u128), (999_999, 1_000_000), (1_000_001, 1_000_000)]
+        {
+            let health = MaintenanceHealth { equity, maintenance_requirement: requirement };
+            assert_eq!(ratio(equity, requirement).unwrap() > 1_000_000, health.is_liquidatable());
+        }
     }
 
     #[test]
