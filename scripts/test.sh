@@ -15,8 +15,16 @@ trap 'rm -rf "$log"' EXIT
 
 echo "== cargo test --workspace --locked"
 cargo --version
-cargo test --workspace --locked 2>&1 | tee "$log/cargo"
+status=0
+cargo test --workspace --locked 2>&1 | tee "$log/cargo" || status=$?
 t_cargo=$((SECONDS - t0))
+summary() {
+  # cargo's last "test result" line belongs to an empty doc-test run and would read as "0 passed".
+  awk '/^test result:/ { passed += $4; failed += $6 } END { printf "rust: %d passed, %d failed\n", passed, failed }' "$log/cargo"
+  [ -f "$log/npm" ] && awk '/^# pass / { passed = $3 } /^# fail / { failed = $3 } END { printf "typescript: %d passed, %d failed\n", passed, failed }' "$log/npm"
+  echo "times: cargo test ${t_cargo}s, SBF build ${t_sbf:-0}s, app/ts ${t_ts:-0}s, total $((SECONDS - t0))s"
+}
+if [ "$status" -ne 0 ]; then summary; exit "$status"; fi
 
 echo "== SBF build"
 MICROLIQ_SO=$(scripts/build-sbf.sh)
@@ -29,10 +37,7 @@ cd app/ts
 npm ci --no-audit --no-fund
 # ---- golden vectors for the TypeScript math (app/ts/test/golden*): generated here, with a cargo
 # ---- command, before `npm test` (reserved for that step).
-npm test 2>&1 | tee "$log/npm"
+npm test 2>&1 | tee "$log/npm" || status=$?
 t_ts=$((SECONDS - t0 - t_cargo - t_sbf))
-
-# cargo's last "test result" line belongs to an empty doc-test run and would read as "0 passed".
-awk '/^test result:/ { passed += $4; failed += $6 } END { printf "rust: %d passed, %d failed\n", passed, failed }' "$log/cargo"
-awk '/^# pass / { passed = $3 } /^# fail / { failed = $3 } END { printf "typescript: %d passed, %d failed\n", passed, failed }' "$log/npm"
-echo "times: cargo test ${t_cargo}s, SBF build ${t_sbf}s, app/ts ${t_ts}s, total $((SECONDS - t0))s"
+summary
+exit "$status"
