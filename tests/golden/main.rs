@@ -330,7 +330,9 @@ fn market_case(
 }
 
 /// Whether one lot of `market` improves the liquidation margin by at least 16 quote atoms at the
-/// largest penalty: `lot · P · ((1 + β)·mm − b_max − fee) ≥ 16`.
+/// largest penalty: `lot · P · ((1 + β)·mm − b_max − fee) ≥ 16`. Below that, `plan_liquidation`'s
+/// upward search from its estimate (one lot per step) can take up to size / lot steps: the
+/// rounding of the health code (a few atoms) outweighs many lots.
 fn fast_lots(market: &Market, reading: &Result<OracleReading, String>) -> bool {
     let Ok(reading) = reading else { return true };
     let p = &market.params;
@@ -411,7 +413,7 @@ fn case(rng: &mut Rng, id: u64) -> Value {
         // `plan_liquidation` steps up one lot at a time from its estimate; when one lot improves
         // the margin by less than the health code's rounding (a few atoms), it takes up to
         // size / lot steps. Such positions are kept to 2^14 lots, so that a case takes
-        // milliseconds (docs: the report of the TS SDK's math, "slow plans").
+        // milliseconds (the loop itself is the program's; see the note at `fast_lots`).
         let size =
             if fast_lots(m, &readings[market_index as usize]) { size } else { size.min(lot << 14).max(lot) };
         let base = if rng.chance(500) { size as i64 } else { -(size as i64) };

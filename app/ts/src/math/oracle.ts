@@ -167,7 +167,7 @@ export function validatePrice(raw: RawPrice, market: OracleMarket, quoteDecimals
   };
 }
 
-/** Fails with `OracleTooStaleToTrade` semantics: whether orders/withdrawals/LP may use it. */
+/** Whether orders, withdrawals and LP actions may use it (else the program refuses with `OracleTooStaleToTrade`). */
 export const freshForTrading = (reading: OracleReading) => !reading.staleForTrading;
-/** Whether a risk-adding action may use it (fresh for trading, EMA breaker not tripped). */
+/** Whether a risk-adding action may use it (else `OracleTooStaleToTrade` or `OracleEmaDivergence`). */
 export const fitToAddRisk = (reading: OracleReading) => !reading.staleForTrading && !reading.emaDiverged;
