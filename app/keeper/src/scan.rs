@@ -171,8 +171,17 @@ impl Assessment {
         let episode_slots = snapshot.exchange.liquidation_episode_slots;
         let live = self.account.episode_live(snapshot.slot, episode_slots);
         let slots = self.account.slots_in_episode(snapshot.slot, episode_slots);
-        let target =
-            LiquidationTarget { collateral: self.account.collateral, positions: self.positions(), index };
+        let escalated = self.account.liquidation_escalated(
+            snapshot.slot,
+            episode_slots,
+            snapshot.exchange.repeat_liquidation_window_slots,
+        );
+        let target = LiquidationTarget {
+            collateral: self.account.collateral,
+            positions: self.positions(),
+            index,
+            escalated,
+        };
         let plan = math::plan_liquidation(&target, slots, max_base, &params).ok()?;
         let below_target = target_margin_scaled(&plan.health_before, params.liquidation_buffer).ok()? < 0;
         (plan.health_before.is_liquidatable() || (live && below_target)).then_some(plan)

@@ -34,6 +34,8 @@ pub const INVARIANTS: &[&str] = &[
     "5d.slice_matches_prediction",
     "5f.episode_end_only_when_no_longer_liquidatable",
     "5g.extra_closes_only_for_an_insolvent_account",
+    "5h.repeat_close_only_within_the_window",
+    "5i.slice_recorded_on_the_account",
     "6a.lp_payout_within_collectable_value",
     "6b.lp_payout_within_counted_nav",
     "7a.tokens_conserved",
@@ -485,6 +487,38 @@ impl Invariants {
                 )
             },
         );
+        // 5h. A repeat whole close (code 5) only where the rule allows it, written out here
+        // independently of `MarginAccount::liquidation_escalated`: the window is on, and either a
+        // live episode that started as a repeat continues, or the account's latest slice before
+        // this call is at most the window old. Either way the call records its slot.
+        let window = pre.exchange.repeat_liquidation_window_slots;
+        let slot = world.clock.slot;
+        let continuing = account.being_liquidated == 1
+            && slot.saturating_sub(account.liquidation_last_slot) <= episode_slots
+            && account.episode_escalated == 1;
+        let recent = account.last_slice_slot != 0 && slot.saturating_sub(account.last_slice_slot) <= window;
+        self.check(
+            "5h.repeat_close_only_within_the_window",
+            step,
+            e.whole_close != WholeClose::code(Some(WholeClose::Repeat)) || continuing || (window != 0 && recent),
+            || {
+                format!(
+                    "trader{i} market {market}: repeat close at slot {slot}, latest slice {}, window {window}, episode {}/{}",
+                    account.last_slice_slot, account.being_liquidated, account.episode_escalated
+                )
+            },
+        );
+        self.check(
+            "5i.slice_recorded_on_the_account",
+            step,
+            post.accounts[i].last_slice_slot == slot,
+            || {
+                format!(
+                    "trader{i}: last_slice_slot {} after a slice at {slot}",
+                    post.accounts[i].last_slice_slot
+                )
+            },
+        );
         // The prediction from the pre-state with the program's own math.
         let slots = account.slots_in_episode(world.clock.slot, episode_slots);
         let mut liquidation_params = params.liquidation();
@@ -495,7 +529,17 @@ impl Invariants {
             });
             return;
         };
-        let target = LiquidationTarget { collateral: account.collateral, positions: &risks[..count], index };
+        let escalated = account.liquidation_escalated(
+            world.clock.slot,
+            episode_slots,
+            pre.exchange.repeat_liquidation_window_slots,
+        );
+        let target = LiquidationTarget {
+            collateral: account.collateral,
+            positions: &risks[..count],
+            index,
+            escalated,
+        };
         let plan = plan_liquidation(&target, slots, max_base, &liquidation_params);
         let keeper_paid = post.wallets[keeper] as i128 - pre.wallets[keeper] as i128;
         let fund_change = post.fund.balance as i128 - pre.fund.balance as i128;

@@ -43,20 +43,26 @@ pub struct MarginAccount {
     /// 1 while a liquidation episode runs (flag with hysteresis, see [`Self::episode_live`]).
     pub being_liquidated: u8,
     pub bump: u8,
-    pub _padding: [u8; 2],
+    /// 1 when the current episode started as a repeat breach and closes whole positions
+    /// ([`Self::liquidation_escalated`]). Formerly padding.
+    pub episode_escalated: u8,
+    pub _padding: [u8; 1],
     /// Slot of the episode's latest slice (0 when not flagged). An episode whose latest slice is
     /// older than `exchange.liquidation_episode_slots` has lapsed.
     pub liquidation_last_slot: u64,
     /// The market's funding index at each position's last settlement (parallel to `positions`;
     /// formerly reserved bytes).
     pub funding_indexes: [i64; MAX_POSITIONS],
-    pub reserved: [u8; 56],
+    /// Slot of the account's latest liquidation slice, kept after its episode ends (0: never
+    /// liquidated since this field exists). Formerly reserved bytes.
+    pub last_slice_slot: u64,
+    pub reserved: [u8; 48],
 }
 
 const _: () = assert!(core::mem::size_of::<Position>() == 24);
 const _: () = assert!(
     core::mem::size_of::<MarginAccount>()
-        == 3 * 32 + 8 + 24 * MAX_POSITIONS + 3 * 8 + 8 + 8 + 8 * MAX_POSITIONS + 56
+        == 3 * 32 + 8 + 24 * MAX_POSITIONS + 3 * 8 + 8 + 8 + 8 * MAX_POSITIONS + 8 + 48
 );
 
 impl MarginAccount {
@@ -116,6 +122,33 @@ impl MarginAccount {
     /// (hysteresis) and carries the bonus ramp; a lapsed one is over, whatever prices did since.
     pub fn episode_live(&self, slot: u64, episode_slots: u64) -> bool {
         self.being_liquidated == 1 && slot.saturating_sub(self.liquidation_last_slot) <= episode_slots
+    }
+
+    /// Whether a liquidation at `slot` closes whole positions. A live episode keeps what it
+    /// started with; a new one is a *repeat breach* when the account's latest slice is at most
+    /// `repeat_window` slots old (0 turns repeats off): the slice it kept after that one did not
+    /// survive the market, so this episode does not keep another (docs/LIQUIDATION.md).
+    pub fn liquidation_escalated(&self, slot: u64, episode_slots: u64, repeat_window: u64) -> bool {
+        if self.episode_live(slot, episode_slots) {
+            self.episode_escalated == 1
+        } else {
+            repeat_window != 0
+                && self.last_slice_slot != 0
+                && slot.saturating_sub(self.last_slice_slot) <= repeat_window
+        }
+    }
+
+    /// Records a slice at `slot` of an episode that is `escalated` (see
+    /// [`Self::liquidation_escalated`]); `reached_target` ends the episode.
+    pub fn record_slice(&mut self, slot: u64, escalated: bool, reached_target: bool) {
+        self.liquidation_count = self.liquidation_count.saturating_add(1);
+        self.last_slice_slot = slot;
+        self.episode_escalated = escalated as u8;
+        if reached_target {
+            self.clear_liquidation_flag();
+        } else {
+            self.flag_liquidation(slot);
+        }
     }
 
     /// Slots since the live episode started (0 when none is live): what the bonus ramp reads.

@@ -122,6 +122,11 @@ impl Liquidate<'_> {
         let live = account.episode_live(clock.slot, exchange.liquidation_episode_slots);
         let slots_since_flagged = account.slots_in_episode(clock.slot, exchange.liquidation_episode_slots);
         let episode_start_slot = account.liquidation_start_slot;
+        let escalated = account.liquidation_escalated(
+            clock.slot,
+            exchange.liquidation_episode_slots,
+            exchange.repeat_liquidation_window_slots,
+        );
         if was_flagged && !live {
             account.clear_liquidation_flag();
         }
@@ -130,7 +135,12 @@ impl Liquidate<'_> {
         // account's: β is the largest buffer among its markets, whichever market is sliced.
         let mut params = market.params.liquidation();
         params.liquidation_buffer = markets.liquidation_buffer(&account);
-        let target = LiquidationTarget { collateral: account.collateral, positions: &risks[..count], index };
+        let target = LiquidationTarget {
+            collateral: account.collateral,
+            positions: &risks[..count],
+            index,
+            escalated,
+        };
         let plan = math::plan_liquidation(&target, slots_since_flagged, args.max_base, &params)?;
         let margin_before = target_margin_scaled(&plan.health_before, params.liquidation_buffer)?;
         // Liquidatable below maintenance; in a live episode, until the end target is reached.
@@ -223,12 +233,7 @@ impl Liquidate<'_> {
         fund.balance = fund.balance.sub_or_err(insolvent_reward)?;
         fund.total_keeper_rewards = fund.total_keeper_rewards.add_or_err(insolvent_reward)?;
         exchange.total_liquidations = exchange.total_liquidations.add_or_err(1)?;
-        account.liquidation_count = account.liquidation_count.saturating_add(1);
-        if margin_after >= 0 {
-            account.clear_liquidation_flag();
-        } else {
-            account.flag_liquidation(clock.slot);
-        }
+        account.record_slice(clock.slot, escalated, margin_after >= 0);
 
         // An insolvent account's other losing positions are closed in the same call when their
         // markets are passed writable: its losses are realized and its deficit resolved at once,
