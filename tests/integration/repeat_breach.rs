@@ -12,8 +12,8 @@ use solana_sdk::signature::{Keypair, Signer};
 /// One day of slots at 400 ms.
 const DAY_SLOTS: u64 = 216_000;
 
-/// Alice's 10x long sliced once at $142 (back at her target, episode over); returns the slot
-/// of that slice.
+/// Alice's 10x long sliced once at $142 (back at her target, episode over: a recovery);
+/// returns the slot of that slice.
 async fn sliced_once(ctx: &mut TestContext, alice: &Trader, keeper: &Keeper) -> u64 {
     ctx.set_price_usd(0, 142.0).await;
     ctx.liquidate(keeper, &alice.account, 0).await.unwrap();
@@ -22,7 +22,7 @@ async fn sliced_once(ctx: &mut TestContext, alice: &Trader, keeper: &Keeper) -> 
     assert!(first.remaining_base > 0);
     let account = ctx.margin_account(&alice.account).await;
     assert_eq!(account.being_liquidated, 0, "at its target: the episode is over");
-    assert_eq!(account.last_slice_slot, first.slot);
+    assert_eq!(account.last_recovery_slot, first.slot, "a slice that reached the target is a recovery");
     first.slot
 }
 
@@ -76,7 +76,7 @@ async fn a_second_breach_within_the_window_closes_the_position_whole() {
     assert_eq!(account.collateral as i128, plan.outcome.collateral_after);
     assert_eq!(account.collateral as i128, e.equity_after as i128);
     assert_eq!(account.being_liquidated, 0);
-    assert_eq!(account.last_slice_slot, e.slot);
+    assert_eq!(account.last_recovery_slot, e.slot, "no position left: at its target");
     assert_eq!(ctx.market(0).await.long_base, 0);
 }
 
@@ -106,6 +106,34 @@ async fn a_breach_after_the_window_is_sliced_again_and_the_window_is_inclusive()
     assert_eq!(e.whole_close, 0);
     assert_eq!(e.base_closed, plan.outcome.closed_base);
     assert!((e.base_closed as i64) < remaining && e.remaining_base > 0);
+}
+
+#[tokio::test]
+async fn an_episode_left_to_lapse_below_its_target_makes_no_repeat() {
+    // SETUP: a one-day window. A keeper takes one lot at $142 and walks away: the account stays
+    // below its target (flagged) until the episode lapses 150 slots later.
+    let mut ctx = crate::standard().await;
+    ctx.set_repeat_liquidation_window(DAY_SLOTS).await.unwrap();
+    let alice = ten_x_long(&mut ctx).await;
+    let keeper = ctx.keeper().await;
+    ctx.set_price_usd(0, 142.0).await;
+    let mut liquidate = ctx.liquidation(&keeper, &alice.account, 0).await;
+    liquidate.max_base = SOL as u64 / 100; // a hundredth of a SOL, far short of the exact slice
+    let instruction = liquidate.instruction(&ctx.ex);
+    ctx.send(&[instruction], &[&keeper.owner]).await.unwrap();
+    let account = ctx.margin_account(&alice.account).await;
+    assert_eq!((account.being_liquidated, account.last_recovery_slot), (1, 0));
+    ctx.advance(151, 61).await;
+    ctx.set_price_usd(0, 142.0).await;
+
+    // CHECK: the next call starts a new episode, which is no repeat: it is sliced, not closed.
+    let plan = ctx.expected_liquidation(&alice.account, 0, u64::MAX).await;
+    assert_eq!(plan.whole_close, None);
+    ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
+    let e = ctx.events::<LiquidationSliceV3>().remove(0);
+    assert_eq!(e.whole_close, 0);
+    assert!(e.remaining_base > 0);
+    assert_eq!(e.base_closed, plan.outcome.closed_base);
 }
 
 #[tokio::test]

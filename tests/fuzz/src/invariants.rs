@@ -35,7 +35,7 @@ pub const INVARIANTS: &[&str] = &[
     "5f.episode_end_only_when_no_longer_liquidatable",
     "5g.extra_closes_only_for_an_insolvent_account",
     "5h.repeat_close_only_within_the_window",
-    "5i.slice_recorded_on_the_account",
+    "5i.recovery_recorded_on_the_account",
     "6a.lp_payout_within_collectable_value",
     "6b.lp_payout_within_counted_nav",
     "7a.tokens_conserved",
@@ -489,36 +489,37 @@ impl Invariants {
         );
         // 5h. A repeat whole close (code 5) only where the rule allows it, written out here
         // independently of `MarginAccount::liquidation_escalated`: the window is on, and either a
-        // live episode that started as a repeat continues, or the account's latest slice before
-        // this call is at most the window old. Either way the call records its slot.
+        // live episode that started as a repeat continues, or the account's previous episode
+        // ended at its target at most the window ago.
         let window = pre.exchange.repeat_liquidation_window_slots;
         let slot = world.clock.slot;
         let continuing = account.being_liquidated == 1
             && slot.saturating_sub(account.liquidation_last_slot) <= episode_slots
             && account.episode_escalated == 1;
-        let recent = account.last_slice_slot != 0 && slot.saturating_sub(account.last_slice_slot) <= window;
+        let recovered_recently =
+            account.last_recovery_slot != 0 && slot.saturating_sub(account.last_recovery_slot) <= window;
         self.check(
             "5h.repeat_close_only_within_the_window",
             step,
-            e.whole_close != WholeClose::code(Some(WholeClose::Repeat)) || continuing || (window != 0 && recent),
+            e.whole_close != WholeClose::code(Some(WholeClose::Repeat))
+                || continuing
+                || (window != 0 && recovered_recently),
             || {
                 format!(
-                    "trader{i} market {market}: repeat close at slot {slot}, latest slice {}, window {window}, episode {}/{}",
-                    account.last_slice_slot, account.being_liquidated, account.episode_escalated
+                    "trader{i} market {market}: repeat close at slot {slot}, latest recovery {}, window {window}, episode {}/{}",
+                    account.last_recovery_slot, account.being_liquidated, account.episode_escalated
                 )
             },
         );
-        self.check(
-            "5i.slice_recorded_on_the_account",
-            step,
-            post.accounts[i].last_slice_slot == slot,
-            || {
-                format!(
-                    "trader{i}: last_slice_slot {} after a slice at {slot}",
-                    post.accounts[i].last_slice_slot
-                )
-            },
-        );
+        // 5i. A slice that reached the target records the recovery; one that did not leaves the
+        // record as it was.
+        let expected = if margin_after >= 0 { slot } else { account.last_recovery_slot };
+        self.check("5i.recovery_recorded_on_the_account", step, post.accounts[i].last_recovery_slot == expected, || {
+            format!(
+                "trader{i}: last_recovery_slot {} after a slice at {slot} (margin after {margin_after}), expected {expected}",
+                post.accounts[i].last_recovery_slot
+            )
+        });
         // The prediction from the pre-state with the program's own math.
         let slots = account.slots_in_episode(world.clock.slot, episode_slots);
         let mut liquidation_params = params.liquidation();

@@ -53,9 +53,10 @@ pub struct MarginAccount {
     /// The market's funding index at each position's last settlement (parallel to `positions`;
     /// formerly reserved bytes).
     pub funding_indexes: [i64; MAX_POSITIONS],
-    /// Slot of the account's latest liquidation slice, kept after its episode ends (0: never
-    /// liquidated since this field exists). Formerly reserved bytes.
-    pub last_slice_slot: u64,
+    /// Slot at which the account's latest liquidation episode ended at its end target (a slice
+    /// reached it, or `liquidate` found the account back there); 0: none since this field
+    /// exists. A lapsed episode does not set it. Formerly reserved bytes.
+    pub last_recovery_slot: u64,
     pub reserved: [u8; 48],
 }
 
@@ -125,27 +126,29 @@ impl MarginAccount {
     }
 
     /// Whether a liquidation at `slot` closes whole positions. A live episode keeps what it
-    /// started with; a new one is a *repeat breach* when the account's latest slice is at most
-    /// `repeat_window` slots old (0 turns repeats off): the slice it kept after that one did not
-    /// survive the market, so this episode does not keep another (docs/LIQUIDATION.md).
+    /// started with; a new one is a *repeat breach* when the account's previous episode ended at
+    /// its end target at most `repeat_window` slots ago (0 turns repeats off): the position that
+    /// liquidation left it did not survive the market, so this episode does not leave another
+    /// (docs/LIQUIDATION.md). Only a recovery counts: an episode left to lapse below its target
+    /// (a keeper slicing one lot and walking away) makes nothing a repeat.
     pub fn liquidation_escalated(&self, slot: u64, episode_slots: u64, repeat_window: u64) -> bool {
         if self.episode_live(slot, episode_slots) {
             self.episode_escalated == 1
         } else {
             repeat_window != 0
-                && self.last_slice_slot != 0
-                && slot.saturating_sub(self.last_slice_slot) <= repeat_window
+                && self.last_recovery_slot != 0
+                && slot.saturating_sub(self.last_recovery_slot) <= repeat_window
         }
     }
 
     /// Records a slice at `slot` of an episode that is `escalated` (see
-    /// [`Self::liquidation_escalated`]); `reached_target` ends the episode.
+    /// [`Self::liquidation_escalated`]); `reached_target` ends the episode with a recovery.
     pub fn record_slice(&mut self, slot: u64, escalated: bool, reached_target: bool) {
         self.liquidation_count = self.liquidation_count.saturating_add(1);
-        self.last_slice_slot = slot;
         self.episode_escalated = escalated as u8;
         if reached_target {
             self.clear_liquidation_flag();
+            self.last_recovery_slot = slot;
         } else {
             self.flag_liquidation(slot);
         }

@@ -151,6 +151,11 @@ impl Liquidate<'_> {
             // that, so that a later dip into the hysteresis band does not resume it.
             require!(was_flagged, MicroliqError::NotLiquidatable);
             account.clear_liquidation_flag();
+            // Back at its target (not merely lapsed above maintenance): a recovery, which a new
+            // breach within the repeat window follows as a repeat.
+            if margin_before >= 0 {
+                account.last_recovery_slot = clock.slot;
+            }
             // The funding settled above is a payout like any other (hostile review: this return
             // once skipped the check and let a receipt take the pool below zero).
             if funding_settled > 0 {
