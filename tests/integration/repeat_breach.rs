@@ -1,6 +1,7 @@
 //! Repeat breaches (issue 11): an account that falls below maintenance again within the
-//! exchange's `repeat_liquidation_window_slots` of its latest slice has its position closed
-//! whole, at the bonus the ramp gives, instead of being sliced again (docs/LIQUIDATION.md).
+//! exchange's `repeat_liquidation_window_slots` of its last recovery (its previous episode ended
+//! at its target) has its losing position closed whole, at the bonus the ramp gives, instead of
+//! being sliced again (docs/LIQUIDATION.md).
 
 use microliq::error::MicroliqError;
 use microliq::events::{LiquidationSliceV3, RepeatLiquidationWindowSet};
@@ -76,7 +77,7 @@ async fn a_second_breach_within_the_window_closes_the_position_whole() {
     assert_eq!(account.collateral as i128, plan.outcome.collateral_after);
     assert_eq!(account.collateral as i128, e.equity_after as i128);
     assert_eq!(account.being_liquidated, 0);
-    assert_eq!(account.last_recovery_slot, e.slot, "no position left: at its target");
+    assert_eq!((account.last_recovery_slot, account.last_recovery_time), (0, 0), "flat: nothing to repeat");
     assert_eq!(ctx.market(0).await.long_base, 0);
 }
 
@@ -88,11 +89,11 @@ async fn a_breach_after_the_window_is_sliced_again_and_the_window_is_inclusive()
     let alice = ten_x_long(&mut ctx).await;
     let keeper = ctx.keeper().await;
     let first_slot = sliced_once(&mut ctx, &alice, &keeper).await;
-    ctx.set_price_usd(0, 139.0).await;
 
     // CHECK: exactly 100 slots after the slice it is still a repeat …
     let now = ctx.clock().await.slot;
     ctx.advance(first_slot + 100 - now, 40).await;
+    ctx.set_price_usd(0, 139.0).await;
     let plan = ctx.expected_liquidation(&alice.account, 0, u64::MAX).await;
     assert_eq!(plan.whole_close, Some(WholeClose::Repeat));
     // … one slot later it is a new first breach: sliced.
@@ -225,4 +226,135 @@ async fn only_the_admin_sets_the_window_within_its_bound() {
         ctx.exchange().await.repeat_liquidation_window_slots,
         exchange_bounds::REPEAT_LIQUIDATION_WINDOW_SLOTS_MAX
     );
+}
+
+// --- The hostile review's cases (each once showed the problem; now each guards against it) ----
+
+/// Liquidates `market` of `account` until the program refuses; returns the slice events.
+async fn liquidate_until_refused(
+    ctx: &mut TestContext,
+    keeper: &Keeper,
+    account: &solana_sdk::pubkey::Pubkey,
+    market: u16,
+) -> Vec<LiquidationSliceV3> {
+    let mut slices = Vec::new();
+    while ctx.liquidate(keeper, account, market).await.is_ok() {
+        slices.extend(ctx.events::<LiquidationSliceV3>());
+        assert!(slices.len() < 50);
+    }
+    slices
+}
+
+#[tokio::test]
+async fn a_repeat_closes_the_losing_position_whole_and_only_slices_a_winner() {
+    // SETUP: 66 SOL and 0.15 BTC long on 2,000 USDC. BTC rises to $61,000 (in profit), SOL
+    // falls to $131 and is sliced back to the target (a recovery); a minute later SOL is at $126.
+    let mut ctx = crate::standard().await;
+    ctx.set_repeat_liquidation_window(DAY_SLOTS).await.unwrap();
+    let alice = ctx.trader(2_000 * USDC).await;
+    ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
+    ctx.trade(&alice, 1, 15_000_000).await.unwrap();
+    let keeper = ctx.keeper().await;
+    ctx.set_price_usd(1, 61_000.0).await;
+    ctx.set_price_usd(0, 131.0).await;
+    let first = liquidate_until_refused(&mut ctx, &keeper, &alice.account, 0).await;
+    assert!(!first.is_empty() && first.iter().all(|e| e.whole_close == 0));
+    assert_eq!(ctx.margin_account(&alice.account).await.last_recovery_slot, first.last().unwrap().slot);
+    ctx.advance(200, 80).await;
+    ctx.set_price_usd(1, 61_000.0).await;
+    ctx.set_price_usd(0, 126.0).await;
+    assert!(ctx.health(&alice.account).await.is_liquidatable());
+
+    // CHECK: naming the winner (BTC) slices it like any breach; naming the loser (SOL) closes it
+    // whole.
+    let btc = ctx.expected_liquidation(&alice.account, 1, u64::MAX).await;
+    assert_eq!(btc.whole_close, None, "a winner is never closed whole by a repeat");
+    assert!((btc.outcome.closed_base as i64) < 15_000_000);
+    let sol = ctx.expected_liquidation(&alice.account, 0, u64::MAX).await;
+    assert_eq!(sol.whole_close, Some(WholeClose::Repeat));
+    // (The reference keeper's choice: app/keeper/tests/keeper.rs,
+    // `keeper_names_the_losing_position_in_a_repeat`.)
+    ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
+    let e = ctx.events::<LiquidationSliceV3>().remove(0);
+    assert_eq!((e.whole_close, e.remaining_base), (5, 0));
+    assert!(ctx
+        .margin_account(&alice.account)
+        .await
+        .positions
+        .iter()
+        .any(|p| p.market_index == 1 && p.base > 0));
+}
+
+#[tokio::test]
+async fn no_repeat_on_prices_published_before_the_recovery() {
+    // SETUP: sliced at $142 (a recovery at the clock's time T); in the same second a $139 price
+    // is published (a lagging or older update).
+    let mut ctx = crate::standard().await;
+    ctx.set_repeat_liquidation_window(DAY_SLOTS).await.unwrap();
+    let alice = ten_x_long(&mut ctx).await;
+    let keeper = ctx.keeper().await;
+    sliced_once(&mut ctx, &alice, &keeper).await;
+    let recovery_time = ctx.margin_account(&alice.account).await.last_recovery_time;
+    assert_eq!(recovery_time, ctx.clock().await.unix_timestamp);
+    ctx.advance(2, 0).await;
+    ctx.set_price_usd(0, 139.0).await;
+
+    // CHECK: a breach judged on a price no newer than the recovery is an ordinary one: sliced.
+    let plan = ctx.expected_liquidation(&alice.account, 0, u64::MAX).await;
+    assert_eq!(plan.whole_close, None);
+    // One second later, a fresh price makes the same breach a repeat.
+    ctx.advance(1, 1).await;
+    ctx.set_price_usd(0, 139.0).await;
+    let plan = ctx.expected_liquidation(&alice.account, 0, u64::MAX).await;
+    assert_eq!(plan.whole_close, Some(WholeClose::Repeat));
+    ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
+    assert_eq!(ctx.events::<LiquidationSliceV3>().remove(0).whole_close, 5);
+}
+
+#[tokio::test]
+async fn a_lapsed_episode_found_at_its_target_later_records_no_recovery() {
+    // SETUP: a keeper takes a hundredth of a SOL at $142 and walks away; three days later SOL is
+    // back at $150 (the account at its target) and a keeper calls `liquidate`.
+    let mut ctx = crate::standard().await;
+    ctx.set_repeat_liquidation_window(DAY_SLOTS).await.unwrap();
+    let alice = ten_x_long(&mut ctx).await;
+    let keeper = ctx.keeper().await;
+    ctx.set_price_usd(0, 142.0).await;
+    let mut liquidate = ctx.liquidation(&keeper, &alice.account, 0).await;
+    liquidate.max_base = SOL as u64 / 100;
+    let instruction = liquidate.instruction(&ctx.ex);
+    ctx.send(&[instruction], &[&keeper.owner]).await.unwrap();
+    ctx.advance(3 * DAY_SLOTS, 3 * 86_400).await;
+    ctx.set_price_usd(0, 150.0).await;
+    ctx.liquidate(&keeper, &alice.account, 0).await.unwrap(); // ends the (lapsed) episode
+
+    // CHECK: no recovery recorded, so the next breach is sliced.
+    let account = ctx.margin_account(&alice.account).await;
+    assert_eq!((account.being_liquidated, account.last_recovery_slot), (0, 0));
+    ctx.advance(100, 40).await;
+    ctx.set_price_usd(0, 142.0).await;
+    let plan = ctx.expected_liquidation(&alice.account, 0, u64::MAX).await;
+    assert_eq!(plan.whole_close, None);
+}
+
+#[tokio::test]
+async fn a_flat_account_starts_afresh() {
+    // SETUP: sliced once (a recovery), then alice closes the rest herself and opens a new long.
+    let mut ctx = crate::standard().await;
+    ctx.set_repeat_liquidation_window(DAY_SLOTS).await.unwrap();
+    let alice = ten_x_long(&mut ctx).await;
+    let keeper = ctx.keeper().await;
+    sliced_once(&mut ctx, &alice, &keeper).await;
+    let remaining = ctx.margin_account(&alice.account).await.positions[0].base;
+    ctx.trade(&alice, 0, -remaining).await.unwrap();
+    let account = ctx.margin_account(&alice.account).await;
+    assert_eq!((account.last_recovery_slot, account.last_recovery_time), (0, 0), "flat: forgotten");
+    ctx.trade(&alice, 0, 20 * SOL).await.unwrap();
+
+    // CHECK: the new position's first breach within the day is sliced, not closed whole.
+    ctx.advance(100, 40).await;
+    ctx.set_price_usd(0, 125.0).await;
+    assert!(ctx.health(&alice.account).await.is_liquidatable());
+    let plan = ctx.expected_liquidation(&alice.account, 0, u64::MAX).await;
+    assert_eq!(plan.whole_close, None);
 }

@@ -582,7 +582,8 @@ impl SetMarketFunding {
 }
 
 /// Sets the exchange's repeat-breach window (admin): a new breach of maintenance within this
-/// many slots of an account's latest liquidation slice closes its positions whole (0: off).
+/// many slots of an account's last recovery from a liquidation closes its losing positions
+/// whole (0: off).
 pub struct SetRepeatLiquidationWindow {
     pub admin: Pubkey,
     pub window_slots: u64,

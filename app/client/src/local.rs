@@ -632,6 +632,14 @@ impl LocalExchange {
         let slot = self.clock().await.slot;
         let exchange = self.exchange().await;
         let slots = state.slots_in_episode(slot, exchange.liquidation_episode_slots);
+        // The prices the program reads: the fixtures' accounts, as last written.
+        let oldest_price_time = state
+            .positions
+            .iter()
+            .filter(|p| p.is_open())
+            .map(|p| self.markets[p.market_index as usize].price.publish_time)
+            .min()
+            .unwrap_or(i64::MIN);
         let target = LiquidationTarget {
             collateral: state.collateral,
             positions: &risks[..count],
@@ -640,6 +648,7 @@ impl LocalExchange {
                 slot,
                 exchange.liquidation_episode_slots,
                 exchange.repeat_liquidation_window_slots,
+                oldest_price_time,
             ),
         };
         microliq::math::plan_liquidation(&target, slots, max_base, &params).unwrap()

@@ -178,7 +178,7 @@ pub mod microliq {
     // --- appended (repeat breaches, issue 11) ---------------------------------------------------
 
     /// Sets the repeat-breach window: a new breach of maintenance within this many slots of an
-    /// account's latest liquidation slice closes its positions whole (0: off).
+    /// account's last recovery from a liquidation closes its losing positions whole (0: off).
     pub fn set_repeat_liquidation_window(
         ctx: Context<SetRepeatLiquidationWindow>,
         args: SetRepeatLiquidationWindowArgs,

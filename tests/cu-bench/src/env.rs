@@ -542,10 +542,12 @@ impl Env {
         let slot = self.clock().slot;
         let exchange = self.exchange()?;
         let slots = state.slots_in_episode(slot, exchange.liquidation_episode_slots);
+        // The bench's prices are written at the clock's time before each measured call.
         let escalated = state.liquidation_escalated(
             slot,
             exchange.liquidation_episode_slots,
             exchange.repeat_liquidation_window_slots,
+            self.clock().unix_timestamp,
         );
         let index = state.risk_index(market).ok_or("no position in the market")?;
         let target =

@@ -496,8 +496,17 @@ impl Invariants {
         let continuing = account.being_liquidated == 1
             && slot.saturating_sub(account.liquidation_last_slot) <= episode_slots
             && account.episode_escalated == 1;
-        let recovered_recently =
-            account.last_recovery_slot != 0 && slot.saturating_sub(account.last_recovery_slot) <= window;
+        // The prices the call read: the oracles as the world last wrote them.
+        let oldest_price_time = account
+            .positions
+            .iter()
+            .filter(|p| p.is_open())
+            .map(|p| world.oracles[p.market_index as usize].publish_time)
+            .min()
+            .unwrap_or(i64::MIN);
+        let recovered_recently = account.last_recovery_slot != 0
+            && slot.saturating_sub(account.last_recovery_slot) <= window
+            && oldest_price_time > account.last_recovery_time;
         self.check(
             "5h.repeat_close_only_within_the_window",
             step,
@@ -512,8 +521,14 @@ impl Invariants {
             },
         );
         // 5i. A slice that reached the target records the recovery; one that did not leaves the
-        // record as it was.
-        let expected = if margin_after >= 0 { slot } else { account.last_recovery_slot };
+        // record as it was; an account left without positions has none.
+        let expected = if post.accounts[i].open_position_count() == 0 {
+            0
+        } else if margin_after >= 0 {
+            slot
+        } else {
+            account.last_recovery_slot
+        };
         self.check("5i.recovery_recorded_on_the_account", step, post.accounts[i].last_recovery_slot == expected, || {
             format!(
                 "trader{i}: last_recovery_slot {} after a slice at {slot} (margin after {margin_after}), expected {expected}",
@@ -534,6 +549,7 @@ impl Invariants {
             world.clock.slot,
             episode_slots,
             pre.exchange.repeat_liquidation_window_slots,
+            oldest_price_time,
         );
         let target = LiquidationTarget {
             collateral: account.collateral,

@@ -177,10 +177,10 @@ pub enum WholeClose {
     /// The capped slice's penalty would take all the equity left: a remainder would stay open
     /// with zero equity, so the whole position goes in this call.
     EquityExhausted,
-    /// A repeat breach: the account fell below maintenance again within the exchange's
-    /// `repeat_liquidation_window_slots` of its latest slice (docs/LIQUIDATION.md, "Repeat
-    /// breaches"). The slice it kept did not survive the market, so this episode closes whole
-    /// positions.
+    /// A repeat breach of a losing position: the account fell below maintenance again within
+    /// the exchange's `repeat_liquidation_window_slots` of its last recovery (docs/LIQUIDATION.md,
+    /// "Repeat breaches"). What the last liquidation left it did not survive the market, so this
+    /// episode closes losing positions whole.
     Repeat,
 }
 
@@ -236,7 +236,8 @@ pub struct LiquidationTarget<'a> {
     pub positions: &'a [PositionRisk],
     /// Index into `positions` of the position to slice.
     pub index: usize,
-    /// The episode closes whole positions: a repeat breach
+    /// A repeat breach: the chosen position is closed whole if it is losing (unrealized PnL
+    /// plus unsettled funding `≤ 0`), sliced otherwise
     /// ([`MarginAccount::liquidation_escalated`](crate::state::MarginAccount::liquidation_escalated)).
     pub escalated: bool,
 }
@@ -372,7 +373,9 @@ pub fn plan_liquidation(
     let exact_slice = if health_before.equity <= 0 {
         whole_close = Some(WholeClose::Insolvent);
         size
-    } else if target.escalated {
+    } else if target.escalated && position.unrealized_pnl()?.add_or_err(position.funding)? <= 0 {
+        // A repeat breach closes a losing position whole; a winner is sliced like any other
+        // (closing it whole would take the trader's hedge and cost more penalty).
         whole_close = Some(WholeClose::Repeat);
         size
     } else {

@@ -101,9 +101,9 @@ pub struct Exchange {
     /// Unix time the current exchange-wide pause of closes began (0 when they are not paused).
     pub funding_paused_since: i64,
     /// Repeat breaches: an account that falls below maintenance again within this many slots
-    /// of its latest liquidation slice has its positions closed whole, not sliced (0: off; see
-    /// `MarginAccount::liquidation_escalated`). Formerly reserved bytes: 0 on exchanges created
-    /// before it existed.
+    /// of its last recovery from a liquidation has its losing positions closed whole, not sliced
+    /// (0: off; see `MarginAccount::liquidation_escalated`). Formerly reserved bytes: 0 (off) on
+    /// exchanges created before it existed, until the admin sets it.
     pub repeat_liquidation_window_slots: u64,
     pub reserved: [u8; 64],
 }

@@ -6,8 +6,9 @@ use crate::state::{exchange_bounds, Exchange};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
 pub struct SetRepeatLiquidationWindowArgs {
-    /// Slots after an account's latest liquidation slice within which a new breach of
-    /// maintenance closes its positions whole (0 turns repeat breaches off; at most
+    /// Slots after an account's last recovery from a liquidation (its episode ended at its end
+    /// target) within which a new breach of maintenance closes its losing positions whole, one
+    /// per call (0 turns repeat breaches off; at most
     /// `exchange_bounds::REPEAT_LIQUIDATION_WINDOW_SLOTS_MAX`, ~30 days).
     pub window_slots: u64,
 }
