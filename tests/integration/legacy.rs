@@ -30,5 +30,7 @@ mod liquidation;
 mod liquidity;
 #[path = "money_safety.rs"]
 mod money_safety;
+#[path = "repeat_breach.rs"]
+mod repeat_breach;
 #[path = "trading.rs"]
 mod trading;

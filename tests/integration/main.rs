@@ -30,4 +30,5 @@ mod liquidation;
 mod liquidity;
 mod money_safety;
 mod oracles;
+mod repeat_breach;
 mod trading;

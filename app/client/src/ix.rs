@@ -581,6 +581,28 @@ impl SetMarketFunding {
     }
 }
 
+/// Sets the exchange's repeat-breach window (admin): a new breach of maintenance within this
+/// many slots of an account's last recovery from a liquidation closes its losing positions
+/// whole (0: off).
+pub struct SetRepeatLiquidationWindow {
+    pub admin: Pubkey,
+    pub window_slots: u64,
+}
+
+impl SetRepeatLiquidationWindow {
+    pub fn instruction(&self, ex: &ExchangeAddresses) -> Instruction {
+        build(
+            microliq::accounts::SetRepeatLiquidationWindow { admin: self.admin, exchange: ex.exchange },
+            microliq::instruction::SetRepeatLiquidationWindow {
+                args: microliq::instructions::SetRepeatLiquidationWindowArgs {
+                    window_slots: self.window_slots,
+                },
+            },
+            &[],
+        )
+    }
+}
+
 /// Advances a market's funding index to the clock (permissionless crank).
 pub struct UpdateFunding {
     pub market: Pubkey,

@@ -630,11 +630,26 @@ impl LocalExchange {
         }
         params.liquidation_buffer = state.liquidation_buffer(|i| buffers.get(i as usize).copied());
         let slot = self.clock().await.slot;
-        let slots = state.slots_in_episode(slot, self.exchange().await.liquidation_episode_slots);
+        let exchange = self.exchange().await;
+        let slots = state.slots_in_episode(slot, exchange.liquidation_episode_slots);
+        // The prices the program reads: the fixtures' accounts, as last written.
+        let oldest_price_time = state
+            .positions
+            .iter()
+            .filter(|p| p.is_open())
+            .map(|p| self.markets[p.market_index as usize].price.publish_time)
+            .min()
+            .unwrap_or(i64::MIN);
         let target = LiquidationTarget {
             collateral: state.collateral,
             positions: &risks[..count],
             index: state.risk_index(market).expect("position"),
+            escalated: state.liquidation_escalated(
+                slot,
+                exchange.liquidation_episode_slots,
+                exchange.repeat_liquidation_window_slots,
+                oldest_price_time,
+            ),
         };
         microliq::math::plan_liquidation(&target, slots, max_base, &params).unwrap()
     }
@@ -741,6 +756,13 @@ impl LocalExchange {
             config,
         }
         .instruction(&self.ex);
+        self.admin_send(instruction).await
+    }
+
+    /// Sets the exchange's repeat-breach window (slots; 0 turns repeat breaches off).
+    pub async fn set_repeat_liquidation_window(&mut self, window_slots: u64) -> Result<(), TxError> {
+        let instruction =
+            ix::SetRepeatLiquidationWindow { admin: self.admin.pubkey(), window_slots }.instruction(&self.ex);
         self.admin_send(instruction).await
     }
 

@@ -179,6 +179,7 @@ pub async fn run(config: &DemoConfig, out: &mut dyn Write) -> Result<DemoSummary
                     2 => ", whole: no equity left",
                     3 => ", whole: target unreachable in this market",
                     4 => ", whole: the penalty took all equity left",
+                    5 => ", whole: a repeat breach within a day of its last recovery",
                     _ => "",
                 },
                 if e.insolvent_reward > 0 {

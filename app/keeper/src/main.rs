@@ -119,6 +119,14 @@ enum Command {
         /// (`200,100` = 0.02 %/h clamped at 0.01 %/h, the markets' default; `0,0` = none).
         #[arg(long, value_parser = parse_funding)]
         funding: Option<microliq::state::FundingConfig>,
+        /// Repeat-breach window in seconds: an account that falls below maintenance again
+        /// within it after a liquidation slice is closed whole (0 = off).
+        #[arg(long, default_value_t = simulate::DEFAULT_REPEAT_WINDOW_SECS)]
+        repeat_window_secs: u64,
+        /// Replays coarser than this many seconds per row are refined to about this step with a
+        /// Brownian bridge between their closes (0 = replay the rows as they are).
+        #[arg(long, default_value_t = simulate::DEFAULT_SUBSTEP_SECS)]
+        substep_secs: i64,
     },
     /// Scan throughput: decode + health + rank of synthetic accounts on one core.
     Bench {
@@ -186,6 +194,8 @@ fn main() -> Result<()> {
             depth_btc,
             impact_half_life,
             funding,
+            repeat_window_secs,
+            substep_secs,
         } => {
             let config = simulate::SimulateConfig {
                 seed,
@@ -202,6 +212,8 @@ fn main() -> Result<()> {
                     half_life_steps: impact_half_life,
                 },
                 funding,
+                repeat_window_secs,
+                substep_secs,
             };
             let report = runtime.block_on(simulate::run(&config, &mut stdout))?;
             if let Some(path) = json {

@@ -113,6 +113,18 @@ impl Snapshot {
         ))
     }
 
+    /// The oldest publish time among the prices of the markets `account` holds positions in
+    /// (what the program compares with the account's last recovery); `None` when one has no
+    /// valid price (the program would refuse the call).
+    pub fn oldest_price_time(&self, account: &MarginAccount) -> Option<i64> {
+        let mut oldest: Option<i64> = None;
+        for position in account.positions.iter().filter(|p| p.is_open()) {
+            let time = self.markets.get(position.market_index as usize)?.oracle?.publish_time;
+            oldest = Some(oldest.map_or(time, |t| t.min(time)));
+        }
+        oldest
+    }
+
     /// `(market, oracle)` pairs for every market `account` holds a position in except `except`,
     /// ascending: the remaining accounts of `liquidate`.
     pub fn health_pairs(&self, account: &MarginAccount, except: u16) -> Vec<(Pubkey, Pubkey)> {
@@ -171,22 +183,45 @@ impl Assessment {
         let episode_slots = snapshot.exchange.liquidation_episode_slots;
         let live = self.account.episode_live(snapshot.slot, episode_slots);
         let slots = self.account.slots_in_episode(snapshot.slot, episode_slots);
-        let target =
-            LiquidationTarget { collateral: self.account.collateral, positions: self.positions(), index };
+        let escalated = self.account.liquidation_escalated(
+            snapshot.slot,
+            episode_slots,
+            snapshot.exchange.repeat_liquidation_window_slots,
+            snapshot.oldest_price_time(&self.account)?,
+        );
+        let target = LiquidationTarget {
+            collateral: self.account.collateral,
+            positions: self.positions(),
+            index,
+            escalated,
+        };
         let plan = math::plan_liquidation(&target, slots, max_base, &params).ok()?;
         let below_target = target_margin_scaled(&plan.health_before, params.liquidation_buffer).ok()? < 0;
         (plan.health_before.is_liquidatable() || (live && below_target)).then_some(plan)
     }
 
     /// Which position to slice: a plan that reaches the target with the smallest closed notional
-    /// if there is one (the least disruption for the trader), else the largest requirement.
+    /// if there is one (the least disruption for the trader), else the largest requirement. In a
+    /// repeat breach a losing position's whole close comes first, one that reaches the target
+    /// before one that does not (what the rule is for: the loser goes, the trader keeps the
+    /// winner).
     pub fn best_plan(&self, snapshot: &Snapshot, max_base: u64) -> Option<(u16, LiquidationPlan)> {
+        let beta = self.account.liquidation_buffer(|i| {
+            snapshot.markets.get(i as usize).map(|m| m.state.params.liquidation_buffer)
+        });
         let mut best: Option<(u16, LiquidationPlan)> = None;
         for position in self.account.positions.iter().filter(|p| p.is_open()) {
             let Some(plan) = self.plan(snapshot, position.market_index, max_base) else { continue };
             let score = |p: &LiquidationPlan| {
-                let reaches = p.whole_close.is_none() && p.outcome.closed_base == p.exact_slice;
+                let reaches = match p.whole_close {
+                    None => p.outcome.closed_base == p.exact_slice,
+                    Some(microliq::math::WholeClose::Repeat) => {
+                        target_margin_scaled(&p.outcome.health_after, beta).is_ok_and(|m| m >= 0)
+                    }
+                    Some(_) => false,
+                };
                 (
+                    p.whole_close == Some(microliq::math::WholeClose::Repeat),
                     reaches,
                     std::cmp::Reverse(if reaches {
                         p.outcome.closed_notional

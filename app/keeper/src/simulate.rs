@@ -85,6 +85,11 @@ pub struct SimulateConfig {
     pub impact: ImpactConfig,
     /// Both markets' funding parameters (default: the markets' own, docs/FUNDING.md).
     pub funding: Option<microliq::state::FundingConfig>,
+    /// The exchange's repeat-breach window, seconds of chain time (slots at 400 ms; 0 = off).
+    pub repeat_window_secs: u64,
+    /// A replay coarser than this (seconds per row) is refined to about this step with a
+    /// Brownian bridge between its rows ([`bridge_refine`]); 0 replays the rows as they are.
+    pub substep_secs: i64,
 }
 
 impl Default for SimulateConfig {
@@ -100,9 +105,17 @@ impl Default for SimulateConfig {
             step_secs: None,
             impact: ImpactConfig::default(),
             funding: None,
+            repeat_window_secs: DEFAULT_REPEAT_WINDOW_SECS,
+            substep_secs: DEFAULT_SUBSTEP_SECS,
         }
     }
 }
+
+/// The simulator's default resolution for replays: 5 minutes.
+pub const DEFAULT_SUBSTEP_SECS: i64 = 300;
+
+/// The simulator's default repeat-breach window: one day.
+pub const DEFAULT_REPEAT_WINDOW_SECS: u64 = 86_400;
 
 /// One policy's totals over every path (quote atoms unless said).
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -158,6 +171,8 @@ pub struct SimulationReport {
     pub steps: usize,
     pub traders: usize,
     pub step_secs: i64,
+    /// Steps per row of a replayed series (1: its rows as they are; see [`bridge_refine`]).
+    pub substeps_per_row: usize,
     pub impact: ImpactConfig,
     /// The first path's exogenous prices (what the impacted paths are compared with).
     pub exogenous_path: Vec<Vec<f64>>,
@@ -193,6 +208,67 @@ pub fn gbm_with_jumps(seed: u64, steps: usize) -> Vec<Vec<f64>> {
             prices[i] *= r.exp();
         }
         path.push(prices.clone());
+    }
+    path
+}
+
+/// Refines a replayed series to `substeps` steps per row. Between two closes each market's
+/// log-price follows a Brownian bridge: it starts at one close and ends exactly at the next, with
+/// the series' own volatility (the standard deviation of its row-to-row log returns, spread over
+/// the substeps) and the two markets' return correlation. An hourly close-to-close move is not a
+/// gap a keeper lives through: the oracle moves every slot and keepers act within seconds, so
+/// replaying hourly closes as instantaneous jumps would catch every account deep below
+/// maintenance. Seeded; `substeps ≤ 1` returns the rows unchanged.
+pub fn bridge_refine(rows: &[Vec<f64>], substeps: usize, seed: u64) -> Vec<Vec<f64>> {
+    if substeps <= 1 || rows.len() < 2 {
+        return rows.to_vec();
+    }
+    let returns: Vec<[f64; 2]> =
+        rows.windows(2).map(|w| [(w[1][0] / w[0][0]).ln(), (w[1][1] / w[0][1]).ln()]).collect();
+    let n = returns.len() as f64;
+    let mean = |m: usize| returns.iter().map(|r| r[m]).sum::<f64>() / n;
+    let (mean_sol, mean_btc) = (mean(0), mean(1));
+    let var = |m: usize, mu: f64| returns.iter().map(|r| (r[m] - mu).powi(2)).sum::<f64>() / n;
+    let sigma = [var(0, mean_sol).sqrt(), var(1, mean_btc).sqrt()];
+    let covariance = returns.iter().map(|r| (r[0] - mean_sol) * (r[1] - mean_btc)).sum::<f64>() / n;
+    let rho = if sigma[0] > 0.0 && sigma[1] > 0.0 {
+        (covariance / (sigma[0] * sigma[1])).clamp(-1.0, 1.0)
+    } else {
+        0.0
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let normal = |rng: &mut ChaCha8Rng| {
+        let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
+        let u2: f64 = rng.gen_range(0.0..1.0);
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    };
+    let steps = substeps as f64;
+    let mut path = Vec::with_capacity(1 + (rows.len() - 1) * substeps);
+    path.push(rows[0].clone());
+    let mut walk = vec![[0.0f64; 2]; substeps + 1];
+    for pair in rows.windows(2) {
+        // A random walk with the substep volatility, then pinned to end at zero (the bridge).
+        for k in 1..=substeps {
+            let z_sol = normal(&mut rng);
+            let z_btc = rho * z_sol + (1.0 - rho * rho).sqrt() * normal(&mut rng);
+            for (m, z) in [z_sol, z_btc].into_iter().enumerate() {
+                walk[k][m] = walk[k - 1][m] + sigma[m] / steps.sqrt() * z;
+            }
+        }
+        for k in 1..=substeps {
+            let t = k as f64 / steps;
+            let row = (0..2)
+                .map(|m| {
+                    if k == substeps {
+                        return pair[1][m];
+                    }
+                    let drift = (pair[1][m] / pair[0][m]).ln() * t;
+                    let bridge = walk[k][m] - t * walk[substeps][m];
+                    pair[0][m] * (drift + bridge).exp()
+                })
+                .collect();
+            path.push(row);
+        }
     }
     path
 }
@@ -341,6 +417,8 @@ async fn run_path(
     )
     .await?;
     world.step_secs = step_secs;
+    let window_slots = (config.repeat_window_secs.saturating_mul(5)).div_ceil(2);
+    world.exchange.set_repeat_liquidation_window(window_slots).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let impact = config.impact;
     let decay = if impact.half_life_steps > 0.0 { 0.5f64.powf(1.0 / impact.half_life_steps) } else { 0.0 };
     let mut log_impact = [0.0f64; 2];
@@ -373,7 +451,7 @@ async fn run_path(
         world.set_prices(&prices).await;
         for round in 0..MAX_CASCADE_ROUNDS {
             if round > 0 {
-                world.publish_prices(&prices).await;
+                world.publish_round_prices(&prices).await;
             }
             let report = world.keeper_pass(&keeper).await?;
             if report.slices.is_empty() {
@@ -495,12 +573,21 @@ async fn run_policy(
 
 /// Runs both policies over the same paths and prints the comparison table.
 pub async fn run(config: &SimulateConfig, out: &mut dyn Write) -> Result<SimulationReport> {
+    let mut substeps = 1;
     let (paths, csv_step): (Vec<Vec<Vec<f64>>>, Option<i64>) = match &config.prices_csv {
         // A replay runs the one price path under `paths` populations (seeds), since one
-        // population of 30 traders is a noisy sample.
+        // population of 30 traders is a noisy sample; refined, each population gets its own
+        // bridge between the same closes.
         Some(csv) => {
             let series = read_prices_csv(csv)?;
-            (vec![series.rows; config.paths.max(1)], series.step_secs)
+            let row_secs = config.step_secs.or(series.step_secs).unwrap_or(crate::world::DEFAULT_STEP_SECS);
+            if config.substep_secs > 0 && row_secs > config.substep_secs {
+                substeps = (row_secs as f64 / config.substep_secs as f64).round().max(1.0) as usize;
+            }
+            let paths = (0..config.paths.max(1))
+                .map(|i| bridge_refine(&series.rows, substeps, config.seed.wrapping_add(2_000 + i as u64)))
+                .collect();
+            (paths, Some(row_secs / substeps as i64))
         }
         None => (
             (0..config.paths)
@@ -509,8 +596,11 @@ pub async fn run(config: &SimulateConfig, out: &mut dyn Write) -> Result<Simulat
             None,
         ),
     };
-    let step_secs = config.step_secs.or(csv_step).unwrap_or(crate::world::DEFAULT_STEP_SECS);
-    let impact = config.impact;
+    let step_secs = csv_step.or(config.step_secs).unwrap_or(crate::world::DEFAULT_STEP_SECS);
+    // The impact's half-life is in rows of the series: the same time however finely it is run.
+    let mut impact = config.impact;
+    impact.half_life_steps *= substeps as f64;
+    let config = &SimulateConfig { impact, ..config.clone() };
     writeln!(
         out,
         "Cascade simulator (seed {}): {} path(s) of {} steps of {} s, {} traders per path, run through the program twice.\n\
@@ -526,6 +616,13 @@ pub async fn run(config: &SimulateConfig, out: &mut dyn Write) -> Result<Simulat
         impact.depth_usd[1],
         impact.half_life_steps,
     )?;
+    if substeps > 1 {
+        writeln!(
+            out,
+            "Replay refined: {substeps} steps per row of the series, a Brownian bridge between its closes (--substep-secs {}; 0 = its rows as they are).",
+            config.substep_secs
+        )?;
+    }
     let started = Instant::now();
     let micro = run_policy(Policy::Micro, &paths, config, step_secs).await?;
     let full = run_policy(Policy::Full, &paths, config, step_secs).await?;
@@ -536,6 +633,7 @@ pub async fn run(config: &SimulateConfig, out: &mut dyn Write) -> Result<Simulat
         steps: paths.iter().map(Vec::len).max().unwrap_or(0),
         traders: config.traders,
         step_secs,
+        substeps_per_row: substeps,
         impact,
         exogenous_path: paths[0].clone(),
         steps_per_second: total_steps as f64 / started.elapsed().as_secs_f64().max(1e-9),
@@ -649,13 +747,27 @@ fn print_table(r: &SimulationReport, out: &mut dyn Write) -> Result<()> {
 /// One line of a panel: values (the first at step `first`), legend, colour.
 type Line<'a> = (&'a [f64], &'a str, plotters::style::RGBColor);
 
-/// Draws `lines` into `area` as one captioned line chart over steps `first..steps`, the y axis
-/// from `low` to the data's maximum (padded), or fitted to the data when `low` is `None`.
+/// Most points a plotted line keeps: longer runs (a refined month of replay is 9,217 steps) are
+/// drawn from every `stride`-th step, so the SVG stays a readable size.
+const PLOT_POINTS: usize = 800;
+
+/// Every `stride`-th value (the last of each group of `stride` steps).
+fn every(values: &[f64], stride: usize) -> Vec<f64> {
+    values.iter().skip(stride - 1).step_by(stride).copied().collect()
+}
+
+/// Sums over consecutive groups of `stride` steps (what was liquidated in each group).
+fn summed(values: &[f64], stride: usize) -> Vec<f64> {
+    values.chunks(stride).map(|c| c.iter().sum()).collect()
+}
+
+/// Draws `lines` into `area` as one captioned line chart over steps `first..steps`, one point per
+/// `stride` steps, the y axis from `low` to the data's maximum (padded), or fitted to the data
+/// when `low` is `None`.
 fn line_panel(
     area: &plotters::drawing::DrawingArea<plotters::prelude::SVGBackend<'_>, plotters::coord::Shift>,
     caption: &str,
-    first: usize,
-    steps: usize,
+    (first, steps, stride): (usize, usize, usize),
     low: Option<f64>,
     lines: &[Line<'_>],
 ) -> Result<()> {
@@ -677,7 +789,7 @@ fn line_panel(
     for &(line, name, color) in lines {
         chart
             .draw_series(LineSeries::new(
-                line.iter().enumerate().map(|(i, v)| (i + first, *v)),
+                line.iter().enumerate().map(|(i, v)| (first + i * stride, *v)),
                 color.stroke_width(2),
             ))?
             .label(name)
@@ -696,14 +808,14 @@ pub fn plot_report(report: &SimulationReport, path: &Path) -> Result<()> {
     root.fill(&WHITE)?;
     let panels = root.split_evenly((3, 1));
     let steps = report.exogenous_path.len().max(1);
-    let sol = |p: &Vec<Vec<f64>>| p.iter().map(|r| r[0]).collect::<Vec<f64>>();
+    let stride = steps.div_ceil(PLOT_POINTS).max(1);
+    let sol = |p: &Vec<Vec<f64>>| every(&p.iter().map(|r| r[0]).collect::<Vec<f64>>(), stride);
     let (exogenous, micro, full) =
         (sol(&report.exogenous_path), sol(&report.micro.impacted_path), sol(&report.full.impacted_path));
     line_panel(
         &panels[0],
         "SOL price, first path (USD)",
-        1,
-        steps,
+        (stride, steps, stride),
         None,
         &[
             (&exogenous, "exogenous", RGBColor(120, 120, 120)),
@@ -711,27 +823,30 @@ pub fn plot_report(report: &SimulationReport, path: &Path) -> Result<()> {
             (&full, "impacted, full liquidation", RED),
         ],
     )?;
+    let per = if stride == 1 { "per step".to_string() } else { format!("per {stride} steps") };
     line_panel(
         &panels[1],
-        "notional liquidated per step (USDC, average over paths)",
-        1,
-        steps,
+        &format!("notional liquidated {per} (USDC, average over paths)"),
+        (1, steps, stride),
         Some(0.0),
         &[
-            (&report.micro.liquidated_curve, "micro-liquidation", BLUE),
-            (&report.full.liquidated_curve, "full liquidation", RED),
+            (&summed(&report.micro.liquidated_curve, stride), "micro-liquidation", BLUE),
+            (&summed(&report.full.liquidated_curve, stride), "full liquidation", RED),
         ],
     )?;
+    // The equity curve starts at step 0 (before the first price move).
+    let equity = |curve: &[f64]| {
+        let mut points = vec![curve.first().copied().unwrap_or(0.0)];
+        points.extend(every(curve.get(1..).unwrap_or(&[]), stride));
+        points
+    };
+    let (micro_equity, full_equity) = (equity(&report.micro.equity_curve), equity(&report.full.equity_curve));
     line_panel(
         &panels[2],
         "Σ user equity (USDC, average over paths)",
-        0,
-        steps,
+        (0, steps, stride),
         None,
-        &[
-            (&report.micro.equity_curve, "micro-liquidation", BLUE),
-            (&report.full.equity_curve, "full liquidation", RED),
-        ],
+        &[(&micro_equity, "micro-liquidation", BLUE), (&full_equity, "full liquidation", RED)],
     )?;
     root.present()?;
     Ok(())
@@ -790,6 +905,34 @@ mod tests {
         assert_eq!(ImpactConfig::exogenous().impact_of(0, 250_000.0), 0.0);
         assert!(!ImpactConfig::exogenous().is_on());
         assert!((max_drawdown(&[vec![120.0, 60_000.0], vec![135.0, 30_000.0]]) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bridge_keeps_every_close_and_the_series_volatility() {
+        // 2,000 hourly rows of a seeded walk (SOL σ 2 %, BTC σ 1 %, correlated).
+        let rows = gbm_with_jumps(9, 2_000);
+        assert_eq!(bridge_refine(&rows, 1, 5), rows, "one substep: the rows as they are");
+        let refined = bridge_refine(&rows, 12, 5);
+        assert_eq!(refined.len(), 1 + (rows.len() - 1) * 12);
+        // Every 12th step is the series' own close, exactly.
+        for (i, row) in rows.iter().enumerate() {
+            assert_eq!(&refined[i * 12], row);
+        }
+        assert_eq!(refined, bridge_refine(&rows, 12, 5), "seeded");
+        assert_ne!(refined, bridge_refine(&rows, 12, 6));
+        assert!(refined.iter().flatten().all(|p| p.is_finite() && *p > 0.0));
+        // The substeps carry the series' variance: over a row of return R, the squared
+        // sub-returns sum to R²/n from the drift plus, on average, (n − 1)/n · σ² from the bridge,
+        // so over the whole series the realized variance is the series' own.
+        let log_returns = |path: &[Vec<f64>], m: usize| -> Vec<f64> {
+            path.windows(2).map(|w| (w[1][m] / w[0][m]).ln()).collect()
+        };
+        for m in 0..2 {
+            let rows_var = log_returns(&rows, m).iter().map(|r| r * r).sum::<f64>();
+            let refined_var = log_returns(&refined, m).iter().map(|r| r * r).sum::<f64>();
+            let ratio = refined_var / rows_var;
+            assert!((0.9..1.1).contains(&ratio), "market {m}: variance ratio {ratio}");
+        }
     }
 
     #[test]

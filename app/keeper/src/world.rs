@@ -63,7 +63,15 @@ pub struct World {
     /// Chain time between two price steps ([`DEFAULT_STEP_SECS`]; slots follow at 400 ms):
     /// what funding accrues over.
     pub step_secs: i64,
+    /// Chain time the current step's cascade rounds took (seconds, slots): taken off the next
+    /// step's advance, so that a step stays `step_secs` long.
+    round_time: (i64, u64),
 }
+
+/// Chain time of one cascade round: the closed base is hedged on the external venue and the
+/// oracle publishes the moved price one second (three slots) later.
+pub const CASCADE_ROUND_SECS: i64 = 1;
+const CASCADE_ROUND_SLOTS: u64 = 3;
 
 /// Chain time between two price steps of the demo and the simulator by default: 30 s (75 slots).
 pub const DEFAULT_STEP_SECS: i64 = 30;
@@ -161,20 +169,30 @@ impl World {
             prices: START_PRICES.to_vec(),
             market_names: vec!["SOL", "BTC"],
             step_secs: DEFAULT_STEP_SECS,
+            round_time: (0, 0),
         })
     }
 
-    /// Moves time forward by `step_secs` (slots at 400 ms) and publishes new prices for every
-    /// market.
+    /// Moves time forward by `step_secs` (slots at 400 ms; less what the previous step's
+    /// cascade rounds took) and publishes new prices for every market.
     pub async fn set_prices(&mut self, prices: &[f64]) {
         let slots = (self.step_secs.max(0) as u64 * 5).div_ceil(2);
-        self.exchange.advance(slots, self.step_secs).await;
-        self.publish_prices(prices).await;
+        let (secs_used, slots_used) = std::mem::take(&mut self.round_time);
+        self.exchange.advance(slots.saturating_sub(slots_used), (self.step_secs - secs_used).max(0)).await;
+        self.write_prices(prices).await;
     }
 
-    /// Publishes new prices for every market one slot later, the clock's time unchanged (a
-    /// cascade round within a step).
-    pub async fn publish_prices(&mut self, prices: &[f64]) {
+    /// A cascade round within a step: the prices moved by what the last pass closed, published
+    /// [`CASCADE_ROUND_SECS`] later (the time is taken off the next step).
+    pub async fn publish_round_prices(&mut self, prices: &[f64]) {
+        self.exchange.advance(CASCADE_ROUND_SLOTS - 1, CASCADE_ROUND_SECS).await;
+        self.round_time.0 += CASCADE_ROUND_SECS;
+        self.round_time.1 += CASCADE_ROUND_SLOTS;
+        self.write_prices(prices).await;
+    }
+
+    /// Publishes new prices for every market one slot later.
+    async fn write_prices(&mut self, prices: &[f64]) {
         self.exchange.advance(1, 0).await;
         for (index, &price) in prices.iter().enumerate() {
             self.exchange.set_price(index as u16, PythPrice::usd(price)).await;

@@ -125,6 +125,39 @@ async fn expected_slice_equals_what_the_program_closes() {
 }
 
 #[tokio::test]
+async fn keeper_names_the_losing_position_in_a_repeat() {
+    // 66 SOL and 0.15 BTC long; BTC in profit at $61,000; SOL sliced at $131 (a recovery), then
+    // at $126 a minute later: a repeat breach, in which only the loser may be closed whole.
+    let mut ctx = LocalExchange::standard().await;
+    ctx.set_repeat_liquidation_window(216_000).await.unwrap();
+    let alice = ctx.trader(2_000 * USDC).await;
+    ctx.trade(&alice, 0, 66 * SOL).await.unwrap();
+    ctx.trade(&alice, 1, 15_000_000).await.unwrap();
+    ctx.set_price_usd(1, 61_000.0).await;
+    ctx.set_price_usd(0, 131.0).await;
+    let liquidator = liquidator(&mut ctx).await;
+    run_pass(&mut ctx, &liquidator, &KeeperConfig::default()).await.unwrap();
+    let account = ctx.margin_account(&alice.account).await;
+    assert!(account.last_recovery_slot != 0 && account.being_liquidated == 0);
+    ctx.advance(200, 80).await;
+    ctx.set_price_usd(1, 61_000.0).await;
+    ctx.set_price_usd(0, 126.0).await;
+
+    let snapshot = Snapshot::load(&mut ctx, liquidator.addresses).await.unwrap();
+    let accounts = decode_margin_accounts(&ctx.margin_accounts().await.unwrap());
+    let (_, market, plan) = rank(&accounts, &snapshot).remove(0);
+    assert_eq!((market, plan.whole_close), (0, Some(microliq::math::WholeClose::Repeat)));
+    assert_eq!(plan, ctx.expected_liquidation(&alice.account, 0, u64::MAX).await);
+    let report = run_pass(&mut ctx, &liquidator, &KeeperConfig::default()).await.unwrap();
+    assert_eq!((report.slices[0].event.market_index, report.slices[0].event.whole_close), (0, 5));
+    let account = ctx.margin_account(&alice.account).await;
+    assert!(
+        account.positions.iter().any(|p| p.market_index == 1 && p.base == 15_000_000),
+        "the winner stays"
+    );
+}
+
+#[tokio::test]
 async fn demo_runs_and_its_invariants_hold() {
     let mut out = Vec::new();
     let summary =
@@ -173,6 +206,8 @@ async fn simulator_runs_both_policies_and_writes_its_plot() {
         step_secs: None,
         impact: ImpactConfig::default(),
         funding: None,
+        repeat_window_secs: microliq_keeper::simulate::DEFAULT_REPEAT_WINDOW_SECS,
+        substep_secs: microliq_keeper::simulate::DEFAULT_SUBSTEP_SECS,
     };
     let report = simulate::run(&config, &mut Vec::new()).await.unwrap();
     for result in [&report.micro, &report.full] {
@@ -230,6 +265,8 @@ async fn simulator_replays_a_csv_price_path() {
         step_secs: None, // the CSV's own step: one hour
         impact: ImpactConfig::exogenous(),
         funding: None,
+        repeat_window_secs: microliq_keeper::simulate::DEFAULT_REPEAT_WINDOW_SECS,
+        substep_secs: 0, // its rows as they are
     };
     let report = simulate::run(&config, &mut Vec::new()).await.unwrap();
     // Nine populations on the one path, the CSV's hourly step.
@@ -244,6 +281,39 @@ async fn simulator_replays_a_csv_price_path() {
         assert!(result.funding_paid >= result.funding_received, "the pool nets the imbalance: {result:?}");
         assert!(result.vaults_match_ledgers);
     }
+}
+
+#[tokio::test]
+async fn simulator_refines_an_hourly_replay_to_five_minutes_through_its_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("prices.csv");
+    std::fs::write(&csv, "timestamp_utc,btc,sol\n2022-11-08T00:00:00Z,30000,75\n2022-11-08T01:00:00Z,29000,70\n2022-11-08T02:00:00Z,26000,60\n2022-11-08T03:00:00Z,26500,62.5\n").unwrap();
+    let config = SimulateConfig {
+        seed: 5,
+        paths: 2,
+        steps: 99,
+        traders: 6,
+        prices_csv: Some(csv),
+        plot: None,
+        liquidation_buffer: None,
+        step_secs: None,
+        impact: ImpactConfig::exogenous(),
+        funding: None,
+        repeat_window_secs: microliq_keeper::simulate::DEFAULT_REPEAT_WINDOW_SECS,
+        substep_secs: microliq_keeper::simulate::DEFAULT_SUBSTEP_SECS,
+    };
+    let report = simulate::run(&config, &mut Vec::new()).await.unwrap();
+    // Three hourly rows become 36 steps of 300 s; every 12th step is the series' own close.
+    assert_eq!((report.steps, report.step_secs, report.substeps_per_row), (37, 300, 12));
+    let closes = [[150.0, 60_000.0], [140.0, 58_000.0], [120.0, 52_000.0], [125.0, 53_000.0]];
+    for (row, close) in closes.iter().enumerate() {
+        let step = &report.exogenous_path[row * 12];
+        assert!((step[0] - close[0]).abs() < 1e-9 && (step[1] - close[1]).abs() < 1e-6, "{step:?}");
+    }
+    // Between the closes the bridge moves: not a straight line.
+    let (a, b, mid) = (&report.exogenous_path[12], &report.exogenous_path[24], &report.exogenous_path[18]);
+    assert!((mid[0] - (a[0] * b[0]).sqrt()).abs() > 1e-6);
+    assert!(report.micro.vaults_match_ledgers && report.full.vaults_match_ledgers);
 }
 
 #[tokio::test]

@@ -207,8 +207,11 @@ pub struct LiquidationSliceV2 {
     /// The smallest lot multiple that restores the target, before caps.
     pub exact_slice: u64,
     /// 0 = a slice, 1 = whole (dust), 2 = whole (equity ≤ 0), 3 = whole (target unreachable),
-    /// 4 = whole (the penalty took all equity left). A whole close of a position whose notional
-    /// exceeds `MAX_SLICE_NOTIONAL` takes several calls.
+    /// 4 = whole (the penalty took all equity left), 5 = whole (a losing position in a repeat
+    /// breach: within the exchange's `repeat_liquidation_window_slots` of the account's last
+    /// recovery; `exact_slice` is then the position). A whole close of a position whose notional
+    /// exceeds `MAX_SLICE_NOTIONAL` takes several calls (a repeat close's episode may end first,
+    /// once the target is reached).
     pub whole_close: u8,
     /// Fill price, fixed point (quote atoms per base atom × 1e12), rounded against the account.
     pub fill_price: u64,
@@ -277,8 +280,11 @@ pub struct LiquidationSliceV3 {
     /// The smallest lot multiple that restores the target, before caps.
     pub exact_slice: u64,
     /// 0 = a slice, 1 = whole (dust), 2 = whole (equity ≤ 0), 3 = whole (target unreachable),
-    /// 4 = whole (the penalty took all equity left). A whole close of a position whose notional
-    /// exceeds `MAX_SLICE_NOTIONAL` takes several calls.
+    /// 4 = whole (the penalty took all equity left), 5 = whole (a losing position in a repeat
+    /// breach: within the exchange's `repeat_liquidation_window_slots` of the account's last
+    /// recovery; `exact_slice` is then the position). A whole close of a position whose notional
+    /// exceeds `MAX_SLICE_NOTIONAL` takes several calls (a repeat close's episode may end first,
+    /// once the target is reached).
     pub whole_close: u8,
     /// Fill price, fixed point (quote atoms per base atom × 1e12), rounded against the account.
     pub fill_price: u64,
@@ -395,4 +401,13 @@ pub struct LiquidationEpisodeEndedV2 {
     pub maintenance_requirement: u128,
     pub slot: u64,
     pub funding_settled: i64,
+}
+
+/// The exchange's repeat-breach window changed (`set_repeat_liquidation_window`).
+#[event]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepeatLiquidationWindowSet {
+    pub exchange: Pubkey,
+    pub previous_window_slots: u64,
+    pub window_slots: u64,
 }

@@ -127,9 +127,21 @@ fn peek_market_index<'info>(info: &'info AccountInfo<'info>, named_market: Optio
 pub struct HealthMarkets {
     snapshots: [MarketSnapshot; MAX_POSITIONS + 1],
     count: usize,
+    /// The oldest `publish_time` among the prices pushed (see [`Self::note_price_time`]).
+    oldest_price_time: Option<i64>,
 }
 
 impl HealthMarkets {
+    /// Records the publish time of a price the health is computed with.
+    pub fn note_price_time(&mut self, publish_time: i64) {
+        self.oldest_price_time = Some(self.oldest_price_time.map_or(publish_time, |t| t.min(publish_time)));
+    }
+
+    /// The oldest publish time among the prices noted (`None` when none was).
+    pub fn oldest_price_time(&self) -> Option<i64> {
+        self.oldest_price_time
+    }
+
     pub fn push(&mut self, snapshot: MarketSnapshot) -> Result<()> {
         require!(self.count < self.snapshots.len(), MicroliqError::HealthAccountsUnexpected);
         self.snapshots[self.count] = snapshot;
@@ -158,7 +170,10 @@ impl HealthMarkets {
             &indexes[..count],
             named_market,
             clock,
-            |market, oracle| self.push(MarketSnapshot::new(market, &oracle, time)?),
+            |market, oracle| {
+                self.note_price_time(oracle.publish_time);
+                self.push(MarketSnapshot::new(market, &oracle, time)?)
+            },
         )
     }
 

@@ -174,4 +174,15 @@ pub mod microliq {
     pub fn set_market_funding(ctx: Context<SetMarketFunding>, args: FundingConfig) -> Result<()> {
         SetMarketFunding::handle(ctx, args)
     }
+
+    // --- appended (repeat breaches, issue 11) ---------------------------------------------------
+
+    /// Sets the repeat-breach window: a new breach of maintenance within this many slots of an
+    /// account's last recovery from a liquidation closes its losing positions whole (0: off).
+    pub fn set_repeat_liquidation_window(
+        ctx: Context<SetRepeatLiquidationWindow>,
+        args: SetRepeatLiquidationWindowArgs,
+    ) -> Result<()> {
+        SetRepeatLiquidationWindow::handle(ctx, args)
+    }
 }

@@ -540,9 +540,18 @@ impl Env {
         }
         params.liquidation_buffer = state.liquidation_buffer(|i| buffers.get(i as usize).copied());
         let slot = self.clock().slot;
-        let slots = state.slots_in_episode(slot, self.exchange()?.liquidation_episode_slots);
+        let exchange = self.exchange()?;
+        let slots = state.slots_in_episode(slot, exchange.liquidation_episode_slots);
+        // The bench's prices are written at the clock's time before each measured call.
+        let escalated = state.liquidation_escalated(
+            slot,
+            exchange.liquidation_episode_slots,
+            exchange.repeat_liquidation_window_slots,
+            self.clock().unix_timestamp,
+        );
         let index = state.risk_index(market).ok_or("no position in the market")?;
-        let target = LiquidationTarget { collateral: state.collateral, positions: &risks[..count], index };
+        let target =
+            LiquidationTarget { collateral: state.collateral, positions: &risks[..count], index, escalated };
         microliq::math::plan_liquidation(&target, slots, u64::MAX, &params).map_err(|e| format!("{e:?}"))
     }
 

@@ -132,6 +132,11 @@ pub enum Action {
         rate_scale: u32,
         max_rate: u32,
     },
+    /// The repeat-breach window (slots; 0 = off).
+    SetRepeatWindow {
+        signer: usize,
+        window_slots: u64,
+    },
     Oracle {
         market: u16,
         movement: OracleMove,
@@ -170,6 +175,7 @@ impl Action {
             Action::SetMarketPause { .. } => "set_market_pause",
             Action::UpdateFunding { .. } => "update_funding",
             Action::SetMarketFunding { .. } => "set_market_funding",
+            Action::SetRepeatWindow { .. } => "set_repeat_liquidation_window",
             Action::Oracle { .. } => "oracle",
             Action::Time { .. } => "time",
             Action::Faucet { .. } => "faucet",
@@ -268,7 +274,7 @@ pub fn generate(rng: &mut ChaCha8Rng, view: &View) -> Action {
     });
     let margin_call = (0..view.trader_count()).filter(|&i| in_margin_call(view, i)).count() > 0;
     // (kind, weight)
-    let weights: [(u8, u32); 21] = [
+    let weights: [(u8, u32); 22] = [
         (0, 150),                                              // oracle move
         (1, 60),                                               // time passes
         (2, 220),                                              // place order
@@ -290,6 +296,7 @@ pub fn generate(rng: &mut ChaCha8Rng, view: &View) -> Action {
         (18, if margin_call { 40 } else { 0 }),                // margin call answered with a deposit
         (19, 8),                                               // funding crank
         (20, 4),                                               // funding parameters
+        (21, 4),                                               // repeat-breach window
     ];
     let total: u32 = weights.iter().map(|w| w.1).sum();
     let mut roll = rng.gen_range(0..total);
@@ -440,6 +447,19 @@ pub fn generate(rng: &mut ChaCha8Rng, view: &View) -> Action {
                 _ => (rng.gen_range(1..=5_000), rng.gen_range(1..=1_000)),
             };
             Action::SetMarketFunding { signer, market, rate_scale, max_rate }
+        }
+        21 => {
+            let admin = view.world.admin;
+            let signer = if rng.gen_bool(0.9) { admin } else { view.stranger(rng, admin) };
+            let max = microliq::state::exchange_bounds::REPEAT_LIQUIDATION_WINDOW_SLOTS_MAX;
+            let window_slots = match rng.gen_range(0..6) {
+                0 => 0,       // off
+                1 => max + 1, // out of bounds
+                2 => max,
+                3 => microliq::state::exchange_bounds::DEFAULT_REPEAT_LIQUIDATION_WINDOW_SLOTS,
+                _ => rng.gen_range(1..=600), // short enough for the fuzzer's clock to leave it
+            };
+            Action::SetRepeatWindow { signer, window_slots }
         }
         17 => {
             let lp = rng.gen_range(0..view.world.lps.len());
@@ -906,6 +926,9 @@ pub fn describe(action: &Action, world: &World) -> String {
         Action::UpdateFunding { market } => format!("update_funding market {market}"),
         Action::SetMarketFunding { signer, market, rate_scale, max_rate } => {
             format!("set_market_funding by {} market {market}: scale {rate_scale} max {max_rate}", name(signer))
+        }
+        Action::SetRepeatWindow { signer, window_slots } => {
+            format!("set_repeat_liquidation_window by {}: {window_slots} slots", name(signer))
         }
         Action::Oracle { market, movement } => format!("oracle market {market}: {movement:?}"),
         Action::Time { slots, seconds, refresh } => {

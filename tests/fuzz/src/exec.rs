@@ -447,6 +447,20 @@ pub async fn execute(world: &mut World, action: &Action, pre: &Snapshot) -> Exec
             let sent = world.send(&[instruction], &[*signer]).await;
             Executed { sent: Some(sent), must_fail }
         }
+        Action::SetRepeatWindow { signer, window_slots } => {
+            let instruction = ix::SetRepeatLiquidationWindow {
+                admin: world.parties[*signer].key.pubkey(),
+                window_slots: *window_slots,
+            }
+            .instruction(&ex);
+            let max = microliq::state::exchange_bounds::REPEAT_LIQUIDATION_WINDOW_SLOTS_MAX;
+            let must_fail = first_reason(vec![
+                (!is_admin(world, *signer), "signer is not the admin"),
+                (*window_slots > max, "window above ~30 days"),
+            ]);
+            let sent = world.send(&[instruction], &[*signer]).await;
+            Executed { sent: Some(sent), must_fail }
+        }
         Action::SetExchangePause { signer, paused } | Action::SetMarketPause { signer, paused, .. } => {
             let market = match action {
                 Action::SetMarketPause { market, .. } => Some(world.ctx.markets[*market as usize].market),

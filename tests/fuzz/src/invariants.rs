@@ -34,6 +34,8 @@ pub const INVARIANTS: &[&str] = &[
     "5d.slice_matches_prediction",
     "5f.episode_end_only_when_no_longer_liquidatable",
     "5g.extra_closes_only_for_an_insolvent_account",
+    "5h.repeat_close_only_within_the_window",
+    "5i.recovery_recorded_on_the_account",
     "6a.lp_payout_within_collectable_value",
     "6b.lp_payout_within_counted_nav",
     "7a.tokens_conserved",
@@ -485,6 +487,54 @@ impl Invariants {
                 )
             },
         );
+        // 5h. A repeat whole close (code 5) only where the rule allows it, written out here
+        // independently of `MarginAccount::liquidation_escalated`: the window is on, and either a
+        // live episode that started as a repeat continues, or the account's previous episode
+        // ended at its target at most the window ago.
+        let window = pre.exchange.repeat_liquidation_window_slots;
+        let slot = world.clock.slot;
+        let continuing = account.being_liquidated == 1
+            && slot.saturating_sub(account.liquidation_last_slot) <= episode_slots
+            && account.episode_escalated == 1;
+        // The prices the call read: the oracles as the world last wrote them.
+        let oldest_price_time = account
+            .positions
+            .iter()
+            .filter(|p| p.is_open())
+            .map(|p| world.oracles[p.market_index as usize].publish_time)
+            .min()
+            .unwrap_or(i64::MIN);
+        let recovered_recently = account.last_recovery_slot != 0
+            && slot.saturating_sub(account.last_recovery_slot) <= window
+            && oldest_price_time > account.last_recovery_time;
+        self.check(
+            "5h.repeat_close_only_within_the_window",
+            step,
+            e.whole_close != WholeClose::code(Some(WholeClose::Repeat))
+                || continuing
+                || (window != 0 && recovered_recently),
+            || {
+                format!(
+                    "trader{i} market {market}: repeat close at slot {slot}, latest recovery {}, window {window}, episode {}/{}",
+                    account.last_recovery_slot, account.being_liquidated, account.episode_escalated
+                )
+            },
+        );
+        // 5i. A slice that reached the target records the recovery; one that did not leaves the
+        // record as it was; an account left without positions has none.
+        let expected = if post.accounts[i].open_position_count() == 0 {
+            0
+        } else if margin_after >= 0 {
+            slot
+        } else {
+            account.last_recovery_slot
+        };
+        self.check("5i.recovery_recorded_on_the_account", step, post.accounts[i].last_recovery_slot == expected, || {
+            format!(
+                "trader{i}: last_recovery_slot {} after a slice at {slot} (margin after {margin_after}), expected {expected}",
+                post.accounts[i].last_recovery_slot
+            )
+        });
         // The prediction from the pre-state with the program's own math.
         let slots = account.slots_in_episode(world.clock.slot, episode_slots);
         let mut liquidation_params = params.liquidation();
@@ -495,7 +545,18 @@ impl Invariants {
             });
             return;
         };
-        let target = LiquidationTarget { collateral: account.collateral, positions: &risks[..count], index };
+        let escalated = account.liquidation_escalated(
+            world.clock.slot,
+            episode_slots,
+            pre.exchange.repeat_liquidation_window_slots,
+            oldest_price_time,
+        );
+        let target = LiquidationTarget {
+            collateral: account.collateral,
+            positions: &risks[..count],
+            index,
+            escalated,
+        };
         let plan = plan_liquidation(&target, slots, max_base, &liquidation_params);
         let keeper_paid = post.wallets[keeper] as i128 - pre.wallets[keeper] as i128;
         let fund_change = post.fund.balance as i128 - pre.fund.balance as i128;

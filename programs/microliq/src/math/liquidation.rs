@@ -177,6 +177,11 @@ pub enum WholeClose {
     /// The capped slice's penalty would take all the equity left: a remainder would stay open
     /// with zero equity, so the whole position goes in this call.
     EquityExhausted,
+    /// A repeat breach of a losing position: the account fell below maintenance again within
+    /// the exchange's `repeat_liquidation_window_slots` of its last recovery (docs/LIQUIDATION.md,
+    /// "Repeat breaches"). What the last liquidation left it did not survive the market, so this
+    /// episode closes losing positions whole.
+    Repeat,
 }
 
 impl WholeClose {
@@ -188,6 +193,7 @@ impl WholeClose {
             Some(WholeClose::Insolvent) => 2,
             Some(WholeClose::TargetUnreachable) => 3,
             Some(WholeClose::EquityExhausted) => 4,
+            Some(WholeClose::Repeat) => 5,
         }
     }
 }
@@ -230,6 +236,10 @@ pub struct LiquidationTarget<'a> {
     pub positions: &'a [PositionRisk],
     /// Index into `positions` of the position to slice.
     pub index: usize,
+    /// A repeat breach: the chosen position is closed whole if it is losing (unrealized PnL
+    /// plus unsettled funding `≤ 0`), sliced otherwise
+    /// ([`MarginAccount::liquidation_escalated`](crate::state::MarginAccount::liquidation_escalated)).
+    pub escalated: bool,
 }
 
 impl LiquidationTarget<'_> {
@@ -362,6 +372,11 @@ pub fn plan_liquidation(
     let mut whole_close = None;
     let exact_slice = if health_before.equity <= 0 {
         whole_close = Some(WholeClose::Insolvent);
+        size
+    } else if target.escalated && position.unrealized_pnl()?.add_or_err(position.funding)? <= 0 {
+        // A repeat breach closes a losing position whole; a winner is sliced like any other
+        // (closing it whole would take the trader's hedge and cost more penalty).
+        whole_close = Some(WholeClose::Repeat);
         size
     } else {
         let penalty_rate = bonus as u64 + params.insurance_fee_rate as u64;
@@ -529,7 +544,12 @@ mod tests {
         // 1,000 USDC, 10x long: 66.666 SOL bought at $150 (9,999.9 USDC). Maintenance is crossed
         // at ≈ $142.1; at $142 equity is 466.67 < M = 473.33.
         let position = sol_long(66_666_000_000, 9_999_900_000, 142_000_000_000);
-        let target = LiquidationTarget { collateral: 1_000 * 1_000_000, positions: &[position], index: 0 };
+        let target = LiquidationTarget {
+            collateral: 1_000 * 1_000_000,
+            positions: &[position],
+            index: 0,
+            escalated: false,
+        };
         let plan = plan_liquidation(&target, 0, u64::MAX, &params()).unwrap();
         assert!(plan.health_before.is_liquidatable());
         assert!(plan.whole_close.is_none());
@@ -567,7 +587,8 @@ mod tests {
     fn insolvent_account_closes_whole_position_without_penalty() {
         // Long 10 SOL bought at $150, now $50: −1,000 unrealized against 500 collateral.
         let position = sol_long(10_000_000_000, 1_500_000_000, 50_000_000_000);
-        let target = LiquidationTarget { collateral: 500_000_000, positions: &[position], index: 0 };
+        let target =
+            LiquidationTarget { collateral: 500_000_000, positions: &[position], index: 0, escalated: false };
         let plan = plan_liquidation(&target, 0, 1_000_000, &params()).unwrap();
         assert_eq!(plan.whole_close, Some(WholeClose::Insolvent));
         assert_eq!(plan.outcome.closed_base, 10_000_000_000);
@@ -583,8 +604,12 @@ mod tests {
         let price = 320 * P; // quote atoms per base atom × 1e12 (both 9 decimals)
         let short =
             PositionRisk { base: -60_000_000_000_000_000, ..sol_long(0, -9_000_000_000_000_000_000, price) };
-        let target =
-            LiquidationTarget { collateral: 1_000_000_000_000_000_000, positions: &[short], index: 0 };
+        let target = LiquidationTarget {
+            collateral: 1_000_000_000_000_000_000,
+            positions: &[short],
+            index: 0,
+            escalated: false,
+        };
         let plan = plan_liquidation(&target, 0, u64::MAX, &params()).unwrap();
         assert_eq!(plan.whole_close, Some(WholeClose::Insolvent));
         assert!(plan.outcome.closed_notional <= MAX_SLICE_NOTIONAL);
@@ -600,7 +625,12 @@ mod tests {
         // and no penalty is charged.
         let losing = sol_long(1_000_000_000, 110_000_000, 100 * P / 1000);
         let winning = PositionRisk { base: 1_000_000_000, entry_quote: 0, ..sol_long(0, 0, 100 * P / 1000) };
-        let target = LiquidationTarget { collateral: -50_000_000, positions: &[losing, winning], index: 0 };
+        let target = LiquidationTarget {
+            collateral: -50_000_000,
+            positions: &[losing, winning],
+            index: 0,
+            escalated: false,
+        };
         let plan = plan_liquidation(&target, 0, u64::MAX, &params()).unwrap();
         assert!(plan.outcome.collateral_after < 0);
         assert_eq!(plan.outcome.keeper_bonus + plan.outcome.insurance_fee, 0);
@@ -611,7 +641,8 @@ mod tests {
         // Equity of 2 USDC on a 1,000 USDC position: the full penalty (3.5 % = 35) would create
         // bad debt; it is capped at 2, keeper first.
         let position = sol_long(10_000_000_000, 1_000_000_000, 100 * P / 1000);
-        let target = LiquidationTarget { collateral: 2_000_000, positions: &[position], index: 0 };
+        let target =
+            LiquidationTarget { collateral: 2_000_000, positions: &[position], index: 0, escalated: false };
         let plan = plan_liquidation(&target, 0, u64::MAX, &params()).unwrap();
         assert_eq!(plan.outcome.keeper_bonus + plan.outcome.insurance_fee, 2_000_000);
         assert_eq!(plan.outcome.health_after.equity, 0);

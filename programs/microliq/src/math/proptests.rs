@@ -265,7 +265,7 @@ proptest! {
     /// debt; the bonus stays in range; the keeper's bonus rounds down.
     #[test]
     fn liquidation_plan_properties((collateral, positions, _mm, params, slots) in liquidatable_account(), max_lots in 1u64..=u64::MAX / 2_000_000) {
-        let target = LiquidationTarget { collateral, positions: &positions, index: 0 };
+        let target = LiquidationTarget { collateral, positions: &positions, index: 0, escalated: false };
         let plan = plan_liquidation(&target, slots, max_lots.saturating_mul(params.base_lot_size), &params).unwrap();
         let size = positions[0].base.unsigned_abs();
         let lot = params.base_lot_size;

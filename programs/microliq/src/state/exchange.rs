@@ -36,6 +36,11 @@ pub mod exchange_bounds {
     pub const LIQUIDATION_EPISODE_SLOTS: (u64, u64) = (1, 216_000);
     /// Default episode lapse: 150 slots (~1 minute), enough for a keeper's next slice.
     pub const DEFAULT_LIQUIDATION_EPISODE_SLOTS: u64 = 150;
+    /// Repeat-breach window: 0 (off) … ~30 days of slots.
+    pub const REPEAT_LIQUIDATION_WINDOW_SLOTS_MAX: u64 = 6_480_000;
+    /// Default repeat-breach window: 216,000 slots (~1 day at 400 ms; docs/LIQUIDATION.md and
+    /// docs/SIMULATOR.md say why).
+    pub const DEFAULT_REPEAT_LIQUIDATION_WINDOW_SLOTS: u64 = 216_000;
     /// Largest quote mint decimals: every ledger is an `i64` of quote atoms, which holds
     /// 9.2 · 10^18 atoms — 9.2 billion units at 9 decimals, only 9.2 million at 12.
     pub const QUOTE_DECIMALS_MAX: u8 = 9;
@@ -95,11 +100,16 @@ pub struct Exchange {
     pub funding_paused_secs: i64,
     /// Unix time the current exchange-wide pause of closes began (0 when they are not paused).
     pub funding_paused_since: i64,
-    pub reserved: [u8; 72],
+    /// Repeat breaches: an account that falls below maintenance again within this many slots
+    /// of its last recovery from a liquidation has its losing positions closed whole, not sliced
+    /// (0: off; see `MarginAccount::liquidation_escalated`). Formerly reserved bytes: 0 (off) on
+    /// exchanges created before it existed, until the admin sets it.
+    pub repeat_liquidation_window_slots: u64,
+    pub reserved: [u8; 64],
 }
 
 const _: () =
-    assert!(core::mem::size_of::<Exchange>() == 7 * 32 + 8 * 8 + 2 * 2 + 6 + 6 + 2 * 8 + 2 * 8 + 72);
+    assert!(core::mem::size_of::<Exchange>() == 7 * 32 + 8 * 8 + 2 * 2 + 6 + 6 + 2 * 8 + 2 * 8 + 8 + 64);
 const _: () = assert!(core::mem::size_of::<Exchange>() % 8 == 0);
 
 impl Exchange {

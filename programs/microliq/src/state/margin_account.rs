@@ -43,20 +43,29 @@ pub struct MarginAccount {
     /// 1 while a liquidation episode runs (flag with hysteresis, see [`Self::episode_live`]).
     pub being_liquidated: u8,
     pub bump: u8,
-    pub _padding: [u8; 2],
+    /// 1 when the current episode started as a repeat breach and closes whole positions
+    /// ([`Self::liquidation_escalated`]). Formerly padding.
+    pub episode_escalated: u8,
+    pub _padding: [u8; 1],
     /// Slot of the episode's latest slice (0 when not flagged). An episode whose latest slice is
     /// older than `exchange.liquidation_episode_slots` has lapsed.
     pub liquidation_last_slot: u64,
     /// The market's funding index at each position's last settlement (parallel to `positions`;
     /// formerly reserved bytes).
     pub funding_indexes: [i64; MAX_POSITIONS],
-    pub reserved: [u8; 56],
+    /// Slot at which the account's latest liquidation episode ended at its end target (a slice
+    /// reached it, or `liquidate` found the account back there); 0: none since this field
+    /// exists. A lapsed episode does not set it. Formerly reserved bytes.
+    pub last_recovery_slot: u64,
+    /// Unix time of that recovery: only prices published after it can make a breach a repeat.
+    pub last_recovery_time: i64,
+    pub reserved: [u8; 40],
 }
 
 const _: () = assert!(core::mem::size_of::<Position>() == 24);
 const _: () = assert!(
     core::mem::size_of::<MarginAccount>()
-        == 3 * 32 + 8 + 24 * MAX_POSITIONS + 3 * 8 + 8 + 8 + 8 * MAX_POSITIONS + 56
+        == 3 * 32 + 8 + 24 * MAX_POSITIONS + 3 * 8 + 8 + 8 + 8 * MAX_POSITIONS + 8 + 8 + 40
 );
 
 impl MarginAccount {
@@ -97,6 +106,7 @@ impl MarginAccount {
     /// the episode lapsed).
     pub fn clear_liquidation_flag(&mut self) {
         self.being_liquidated = 0;
+        self.episode_escalated = 0;
         self.liquidation_start_slot = 0;
         self.liquidation_last_slot = 0;
     }
@@ -116,6 +126,62 @@ impl MarginAccount {
     /// (hysteresis) and carries the bonus ramp; a lapsed one is over, whatever prices did since.
     pub fn episode_live(&self, slot: u64, episode_slots: u64) -> bool {
         self.being_liquidated == 1 && slot.saturating_sub(self.liquidation_last_slot) <= episode_slots
+    }
+
+    /// Whether a liquidation at `slot` is a *repeat breach* (its losing positions are closed
+    /// whole, docs/LIQUIDATION.md). A live episode keeps what it started with. A new one is a
+    /// repeat when the account's previous episode ended at its end target (a recovery) at most
+    /// `repeat_window` slots ago (0 turns repeats off), and every price the breach is judged on
+    /// (`oldest_price_time`, the oldest publish time among them) was published after that
+    /// recovery: the position liquidation left it did not survive the market, so this episode
+    /// does not leave another. An episode left to lapse below its target records no recovery,
+    /// and neither does one that left the account without positions.
+    pub fn liquidation_escalated(
+        &self,
+        slot: u64,
+        episode_slots: u64,
+        repeat_window: u64,
+        oldest_price_time: i64,
+    ) -> bool {
+        if self.episode_live(slot, episode_slots) {
+            self.episode_escalated == 1
+        } else {
+            repeat_window != 0
+                && self.last_recovery_slot != 0
+                && slot.saturating_sub(self.last_recovery_slot) <= repeat_window
+                && oldest_price_time > self.last_recovery_time
+        }
+    }
+
+    /// Records a slice at `slot` (unix time `now`) of an episode that is `escalated` (see
+    /// [`Self::liquidation_escalated`]); `reached_target` ends the episode, with a recovery if
+    /// the account still holds a position.
+    pub fn record_slice(&mut self, slot: u64, now: i64, escalated: bool, reached_target: bool) {
+        self.liquidation_count = self.liquidation_count.saturating_add(1);
+        self.episode_escalated = escalated as u8;
+        if reached_target {
+            self.clear_liquidation_flag();
+            self.record_recovery(slot, now);
+        } else {
+            self.flag_liquidation(slot);
+        }
+    }
+
+    /// The account is seen at its end target after a liquidation episode: a recovery at `slot`
+    /// (unix time `now`), or none when it holds no position (a new position starts afresh).
+    pub fn record_recovery(&mut self, slot: u64, now: i64) {
+        if self.open_position_count() > 0 {
+            self.last_recovery_slot = slot;
+            self.last_recovery_time = now;
+        } else {
+            self.forget_recovery();
+        }
+    }
+
+    /// Forgets the latest recovery (the account holds no position).
+    pub fn forget_recovery(&mut self) {
+        self.last_recovery_slot = 0;
+        self.last_recovery_time = 0;
     }
 
     /// Slots since the live episode started (0 when none is live): what the bonus ramp reads.

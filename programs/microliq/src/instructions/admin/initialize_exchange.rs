@@ -96,6 +96,7 @@ impl InitializeExchange<'_> {
         exchange.insurance_cap_per_event = args.insurance_cap_per_event;
         exchange.insolvent_close_reward = 10u64.pow(accounts.quote_mint.decimals as u32);
         exchange.liquidation_episode_slots = exchange_bounds::DEFAULT_LIQUIDATION_EPISODE_SLOTS;
+        exchange.repeat_liquidation_window_slots = exchange_bounds::DEFAULT_REPEAT_LIQUIDATION_WINDOW_SLOTS;
         exchange.quote_decimals = accounts.quote_mint.decimals;
         exchange.bump = ctx.bumps.exchange;
         exchange.quote_vault_bump = ctx.bumps.quote_vault;

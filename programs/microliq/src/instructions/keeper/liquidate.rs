@@ -104,6 +104,7 @@ impl Liquidate<'_> {
             settle_funding(&mut exchange, &mut market, &mut account, slot_index, &oracle.price)?;
         let mut markets = HealthMarkets::default();
         markets.push(MarketSnapshot::advanced(&market, &oracle, market.funding_index))?;
+        markets.note_price_time(oracle.publish_time);
         markets.load_others(
             ctx.remaining_accounts,
             &accounts.exchange.key(),
@@ -122,6 +123,12 @@ impl Liquidate<'_> {
         let live = account.episode_live(clock.slot, exchange.liquidation_episode_slots);
         let slots_since_flagged = account.slots_in_episode(clock.slot, exchange.liquidation_episode_slots);
         let episode_start_slot = account.liquidation_start_slot;
+        let escalated = account.liquidation_escalated(
+            clock.slot,
+            exchange.liquidation_episode_slots,
+            exchange.repeat_liquidation_window_slots,
+            markets.oldest_price_time().unwrap_or(i64::MIN),
+        );
         if was_flagged && !live {
             account.clear_liquidation_flag();
         }
@@ -130,7 +137,12 @@ impl Liquidate<'_> {
         // account's: β is the largest buffer among its markets, whichever market is sliced.
         let mut params = market.params.liquidation();
         params.liquidation_buffer = markets.liquidation_buffer(&account);
-        let target = LiquidationTarget { collateral: account.collateral, positions: &risks[..count], index };
+        let target = LiquidationTarget {
+            collateral: account.collateral,
+            positions: &risks[..count],
+            index,
+            escalated,
+        };
         let plan = math::plan_liquidation(&target, slots_since_flagged, args.max_base, &params)?;
         let margin_before = target_margin_scaled(&plan.health_before, params.liquidation_buffer)?;
         // Liquidatable below maintenance; in a live episode, until the end target is reached.
@@ -141,6 +153,12 @@ impl Liquidate<'_> {
             // that, so that a later dip into the hysteresis band does not resume it.
             require!(was_flagged, MicroliqError::NotLiquidatable);
             account.clear_liquidation_flag();
+            // Back at its target within a live episode (not merely lapsed above maintenance, nor
+            // found there days after a keeper let the episode lapse): a recovery, which a new
+            // breach within the repeat window follows as a repeat.
+            if live && margin_before >= 0 {
+                account.record_recovery(clock.slot, now);
+            }
             // The funding settled above is a payout like any other (hostile review: this return
             // once skipped the check and let a receipt take the pool below zero).
             if funding_settled > 0 {
@@ -223,12 +241,7 @@ impl Liquidate<'_> {
         fund.balance = fund.balance.sub_or_err(insolvent_reward)?;
         fund.total_keeper_rewards = fund.total_keeper_rewards.add_or_err(insolvent_reward)?;
         exchange.total_liquidations = exchange.total_liquidations.add_or_err(1)?;
-        account.liquidation_count = account.liquidation_count.saturating_add(1);
-        if margin_after >= 0 {
-            account.clear_liquidation_flag();
-        } else {
-            account.flag_liquidation(clock.slot);
-        }
+        account.record_slice(clock.slot, now, escalated, margin_after >= 0);
 
         // An insolvent account's other losing positions are closed in the same call when their
         // markets are passed writable: its losses are realized and its deficit resolved at once,
@@ -251,6 +264,9 @@ impl Liquidate<'_> {
             )?;
             rewards_paid = rewards_paid.add_or_err(rewards)?;
             others_received = received;
+            if account.open_position_count() == 0 {
+                account.forget_recovery();
+            }
         }
 
         let bankruptcy = if is_bankrupt(&account) {

@@ -129,6 +129,11 @@ impl PlaceOrder<'_> {
         position.entry_quote = outcome.new_entry_quote;
         position.market_index = if outcome.new_base == 0 { 0 } else { market_index };
         account.trade_count = account.trade_count.saturating_add(1);
+        // Flat: the next position starts afresh, whatever a past liquidation recorded (a
+        // repeat breach is about a position the market already took through a liquidation).
+        if account.open_position_count() == 0 {
+            account.forget_recovery();
+        }
 
         let mut episode_ended = None;
         if outcome.adds_risk() {
