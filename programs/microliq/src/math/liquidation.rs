@@ -396,13 +396,24 @@ pub fn plan_liquidation(
                 .unwrap_or(u64::MAX))
         };
         let mut slice = round_up(estimate)?.clamp(lot.min(size), size);
+        // Up a lot at a time, then (after two steps) doubling the step: where a lot is worth less
+        // to the margin than the health code's rounding (a tiny price per base atom), one lot at
+        // a time could take size/lot simulations, beyond any compute budget and hanging a
+        // keeper's scan (found by the golden-vector generator). An overshoot is walked back by
+        // the search below.
+        let mut step = lot;
+        let mut steps_taken = 0u32;
         while slice < size {
             let outcome = simulate(slice)?;
             if reached(&outcome)? {
                 at_slice = Some(outcome);
                 break;
             }
-            slice = slice.saturating_add(lot).min(size);
+            slice = slice.saturating_add(step).min(size);
+            steps_taken += 1;
+            if steps_taken >= 2 {
+                step = step.saturating_mul(2);
+            }
         }
         if slice > lot {
             let less = simulate(slice - lot)?;
@@ -536,6 +547,34 @@ mod tests {
             maintenance_rate: 50_000,
             initial_rate: 100_000,
             funding: 0,
+        }
+    }
+
+    #[test]
+    fn a_lot_worth_less_than_the_rounding_is_planned_in_few_steps() {
+        // A price of 2e-12 quote atoms per base atom and a one-atom lot: a lot moves the margin by
+        // ~1e-13 of an atom, far below the health code's rounding, so stepping up one lot at a
+        // time from the estimate would take on the order of 1e12 simulations (the golden-vector
+        // generator hung on such a case). Equity 0.45 atoms short of M on 1e17 base atoms.
+        let params = LiquidationParams { base_lot_size: 1, dust_notional: 0, ..params() };
+        let base = 100_000_000_000_000_000i64; // notional 200,000 atoms at P = 2
+        let position = sol_long(base, 200_000, 2);
+        let target =
+            LiquidationTarget { collateral: 9_000, positions: &[position], index: 0, escalated: false };
+        let started = std::time::Instant::now();
+        let plan = plan_liquidation(&target, 0, u64::MAX, &params).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+        assert!(plan.health_before.is_liquidatable());
+        let reached = |closed: u64| {
+            let outcome =
+                simulate_slice(&target, &target.others().unwrap(), closed, plan.bonus_rate, &params).unwrap();
+            target_margin_scaled(&outcome.health_after, params.liquidation_buffer).unwrap() >= 0
+        };
+        if plan.whole_close.is_none() {
+            assert!(reached(plan.outcome.closed_base));
+            assert!(!reached(plan.outcome.closed_base - 1), "one lot less does not reach the target");
+        } else {
+            assert_eq!(plan.outcome.closed_base, base as u64);
         }
     }
 
