@@ -20,7 +20,7 @@ use anchor_lang::prelude::Pubkey;
 use microliq::math::{self, LiquidationPlan, MarketPrice, MathError, PositionRisk, WholeClose};
 use microliq::oracle::{read_oracle_account, OracleAccount, OracleClock, OracleKind, OracleReading};
 use microliq::state::{
-    bounds, pause, Exchange, MarginAccount, Market, MarketParams, Position, MAX_POSITIONS,
+    bounds, exchange_bounds, pause, Exchange, MarginAccount, Market, MarketParams, Position, MAX_POSITIONS,
 };
 use microliq_client::PythPrice;
 use pyth_sdk_solana::state::PriceStatus;
@@ -330,9 +330,14 @@ fn market_case(
 }
 
 /// Whether one lot of `market` improves the liquidation margin by at least 16 quote atoms at the
-/// largest penalty: `lot · P · ((1 + β)·mm − b_max − fee) ≥ 16`. Below that, `plan_liquidation`'s
-/// upward search from its estimate (one lot per step) can take up to size / lot steps: the
-/// rounding of the health code (a few atoms) outweighs many lots.
+/// largest penalty: `lot · P · ((1 + β)·mm − b_max − fee) ≥ 16`. Below that, the health code's
+/// rounding (a few atoms) outweighs many lots, and `plan_liquidation` can still take up to
+/// size / lot simulations: its upward search now doubles its step (cd1af67), but when the penalty
+/// is capped its walk down from the zero-penalty bound ("at most once or twice") goes one lot at
+/// a time, and that bound is no lower bound once the rounding of the closed and remaining pieces
+/// (atoms) outweighs many lots (case 11449 of the default seed without this cap: a one-atom lot
+/// at 1.6e-10 quote atoms per base atom, ~1.4e12 lots to walk; a hang here, a compute-budget
+/// failure on chain).
 fn fast_lots(market: &Market, reading: &Result<OracleReading, String>) -> bool {
     let Ok(reading) = reading else { return true };
     let p = &market.params;
@@ -362,6 +367,13 @@ fn case(rng: &mut Rng, id: u64) -> Value {
     exchange.pyth_program = Pubkey::new_from_array([9; 32]);
     exchange.quote_decimals = if rng.chance(600) { 6 } else { rng.range(0, 9) as u8 };
     exchange.liquidation_episode_slots = rng.range(1, 216_000);
+    // Repeat breaches: off, a small window, the default (a day), or the largest.
+    exchange.repeat_liquidation_window_slots = match rng.range(0, 7) {
+        0 => 0,
+        1 | 2 => rng.range(1, 2_000),
+        3 => exchange_bounds::REPEAT_LIQUIDATION_WINDOW_SLOTS_MAX,
+        _ => exchange_bounds::DEFAULT_REPEAT_LIQUIDATION_WINDOW_SLOTS,
+    };
     exchange.insolvent_close_reward = rng.range(0, 100 * 10u64.pow(exchange.quote_decimals as u32));
     exchange.paused = if rng.chance(50) { pause::LIQUIDATE } else { 0 };
     exchange.funding_paused_secs = if rng.chance(800) { 0 } else { rng.range(0, 100_000) as i64 };
@@ -410,18 +422,13 @@ fn case(rng: &mut Rng, id: u64) -> Value {
             2 => rng.range(1, 50) * lot,
             _ => (rng.magnitude(56) / lot).max(1).saturating_mul(lot).min(i64::MAX as u64),
         };
-        // `plan_liquidation` steps up one lot at a time from its estimate; when one lot improves
-        // the margin by less than the health code's rounding (a few atoms), it takes up to
-        // size / lot steps. Such positions are kept to 2^14 lots, so that a case takes
-        // milliseconds (the loop itself is the program's; see the note at `fast_lots`).
-        let size =
-            if fast_lots(m, &readings[market_index as usize]) { size } else { size.min(lot << 14).max(lot) };
+        // A lot worth less than the health code's rounding can still make `plan_liquidation`
+        // walk size / lot steps (see `fast_lots`): such positions are kept to 2^14 lots, so that
+        // a case takes milliseconds; every other size is drawn in full.
+        let fast = fast_lots(m, &readings[market_index as usize]);
+        let size = if fast { size } else { size.min(lot << 14).max(lot) };
         let base = if rng.chance(500) { size as i64 } else { -(size as i64) };
-        let base = if edge && rng.chance(100) && fast_lots(m, &readings[market_index as usize]) {
-            i64::MIN
-        } else {
-            base
-        };
+        let base = if edge && rng.chance(100) && fast { i64::MIN } else { base };
         let value = match &readings[market_index as usize] {
             Ok(r) => math::signed_value(base, r.price.oracle_low, math::Rounding::Down).unwrap_or(0),
             Err(_) => 0,
@@ -453,6 +460,39 @@ fn case(rng: &mut Rng, id: u64) -> Value {
         account.being_liquidated = 1;
         account.liquidation_start_slot = slot - rng.range(0, 300_000);
         account.liquidation_last_slot = (account.liquidation_start_slot + rng.range(0, 300_000)).min(slot);
+        // An episode that started as a repeat breach keeps closing losers whole while it lives.
+        account.episode_escalated = rng.chance(500) as u8;
+    }
+    // The oldest publish time among the prices of the account's positions' markets (the
+    // keeper's `Snapshot::oldest_price_time`; `None` when one of them has no valid price).
+    let mut oldest_price_time: Option<i64> = None;
+    for position in account.positions.iter().filter(|p| p.is_open()) {
+        match &readings[position.market_index as usize] {
+            Ok(r) => {
+                oldest_price_time = Some(oldest_price_time.map_or(r.publish_time, |t| t.min(r.publish_time)))
+            }
+            Err(_) => {
+                oldest_price_time = None;
+                break;
+            }
+        }
+    }
+    // The latest recovery: none, or inside the repeat window, at its edge, or beyond it; at a
+    // time just before, at or after the oldest price (only later prices make a repeat), or any.
+    if rng.chance(700) {
+        let window = exchange.repeat_liquidation_window_slots;
+        let ago = match rng.range(0, 5) {
+            0 => window,
+            1 => window + 1,
+            2 => rng.range(window.saturating_add(1), window.saturating_add(500_000)),
+            _ => rng.range(0, window),
+        };
+        account.last_recovery_slot = slot.saturating_sub(ago);
+        account.last_recovery_time = match oldest_price_time {
+            Some(oldest) if rng.chance(400) => oldest + rng.range_i(-2, 2),
+            Some(oldest) if rng.chance(700) => oldest - rng.range(1, 10_000) as i64,
+            _ => now - rng.range(0, 200_000) as i64,
+        };
     }
 
     let lookup = |index: u16| -> Option<(MarketPrice, u32, u32, i64)> {
@@ -481,7 +521,8 @@ fn case(rng: &mut Rng, id: u64) -> Value {
     let max_base = if rng.chance(700) { u64::MAX } else { rng.range(0, 1 << 50) };
     let fund_balance = rng.range(0, 1 << 45);
 
-    let outputs = account_outputs(&account, &markets, &exchange, slot, max_base, fund_balance, lookup);
+    let call = KeeperCall { slot, max_base, fund_balance, oldest_price_time };
+    let outputs = account_outputs(&account, &markets, &exchange, &call, lookup);
     let positions: Vec<Value> = account
         .positions
         .iter()
@@ -493,6 +534,7 @@ fn case(rng: &mut Rng, id: u64) -> Value {
             "exchange": {
                 "quoteDecimals": exchange.quote_decimals,
                 "liquidationEpisodeSlots": s(exchange.liquidation_episode_slots),
+                "repeatLiquidationWindowSlots": s(exchange.repeat_liquidation_window_slots),
                 "insolventCloseReward": s(exchange.insolvent_close_reward),
                 "paused": exchange.paused,
                 "fundingPausedSecs": s(exchange.funding_paused_secs),
@@ -507,6 +549,9 @@ fn case(rng: &mut Rng, id: u64) -> Value {
                 "beingLiquidated": account.being_liquidated,
                 "liquidationStartSlot": s(account.liquidation_start_slot),
                 "liquidationLastSlot": s(account.liquidation_last_slot),
+                "episodeEscalated": account.episode_escalated,
+                "lastRecoverySlot": s(account.last_recovery_slot),
+                "lastRecoveryTime": s(account.last_recovery_time),
             },
             "maxBase": s(max_base),
             "fundBalance": s(fund_balance),
@@ -529,14 +574,22 @@ fn case(rng: &mut Rng, id: u64) -> Value {
     })
 }
 
+/// What a `liquidate` call is made with besides the accounts: the slot, the keeper's `max_base`,
+/// the insurance fund's balance, and the oldest publish time among the prices of the account's
+/// markets (`None` when one has no valid price).
+struct KeeperCall {
+    slot: u64,
+    max_base: u64,
+    fund_balance: u64,
+    oldest_price_time: Option<i64>,
+}
+
 /// Everything the SDK shows for the account, as the program and the keeper compute it.
 fn account_outputs(
     account: &MarginAccount,
     markets: &[MarketCase],
     exchange: &Exchange,
-    slot: u64,
-    max_base: u64,
-    fund_balance: u64,
+    call: &KeeperCall,
     lookup: impl FnMut(u16) -> Option<(MarketPrice, u32, u32, i64)>,
 ) -> Value {
     let (risks, count) = match account.position_risks(lookup) {
@@ -555,17 +608,29 @@ fn account_outputs(
             params.liquidation_buffer = account
                 .liquidation_buffer(|i| markets.get(i as usize).map(|m| m.market.params.liquidation_buffer));
             let episode_slots = exchange.liquidation_episode_slots;
-            let live = account.episode_live(slot, episode_slots);
-            let slots = account.slots_in_episode(slot, episode_slots);
-            let target = math::LiquidationTarget { collateral: account.collateral, positions: risks, index };
-            let result = math::plan_liquidation(&target, slots, max_base, &params).and_then(|plan| {
+            let live = account.episode_live(call.slot, episode_slots);
+            let slots = account.slots_in_episode(call.slot, episode_slots);
+            // Every open position's market has a valid price here (else `position_risks` refused).
+            let escalated = account.liquidation_escalated(
+                call.slot,
+                episode_slots,
+                exchange.repeat_liquidation_window_slots,
+                call.oldest_price_time.expect("a price for every position"),
+            );
+            let target = math::LiquidationTarget {
+                collateral: account.collateral,
+                positions: risks,
+                index,
+                escalated,
+            };
+            let result = math::plan_liquidation(&target, slots, call.max_base, &params).and_then(|plan| {
                 let below = math::target_margin_scaled(&plan.health_before, params.liquidation_buffer)? < 0;
                 let reward = if plan.whole_close == Some(WholeClose::Insolvent) {
                     math::insolvent_close_reward(
                         plan.outcome.closed_notional,
                         risks[index].maintenance_rate,
                         exchange.insolvent_close_reward,
-                        fund_balance,
+                        call.fund_balance,
                     )?
                 } else {
                     0
@@ -575,6 +640,7 @@ fn account_outputs(
                     "paused": (exchange.paused | market.paused) & pause::LIQUIDATE != 0,
                     "liquidationBuffer": params.liquidation_buffer,
                     "slotsSinceFlagged": s(slots),
+                    "escalated": escalated,
                     "insolventReward": s(reward),
                     "plan": plan_json(&plan),
                 }))
