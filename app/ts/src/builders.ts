@@ -17,6 +17,7 @@ import type {
   OracleConfigArgs,
 } from "./generated/types.js";
 import type { ExchangeAddresses } from "./pda.js";
+import { U64_MAX } from "./math/fixed.js";
 
 /** A market and the price account it is read with (for a pinned market, `market.oracle`). */
 export interface MarketPair {
@@ -49,8 +50,8 @@ export const PAUSE = {
   ALL: (1 << 8) - 1,
 } as const;
 
-/** `u64::MAX`: `liquidate`'s `maxBase` for no cap of the keeper's own. */
-export const U64_MAX = 2n ** 64n - 1n;
+/** `u64::MAX` (math/fixed.ts): `liquidate`'s `maxBase` for no cap of the keeper's own. */
+export { U64_MAX };
 
 // --- admin --------------------------------------------------------------------------------------
 
@@ -171,6 +172,18 @@ export function setMarketPause(p: { ex: ExchangeAddresses; admin: Signer; market
   return raw.getSetMarketPauseInstructionRaw(
     { admin: p.admin, exchange: p.ex.exchange, market: p.market },
     { paused: p.paused },
+  );
+}
+
+/**
+ * `set_repeat_liquidation_window`: a new breach of maintenance within `windowSlots` of an
+ * account's last recovery closes its losing positions whole (0: off; the program bounds it at
+ * ~30 days of slots). Emits `RepeatLiquidationWindowSet`. No remaining accounts.
+ */
+export function setRepeatLiquidationWindow(p: { ex: ExchangeAddresses; admin: Signer; windowSlots: number | bigint }): Instruction {
+  return raw.getSetRepeatLiquidationWindowInstructionRaw(
+    { admin: p.admin, exchange: p.ex.exchange },
+    { windowSlots: p.windowSlots },
   );
 }
 

@@ -82,6 +82,7 @@ const BUILT: Record<string, { ix: Instruction; markets: "writable" | "read-only"
   },
   set_exchange_pause: { ix: sdk.setExchangePause({ ex, admin: A(9), paused: sdk.PAUSE.ALL }), markets: null },
   set_market_pause: { ix: sdk.setMarketPause({ ex, admin: A(9), market: A(11), paused: sdk.PAUSE.INCREASE }), markets: null },
+  set_repeat_liquidation_window: { ix: sdk.setRepeatLiquidationWindow({ ex, admin: A(9), windowSlots: 216_000n }), markets: null },
   transfer_admin: { ix: sdk.transferAdmin({ ex, admin: A(9), newAdmin: A(13) }), markets: null },
   withdraw_insurance: { ix: sdk.withdrawInsurance({ ex, admin: A(9), destination: A(14), amount: 5n }), markets: null },
   create_margin_account: { ix: sdk.createMarginAccount({ ex, owner: A(15), marginAccount: A(16), id: 3 }), markets: null },

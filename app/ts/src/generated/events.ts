@@ -37,6 +37,7 @@ import {
   getOrderFilledCodec,
   getOrderFilledV2Codec,
   getPauseChangedCodec,
+  getRepeatLiquidationWindowSetCodec,
   type InsuranceDeposited,
   type InsuranceWithdrawn,
   type LiquidationEpisodeEnded,
@@ -53,6 +54,7 @@ import {
   type OrderFilled,
   type OrderFilledV2,
   type PauseChanged,
+  type RepeatLiquidationWindowSet,
 } from "./types.js";
 
 /** Every event of the program, by name: its 8-byte discriminator and its data's decoder. */
@@ -82,6 +84,7 @@ export const EVENTS = {
   OrderFilled: { discriminator: new Uint8Array([120, 124, 109, 66, 249, 116, 174, 30]), decoder: () => getOrderFilledCodec() },
   OrderFilledV2: { discriminator: new Uint8Array([188, 165, 81, 20, 149, 153, 85, 79]), decoder: () => getOrderFilledV2Codec() },
   PauseChanged: { discriminator: new Uint8Array([238, 188, 213, 78, 134, 209, 178, 218]), decoder: () => getPauseChangedCodec() },
+  RepeatLiquidationWindowSet: { discriminator: new Uint8Array([19, 49, 9, 174, 143, 254, 46, 217]), decoder: () => getRepeatLiquidationWindowSetCodec() },
 } as const satisfies Record<string, { discriminator: Uint8Array; decoder: () => Decoder<unknown> }>;
 
 export type MicroliqEventName = keyof typeof EVENTS;
@@ -112,4 +115,5 @@ export type MicroliqEvent =
   | { name: "MarketParamsUpdated"; data: MarketParamsUpdated }
   | { name: "OrderFilled"; data: OrderFilled }
   | { name: "OrderFilledV2"; data: OrderFilledV2 }
-  | { name: "PauseChanged"; data: PauseChanged };
+  | { name: "PauseChanged"; data: PauseChanged }
+  | { name: "RepeatLiquidationWindowSet"; data: RepeatLiquidationWindowSet };

@@ -30,6 +30,7 @@ import {
   getPlaceOrderArgsCodec,
   getSetDelegateArgsCodec,
   getSetPauseArgsCodec,
+  getSetRepeatLiquidationWindowArgsCodec,
   getUpdateExchangeArgsCodec,
   getUpdateMarketArgsCodec,
   getWithdrawCollateralArgsCodec,
@@ -41,6 +42,7 @@ import {
   type PlaceOrderArgsArgs,
   type SetDelegateArgsArgs,
   type SetPauseArgsArgs,
+  type SetRepeatLiquidationWindowArgsArgs,
   type UpdateExchangeArgsArgs,
   type UpdateMarketArgsArgs,
   type WithdrawCollateralArgsArgs,
@@ -688,6 +690,41 @@ export function getSetMarketPauseInstructionRaw(
       ...remaining,
     ],
     data: concat(SET_MARKET_PAUSE_DISCRIMINATOR, getSetPauseArgsCodec().encode(args)),
+  };
+}
+
+/** `set_repeat_liquidation_window`'s 8-byte instruction discriminator. */
+export const SET_REPEAT_LIQUIDATION_WINDOW_DISCRIMINATOR = new Uint8Array([114, 225, 80, 126, 137, 121, 155, 8]);
+
+/** The named accounts of `set_repeat_liquidation_window`. */
+export interface SetRepeatLiquidationWindowAccounts {
+  admin: TransactionSigner | Address;
+  exchange: Address;
+}
+
+/**
+ * Sets the repeat-breach window: a new breach of maintenance within this many slots of an
+ * account's last recovery from a liquidation closes its losing positions whole (0: off).
+ *
+ * `set_repeat_liquidation_window` with its named accounts in the IDL's order:
+ *   0. `admin` (read-only, signer)
+ *   1. `exchange` (writable)
+ *
+ * then `remaining` as given (the builders in src/builders.ts fill them in the documented order).
+ */
+export function getSetRepeatLiquidationWindowInstructionRaw(
+  accounts: SetRepeatLiquidationWindowAccounts,
+  args: SetRepeatLiquidationWindowArgsArgs,
+  remaining: readonly AccountMeta[] = [],
+): Instruction {
+  return {
+    programAddress: MICROLIQ_PROGRAM_ADDRESS,
+    accounts: [
+      meta(accounts.admin, AccountRole.READONLY_SIGNER),
+      meta(accounts.exchange, AccountRole.WRITABLE),
+      ...remaining,
+    ],
+    data: concat(SET_REPEAT_LIQUIDATION_WINDOW_DISCRIMINATOR, getSetRepeatLiquidationWindowArgsCodec().encode(args)),
   };
 }
 

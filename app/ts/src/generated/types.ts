@@ -410,6 +410,13 @@ export interface Exchange {
    * Unix time the current exchange-wide pause of closes began (0 when they are not paused).
    */
   fundingPausedSince: bigint;
+  /**
+   * Repeat breaches: an account that falls below maintenance again within this many slots
+   * of its last recovery from a liquidation has its losing positions closed whole, not sliced
+   * (0: off; see `MarginAccount::liquidation_escalated`). Formerly reserved bytes: 0 (off) on
+   * exchanges created before it existed, until the admin sets it.
+   */
+  repeatLiquidationWindowSlots: bigint;
   reserved: ReadonlyUint8Array;
 }
 
@@ -443,6 +450,7 @@ export interface ExchangeArgs {
   liquidationEpisodeSlots: number | bigint;
   fundingPausedSecs: number | bigint;
   fundingPausedSince: number | bigint;
+  repeatLiquidationWindowSlots: number | bigint;
   reserved: ReadonlyUint8Array;
 }
 
@@ -479,7 +487,8 @@ export function getExchangeCodec(): FixedSizeCodec<ExchangeArgs, Exchange, 408> 
     ["liquidationEpisodeSlots", getU64Codec()],
     ["fundingPausedSecs", getI64Codec()],
     ["fundingPausedSince", getI64Codec()],
-    ["reserved", fixCodecSize(getBytesCodec(), 72)],
+    ["repeatLiquidationWindowSlots", getU64Codec()],
+    ["reserved", fixCodecSize(getBytesCodec(), 64)],
   ]) as FixedSizeCodec<ExchangeArgs, Exchange, 408>;
 }
 
@@ -996,8 +1005,11 @@ export interface LiquidationSliceV2 {
   exactSlice: bigint;
   /**
    * 0 = a slice, 1 = whole (dust), 2 = whole (equity ≤ 0), 3 = whole (target unreachable),
-   * 4 = whole (the penalty took all equity left). A whole close of a position whose notional
-   * exceeds `MAX_SLICE_NOTIONAL` takes several calls.
+   * 4 = whole (the penalty took all equity left), 5 = whole (a losing position in a repeat
+   * breach: within the exchange's `repeat_liquidation_window_slots` of the account's last
+   * recovery; `exact_slice` is then the position). A whole close of a position whose notional
+   * exceeds `MAX_SLICE_NOTIONAL` takes several calls (a repeat close's episode may end first,
+   * once the target is reached).
    */
   wholeClose: number;
   /**
@@ -1133,8 +1145,11 @@ export interface LiquidationSliceV3 {
   exactSlice: bigint;
   /**
    * 0 = a slice, 1 = whole (dust), 2 = whole (equity ≤ 0), 3 = whole (target unreachable),
-   * 4 = whole (the penalty took all equity left). A whole close of a position whose notional
-   * exceeds `MAX_SLICE_NOTIONAL` takes several calls.
+   * 4 = whole (the penalty took all equity left), 5 = whole (a losing position in a repeat
+   * breach: within the exchange's `repeat_liquidation_window_slots` of the account's last
+   * recovery; `exact_slice` is then the position). A whole close of a position whose notional
+   * exceeds `MAX_SLICE_NOTIONAL` takes several calls (a repeat close's episode may end first,
+   * once the target is reached).
    */
   wholeClose: number;
   /**
@@ -1342,6 +1357,11 @@ export interface MarginAccount {
    */
   beingLiquidated: number;
   bump: number;
+  /**
+   * 1 when the current episode started as a repeat breach and closes whole positions
+   * ([`Self::liquidation_escalated`]). Formerly padding.
+   */
+  episodeEscalated: number;
   padding: ReadonlyUint8Array;
   /**
    * Slot of the episode's latest slice (0 when not flagged). An episode whose latest slice is
@@ -1353,6 +1373,16 @@ export interface MarginAccount {
    * formerly reserved bytes).
    */
   fundingIndexes: Array<bigint>;
+  /**
+   * Slot at which the account's latest liquidation episode ended at its end target (a slice
+   * reached it, or `liquidate` found the account back there); 0: none since this field
+   * exists. A lapsed episode does not set it. Formerly reserved bytes.
+   */
+  lastRecoverySlot: bigint;
+  /**
+   * Unix time of that recovery: only prices published after it can make a breach a repeat.
+   */
+  lastRecoveryTime: bigint;
   reserved: ReadonlyUint8Array;
 }
 
@@ -1369,9 +1399,12 @@ export interface MarginAccountArgs {
   id: number;
   beingLiquidated: number;
   bump: number;
+  episodeEscalated: number;
   padding: ReadonlyUint8Array;
   liquidationLastSlot: number | bigint;
   fundingIndexes: Array<number | bigint>;
+  lastRecoverySlot: number | bigint;
+  lastRecoveryTime: number | bigint;
   reserved: ReadonlyUint8Array;
 }
 
@@ -1391,10 +1424,13 @@ export function getMarginAccountCodec(): FixedSizeCodec<MarginAccountArgs, Margi
     ["id", getU32Codec()],
     ["beingLiquidated", getU8Codec()],
     ["bump", getU8Codec()],
-    ["padding", fixCodecSize(getBytesCodec(), 2)],
+    ["episodeEscalated", getU8Codec()],
+    ["padding", fixCodecSize(getBytesCodec(), 1)],
     ["liquidationLastSlot", getU64Codec()],
     ["fundingIndexes", getArrayCodec(getI64Codec(), { size: 8 })],
-    ["reserved", fixCodecSize(getBytesCodec(), 56)],
+    ["lastRecoverySlot", getU64Codec()],
+    ["lastRecoveryTime", getI64Codec()],
+    ["reserved", fixCodecSize(getBytesCodec(), 40)],
   ]) as FixedSizeCodec<MarginAccountArgs, MarginAccount, 456>;
 }
 
@@ -2106,6 +2142,33 @@ export function getPositionCodec(): FixedSizeCodec<PositionArgs, Position, 24> {
   ]) as FixedSizeCodec<PositionArgs, Position, 24>;
 }
 
+/**
+ * The exchange's repeat-breach window changed (`set_repeat_liquidation_window`).
+ */
+export interface RepeatLiquidationWindowSet {
+  exchange: Address;
+  previousWindowSlots: bigint;
+  windowSlots: bigint;
+}
+
+/** What encoding a {@link RepeatLiquidationWindowSet} takes (integers of 64 bits and more as number or bigint). */
+export interface RepeatLiquidationWindowSetArgs {
+  exchange: Address;
+  previousWindowSlots: number | bigint;
+  windowSlots: number | bigint;
+}
+
+/** Encoded size of {@link RepeatLiquidationWindowSet}, bytes. */
+export const REPEAT_LIQUIDATION_WINDOW_SET_SIZE = 48;
+
+export function getRepeatLiquidationWindowSetCodec(): FixedSizeCodec<RepeatLiquidationWindowSetArgs, RepeatLiquidationWindowSet, 48> {
+  return getStructCodec([
+    ["exchange", getAddressCodec()],
+    ["previousWindowSlots", getU64Codec()],
+    ["windowSlots", getU64Codec()],
+  ]) as FixedSizeCodec<RepeatLiquidationWindowSetArgs, RepeatLiquidationWindowSet, 48>;
+}
+
 export interface SetDelegateArgs {
   /**
    * The key that may trade (never withdraw) for the owner; `Pubkey::default()` removes it.
@@ -2146,6 +2209,30 @@ export function getSetPauseArgsCodec(): FixedSizeCodec<SetPauseArgsArgs, SetPaus
   return getStructCodec([
     ["paused", getU16Codec()],
   ]) as FixedSizeCodec<SetPauseArgsArgs, SetPauseArgs, 2>;
+}
+
+export interface SetRepeatLiquidationWindowArgs {
+  /**
+   * Slots after an account's last recovery from a liquidation (its episode ended at its end
+   * target) within which a new breach of maintenance closes its losing positions whole, one
+   * per call (0 turns repeat breaches off; at most
+   * `exchange_bounds::REPEAT_LIQUIDATION_WINDOW_SLOTS_MAX`, ~30 days).
+   */
+  windowSlots: bigint;
+}
+
+/** What encoding a {@link SetRepeatLiquidationWindowArgs} takes (integers of 64 bits and more as number or bigint). */
+export interface SetRepeatLiquidationWindowArgsArgs {
+  windowSlots: number | bigint;
+}
+
+/** Encoded size of {@link SetRepeatLiquidationWindowArgs}, bytes. */
+export const SET_REPEAT_LIQUIDATION_WINDOW_ARGS_SIZE = 8;
+
+export function getSetRepeatLiquidationWindowArgsCodec(): FixedSizeCodec<SetRepeatLiquidationWindowArgsArgs, SetRepeatLiquidationWindowArgs, 8> {
+  return getStructCodec([
+    ["windowSlots", getU64Codec()],
+  ]) as FixedSizeCodec<SetRepeatLiquidationWindowArgsArgs, SetRepeatLiquidationWindowArgs, 8>;
 }
 
 /**
