@@ -13,6 +13,8 @@ export * from "./health-accounts.js";
 export * from "./pda.js";
 export * from "./pyth.js";
 
-// The health math (src/math: health, margin ratio, liquidation price, max withdrawable, slice
-// preview; ported from programs/microliq/src/math) joins the index when src/math/index.ts exists:
-// add `export * from "./math/index.js";` on the line below.
+// The health math (src/math, ported from programs/microliq/src/math and checked against the
+// program by golden vectors): health, margin ratio, liquidation price, max withdrawable, the
+// next liquidation slice (`previewLiquidation`).
+export * from "./math/index.js";
+export * from "./view.js";

@@ -11,10 +11,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
-  MathError,
-  OracleError,
+  MicroliqRefusal,
   OracleKind,
-  AccountRuleError,
   accountPositionRisks,
   fundingStateAt,
   fundingTime,
@@ -55,7 +53,7 @@ function result<T>(compute: () => T, ok: (value: T) => unknown): unknown {
   try {
     value = compute();
   } catch (e) {
-    if (e instanceof MathError || e instanceof OracleError || e instanceof AccountRuleError) return { err: e.errorName };
+    if (e instanceof MicroliqRefusal) return { err: e.errorName };
     throw e;
   }
   return { ok: ok(value) };
@@ -157,6 +155,7 @@ function compute(input: J): J {
   const exchange: ExchangeView = {
     paused: input.exchange.paused,
     liquidationEpisodeSlots: b(input.exchange.liquidationEpisodeSlots),
+    repeatLiquidationWindowSlots: b(input.exchange.repeatLiquidationWindowSlots),
     insolventCloseReward: b(input.exchange.insolventCloseReward),
     fundingPausedSecs: b(input.exchange.fundingPausedSecs),
     fundingPausedSince: b(input.exchange.fundingPausedSince),
@@ -219,6 +218,9 @@ function compute(input: J): J {
     beingLiquidated: a.beingLiquidated,
     liquidationStartSlot: b(a.liquidationStartSlot),
     liquidationLastSlot: b(a.liquidationLastSlot),
+    episodeEscalated: a.episodeEscalated,
+    lastRecoverySlot: b(a.lastRecoverySlot),
+    lastRecoveryTime: b(a.lastRecoveryTime),
   };
   // A market whose index cannot be projected has no risk inputs either (the keeper's lookup).
   const usable = markets.map((m, i) => ((marketOutputs[i].fundingNow as J).err ? { ...m, oracle: null } : m));
@@ -226,7 +228,7 @@ function compute(input: J): J {
   try {
     risks = accountPositionRisks(account, usable, exchange, clock);
   } catch (e) {
-    if (e instanceof AccountRuleError || e instanceof MathError) {
+    if (e instanceof MicroliqRefusal) {
       return { fundingTime: { now: str(time.now), pausedSecs: str(time.pausedSecs) }, markets: marketOutputs, account: { err: e.errorName } };
     }
     throw e;
@@ -261,6 +263,7 @@ function compute(input: J): J {
               paused: v.paused,
               liquidationBuffer: v.liquidationBuffer,
               slotsSinceFlagged: str(v.slotsSinceFlagged),
+              escalated: v.escalated,
               insolventReward: str(v.insolventReward),
               plan: planJson(v.plan),
             }),
@@ -303,10 +306,28 @@ test("golden vectors cover what they claim", () => {
   const previews = cases.flatMap((c) => c.outputs.account.ok?.previews ?? []);
   const plans = previews.map((p: J) => p.result.ok).filter(Boolean);
   // Every whole-close rule, slices, and errors of each kind appear.
-  for (const code of [0, 1, 2, 3, 4]) {
+  for (const code of [0, 1, 2, 3, 4, 5]) {
     assert.ok(plans.filter((p: J) => p.plan.wholeClose === code && p.liquidatable).length > 5, `whole_close ${code}`);
   }
   assert.ok(previews.filter((p: J) => p.result.err).length > 5, "plans that overflow");
+  // Repeat breaches: escalated plans of losers (whole) and winners (sliced), from live escalated
+  // episodes and from new breaches after a recovery; recoveries that make no repeat.
+  const escalated = plans.filter((p: J) => p.escalated && p.liquidatable);
+  assert.ok(escalated.filter((p: J) => p.plan.wholeClose === 5).length > 20, "escalated losers");
+  assert.ok(escalated.filter((p: J) => p.plan.wholeClose === 0).length > 20, "escalated winners, sliced");
+  const withPlans = (pred: (c: J) => boolean) =>
+    cases.filter((c) => pred(c) && (c.outputs.account.ok?.previews ?? []).some((p: J) => p.result.ok?.liquidatable));
+  const live = (c: J) =>
+    c.inputs.account.beingLiquidated === 1 &&
+    b(c.inputs.clock.slot) - b(c.inputs.account.liquidationLastSlot) <= b(c.inputs.exchange.liquidationEpisodeSlots);
+  const escalatedCase = (c: J) => c.outputs.account.ok.previews.some((p: J) => p.result.ok?.escalated);
+  assert.ok(withPlans((c) => live(c) && c.inputs.account.episodeEscalated === 1).filter(escalatedCase).length > 20, "live escalated episodes");
+  const recovered = withPlans((c) => !live(c) && c.inputs.account.lastRecoverySlot !== "0");
+  assert.ok(recovered.filter(escalatedCase).length > 20, "new repeat breaches");
+  assert.ok(recovered.filter((c) => !escalatedCase(c)).length > 20, "recoveries that make no repeat");
+  for (const window of ["0", "216000", "6480000"]) {
+    assert.ok(count((c) => c.inputs.exchange.repeatLiquidationWindowSlots === window) > 500, `window ${window}`);
+  }
   const oracles = cases.flatMap((c) => c.outputs.markets.map((m: J) => m.oracle));
   for (const name of ["OracleStale", "OracleConfidenceTooWide", "OraclePriceOutOfRange", "OracleNotTrading", "OracleNotFullyVerified", "OracleWrongFeed", "OraclePostedInFuture", "OracleNonPositivePrice"]) {
     assert.ok(oracles.filter((o: J) => o.err === name).length > 0, name);

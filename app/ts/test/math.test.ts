@@ -3,8 +3,11 @@
 // against the program on thousands of generated cases; these say what the numbers mean.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { getMicroliqErrorName } from "../src/errors.js";
 import {
+  AccountRuleError,
   MathError,
+  MicroliqRefusal,
   OracleError,
   PRICE_PRECISION,
   Rounding,
@@ -18,6 +21,7 @@ import {
   fundingStateAt,
   initialHealth,
   isLiquidatable,
+  liquidationEscalated,
   liquidationPrice,
   maintenanceHealth,
   marginRatio,
@@ -26,10 +30,12 @@ import {
   mulDivWide,
   oracleToFixed,
   planLiquidation,
+  simulateSlice,
   positionFunding,
   targetMarginScaled,
   validatePrice,
   type LiquidationParams,
+  type MarginAccountFields,
   type MarketFundingFields,
   type PositionRisk,
 } from "../src/math/index.js";
@@ -126,6 +132,19 @@ test("checked arithmetic throws MathError where Rust returns it", () => {
   assert.throws(() => liquidationPrice(0n, [long(1n, 0n, P)], 1), MathError);
 });
 
+test("the math's refusals carry the program's error name and custom code", () => {
+  for (const [refusal, name, code] of [
+    [new MathError("here"), "MathOverflow", 6000],
+    [new OracleError("OracleStale"), "OracleStale", 6015],
+    [new OracleError("OraclePostedInFuture"), "OraclePostedInFuture", 6057],
+    [new AccountRuleError("HealthAccountsMissing"), "HealthAccountsMissing", 6021],
+  ] as const) {
+    assert.ok(refusal instanceof MicroliqRefusal);
+    assert.deepEqual([refusal.errorName, refusal.code], [name, code]);
+    assert.equal(getMicroliqErrorName(refusal.code), name);
+  }
+});
+
 test("oracle guards name the program's errors", () => {
   const market = { maxStalenessSecs: 60, maxConfRate: 10_000, maxEmaDivergence: 50_000, oracleTradingStalenessSecs: 10, baseDecimals: 9 };
   const raw = { price: 15_000_000_000n, conf: 1_000_000n, expo: -8, publishTime: 1_000n, emaPrice: 15_000_000_000n };
@@ -156,7 +175,7 @@ const params: LiquidationParams = {
 test("liquidation: a 10x long just under maintenance closes the smallest lot multiple", () => {
   // 66.666 SOL bought at $150 on 1,000 USDC; SOL at $142: E = 466.67 < M = 473.33.
   const position = long(66_666_000_000n, 9_999_900_000n, 142_000_000_000n);
-  const target = { collateral: 1_000_000_000n, positions: [position], index: 0 };
+  const target = { collateral: 1_000_000_000n, positions: [position], index: 0, escalated: false };
   const plan = planLiquidation(target, 0n, (1n << 64n) - 1n, params);
   assert.equal(isLiquidatable(plan.healthBefore), true);
   assert.equal(plan.wholeClose, null);
@@ -170,7 +189,7 @@ test("liquidation: a 10x long just under maintenance closes the smallest lot mul
 test("liquidation: an insolvent account closes the whole position without penalty", () => {
   // Long 10 SOL bought at $150, now $50, 500 collateral.
   const position = long(10_000_000_000n, 1_500_000_000n, 50_000_000_000n);
-  const plan = planLiquidation({ collateral: 500_000_000n, positions: [position], index: 0 }, 0n, 1_000_000n, params);
+  const plan = planLiquidation({ collateral: 500_000_000n, positions: [position], index: 0, escalated: false }, 0n, 1_000_000n, params);
   assert.equal(plan.wholeClose, WholeClose.Insolvent);
   assert.equal(plan.outcome.closedBase, 10_000_000_000n);
   assert.deepEqual([plan.outcome.keeperBonus, plan.outcome.insuranceFee], [0n, 0n]);
@@ -179,7 +198,77 @@ test("liquidation: an insolvent account closes the whole position without penalt
 
 test("liquidation: the penalty is capped at the equity left", () => {
   const position = long(10_000_000_000n, 1_000_000_000n, (100n * P) / 1000n);
-  const plan = planLiquidation({ collateral: 2_000_000n, positions: [position], index: 0 }, 0n, (1n << 64n) - 1n, params);
+  const plan = planLiquidation({ collateral: 2_000_000n, positions: [position], index: 0, escalated: false }, 0n, (1n << 64n) - 1n, params);
   assert.equal(plan.outcome.keeperBonus + plan.outcome.insuranceFee, 2_000_000n);
   assert.equal(plan.outcome.healthAfter.equity, 0n);
+});
+
+test("liquidation: a lot worth less than the rounding is planned in few steps (the galloping search)", () => {
+  // The program's unit test of the same name: a price of 2e-12 quote atoms per base atom and a
+  // one-atom lot, so a lot moves the margin by ~1e-13 of an atom. One lot at a time from the
+  // estimate would take ~1e12 simulations; doubling the step after two lots takes a few dozen.
+  const lotParams = { ...params, baseLotSize: 1n, dustNotional: 0n };
+  const base = 100_000_000_000_000_000n; // notional 200,000 atoms at P = 2
+  const target = { collateral: 9_000n, positions: [long(base, 200_000n, 2n)], index: 0, escalated: false };
+  const started = Date.now();
+  const plan = planLiquidation(target, 0n, (1n << 64n) - 1n, lotParams);
+  assert.ok(Date.now() - started < 5_000, `${Date.now() - started} ms`);
+  assert.equal(isLiquidatable(plan.healthBefore), true);
+  const reached = (closed: bigint) =>
+    targetMarginScaled(
+      simulateSlice(target, { equity: 0n, maintenanceRequirement: 0n }, closed, plan.bonusRate, lotParams).healthAfter,
+      lotParams.liquidationBuffer,
+    ) >= 0n;
+  if (plan.wholeClose === null) {
+    assert.ok(reached(plan.outcome.closedBase));
+    assert.ok(!reached(plan.outcome.closedBase - 1n), "one lot less does not reach the target");
+  } else {
+    assert.equal(plan.outcome.closedBase, base);
+  }
+});
+
+test("liquidation: a repeat breach closes a losing position whole and slices a winner", () => {
+  // Two 10-SOL longs at $142 on 100 USDC: one bought for 1,500 (−80), one for 1,300 (+120).
+  // E = 100 − 80 + 120 = 140 < M = 2 · 71 = 142.
+  const loser = long(10_000_000_000n, 1_500_000_000n, 142_000_000_000n);
+  const winner = long(10_000_000_000n, 1_300_000_000n, 142_000_000_000n);
+  const account = { collateral: 100_000_000n, positions: [loser, winner] };
+  const repeat = planLiquidation({ ...account, index: 0, escalated: true }, 0n, (1n << 64n) - 1n, params);
+  assert.deepEqual([repeat.healthBefore.equity, repeat.healthBefore.maintenanceRequirement], [140_000_000n, 142_000_000n]);
+  assert.equal(repeat.wholeClose, WholeClose.Repeat);
+  assert.equal(repeat.exactSlice, 10_000_000_000n);
+  assert.equal(repeat.outcome.closedBase, 10_000_000_000n);
+  assert.equal(repeat.outcome.trade.realizedPnl, -80_000_000n);
+  // The same loser outside a repeat, and the winner inside one, are sliced.
+  for (const plan of [
+    planLiquidation({ ...account, index: 0, escalated: false }, 0n, (1n << 64n) - 1n, params),
+    planLiquidation({ ...account, index: 1, escalated: true }, 0n, (1n << 64n) - 1n, params),
+  ]) {
+    assert.equal(plan.wholeClose, null);
+    assert.ok(plan.outcome.closedBase < 10_000_000_000n);
+  }
+});
+
+test("liquidationEscalated: a new breach within the window of a recovery, on prices published after it", () => {
+  const account: MarginAccountFields = {
+    collateral: 0n,
+    positions: [],
+    fundingIndexes: [],
+    beingLiquidated: 0,
+    liquidationStartSlot: 0n,
+    liquidationLastSlot: 0n,
+    episodeEscalated: 0,
+    lastRecoverySlot: 1_000n,
+    lastRecoveryTime: 5_000n,
+  };
+  const window = 100n;
+  assert.equal(liquidationEscalated(account, 1_100n, 150n, window, 5_001n), true); // at the window's edge
+  assert.equal(liquidationEscalated(account, 1_101n, 150n, window, 5_001n), false); // past it
+  assert.equal(liquidationEscalated(account, 1_050n, 150n, window, 5_000n), false); // a price from the recovery
+  assert.equal(liquidationEscalated(account, 1_050n, 150n, 0n, 5_001n), false); // repeats off
+  assert.equal(liquidationEscalated({ ...account, lastRecoverySlot: 0n }, 50n, 150n, window, 5_001n), false); // none
+  // A live episode keeps what it started with, whatever the recovery says.
+  const live = { ...account, beingLiquidated: 1, liquidationStartSlot: 1_040n, liquidationLastSlot: 1_040n };
+  assert.equal(liquidationEscalated({ ...live, episodeEscalated: 1 }, 1_190n, 150n, window, 0n), true);
+  assert.equal(liquidationEscalated(live, 1_050n, 150n, window, 5_001n), false);
 });

@@ -5,12 +5,13 @@
 // and the next liquidation slice of each position (`plan_liquidation` with the inputs the
 // `liquidate` instruction builds: the account's β, the episode's ramp slots).
 
-import { U64_MAX } from "./fixed.js";
+import { U64_MAX, u128 } from "./fixed.js";
 import type { FundingState } from "./funding.js";
 import {
   type MaintenanceHealth,
   type PositionRisk,
   initialHealth,
+  initialRequirement,
   isLiquidatable,
   liquidationPrice,
   maintenanceHealth,
@@ -31,10 +32,12 @@ import {
   type MarginAccountFields,
   type MarketFundingFields,
   PAUSE_LIQUIDATE,
+  AccountRuleError,
   accountLiquidationBuffer,
   episodeLive,
   fundingStateAt,
   fundingTime,
+  liquidationEscalated,
   positionRisks,
   riskIndex,
   slotsInEpisode,
@@ -80,6 +83,8 @@ export interface MarketView extends MarketFundingFields {
 export interface ExchangeView extends ExchangeFundingFields {
   paused: number;
   liquidationEpisodeSlots: bigint;
+  /** 0: repeat breaches off. */
+  repeatLiquidationWindowSlots: bigint;
   insolventCloseReward: bigint;
 }
 
@@ -127,9 +132,30 @@ export interface LiquidationPreview {
   /** The account's β (largest buffer among its markets) and the episode's ramp slots. */
   liquidationBuffer: number;
   slotsSinceFlagged: bigint;
+  /**
+   * A repeat breach (`liquidationEscalated`): a losing position is closed whole
+   * (`plan.wholeClose === WholeClose.Repeat`, event code 5), a winning one sliced.
+   */
+  escalated: boolean;
   plan: LiquidationPlan;
   /** Paid by the insurance fund for an insolvent close (needs the fund's balance). */
   insolventReward: bigint;
+}
+
+/**
+ * The oldest publish time among the prices of the markets `account` holds positions in (the
+ * keeper's `Snapshot::oldest_price_time`, what the program compares with the last recovery).
+ * A market without a valid price makes the program refuse (`HealthAccountsMissing`).
+ */
+export function oldestPriceTime(account: MarginAccountFields, markets: readonly MarketView[]): bigint | null {
+  let oldest: bigint | null = null;
+  for (const position of account.positions) {
+    if (position.base === 0n) continue;
+    const oracle = markets.find((m) => m.marketIndex === position.marketIndex)?.oracle;
+    if (oracle === undefined || oracle === null) throw new AccountRuleError("HealthAccountsMissing");
+    if (oldest === null || oracle.publishTime < oldest) oldest = oracle.publishTime;
+  }
+  return oldest;
 }
 
 /**
@@ -157,7 +183,20 @@ export function previewLiquidation(
   const episodeSlots = exchange.liquidationEpisodeSlots;
   const live = episodeLive(account, clock.slot, episodeSlots);
   const slotsSinceFlagged = slotsInEpisode(account, clock.slot, episodeSlots);
-  const plan = planLiquidation({ collateral: account.collateral, positions: risks, index }, slotsSinceFlagged, maxBase, params);
+  // The account holds a position here, so there is a price time (or the call above refused).
+  const escalated = liquidationEscalated(
+    account,
+    clock.slot,
+    episodeSlots,
+    exchange.repeatLiquidationWindowSlots,
+    oldestPriceTime(account, markets) as bigint,
+  );
+  const plan = planLiquidation(
+    { collateral: account.collateral, positions: risks, index, escalated },
+    slotsSinceFlagged,
+    maxBase,
+    params,
+  );
   const belowTarget = targetMarginScaled(plan.healthBefore, params.liquidationBuffer) < 0n;
   const insolventReward =
     plan.wholeClose === WholeClose.Insolvent
@@ -174,6 +213,7 @@ export function previewLiquidation(
     paused: ((exchange.paused | market.paused) & PAUSE_LIQUIDATE) !== 0,
     liquidationBuffer: params.liquidationBuffer,
     slotsSinceFlagged,
+    escalated,
     plan,
     insolventReward,
   };
@@ -192,6 +232,8 @@ export interface PositionView {
 export interface AccountView {
   health: MaintenanceHealth;
   initialHealth: bigint;
+  /** `I = Σ |q|·P'·im` at conservative prices (`initialHealth = E' − I`). */
+  initialRequirement: bigint;
   marginRatio: bigint | null;
   maxWithdrawable: bigint;
   positions: PositionView[];
@@ -210,6 +252,7 @@ export function accountView(
   return {
     health,
     initialHealth: initialHealth(account.collateral, risks),
+    initialRequirement: risks.reduce((sum, risk) => u128(sum + initialRequirement(risk), "initial requirement"), 0n),
     marginRatio: marginRatio(health),
     maxWithdrawable: maxWithdrawable(account.collateral, risks),
     positions: risks.map((risk, i) => ({

@@ -7,6 +7,8 @@
 // are integers of the market's base unit ("base atoms"). Prices are quote atoms per base atom as
 // a fixed-point number with PRICE_PRECISION. Rates are fractions with RATE_PRECISION.
 
+import { MicroliqRefusal } from "./errors.js";
+
 /** Fixed-point scale of every price: quote atoms per base atom × 1e12. */
 export const PRICE_PRECISION = 1_000_000_000_000n; // 1e12
 /** Decimal exponent of PRICE_PRECISION. */
@@ -24,19 +26,14 @@ export const U128_MAX = (1n << 128n) - 1n;
 export const I128_MIN = -(1n << 127n);
 export const I128_MAX = (1n << 127n) - 1n;
 
-/** The program's error code for every `MathError` (`MicroliqError::MathOverflow`). */
-export const MATH_OVERFLOW_CODE = 6000;
-
 /**
  * An arithmetic failure (overflow, division by zero, out-of-range conversion) where the program's
  * math returns `MathError`; the program reports it as `MathOverflow` (6000). `location` names the
  * formula (the TS function), as Rust's `MathError` records the source line.
  */
-export class MathError extends Error {
-  readonly errorName = "MathOverflow";
-  readonly code = MATH_OVERFLOW_CODE;
+export class MathError extends MicroliqRefusal<"MathOverflow"> {
   constructor(readonly location: string) {
-    super(`math error in ${location}`);
+    super("MathOverflow", location);
     this.name = "MathError";
   }
 }

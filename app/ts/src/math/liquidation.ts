@@ -89,6 +89,12 @@ export enum WholeClose {
   Insolvent = "Insolvent",
   TargetUnreachable = "TargetUnreachable",
   EquityExhausted = "EquityExhausted",
+  /**
+   * A repeat breach of a losing position: the account fell below maintenance again within the
+   * exchange's `repeatLiquidationWindowSlots` of its last recovery (docs/LIQUIDATION.md, "Repeat
+   * breaches"), so this episode closes losing positions whole.
+   */
+  Repeat = "Repeat",
 }
 
 /** The `whole_close` code of the slice event (0 = a slice). */
@@ -104,6 +110,8 @@ export function wholeCloseCode(wholeClose: WholeClose | null): number {
       return 3;
     case WholeClose.EquityExhausted:
       return 4;
+    case WholeClose.Repeat:
+      return 5;
   }
 }
 
@@ -135,6 +143,8 @@ export interface LiquidationTarget {
   positions: readonly PositionRisk[];
   /** Index into `positions` of the position to slice. */
   index: number;
+  /** A repeat breach (`liquidationEscalated`): a losing chosen position is closed whole. */
+  escalated: boolean;
 }
 
 /** The collateral with the chosen position's unsettled funding settled into it. */
@@ -246,6 +256,10 @@ export function planLiquidation(
   if (healthBefore.equity <= 0n) {
     wholeClose = WholeClose.Insolvent;
     exactSlice = size;
+  } else if (target.escalated && i128(unrealizedPnl(position) + position.funding, "plan repeat pnl") <= 0n) {
+    // A repeat breach closes a losing position whole; a winner is sliced like any other.
+    wholeClose = WholeClose.Repeat;
+    exactSlice = size;
   } else {
     const penaltyRate = BigInt(bonus) + BigInt(params.insuranceFeeRate);
     const estimate = exactSliceEstimate(
@@ -257,13 +271,20 @@ export function planLiquidation(
     );
     const roundUp = (base: bigint) => toU64OrMax(u128(divU128(base, lot, Rounding.Up) * lot, "round_up"));
     let slice = min(max(roundUp(estimate), min(lot, size)), size);
+    // Up a lot at a time, then (after two steps) doubling the step, exactly as the program
+    // searches (a lot worth less than the health code's rounding would otherwise take size/lot
+    // simulations); an overshoot is walked back by the search below.
+    let step = lot;
+    let stepsTaken = 0;
     while (slice < size) {
       const outcome = simulate(slice);
       if (reached(outcome)) {
         atSlice = outcome;
         break;
       }
-      slice = min(min(slice + lot, U64_MAX), size);
+      slice = min(min(slice + step, U64_MAX), size);
+      stepsTaken += 1;
+      if (stepsTaken >= 2) step = min(step * 2n, U64_MAX);
     }
     if (slice > lot) {
       const less = simulate(slice - lot);

@@ -5,37 +5,30 @@
 // refuse exactly what the program refuses, with its error names.
 
 import { RATE_PRECISION, absDiff, saturatingSubI64 } from "./fixed.js";
+import { MicroliqRefusal } from "./errors.js";
 import { type MarketPrice, marketPriceFromOracle } from "./health.js";
 
-/** The program's error codes for the refusals below (idl/microliq.json). */
-export const ORACLE_ERROR_CODES = {
-  OracleNotTrading: 6013,
-  OracleNonPositivePrice: 6014,
-  OracleStale: 6015,
-  OracleConfidenceTooWide: 6016,
-  OraclePriceOutOfRange: 6018,
-  OracleNotFullyVerified: 6055,
-  OracleWrongFeed: 6056,
-  OraclePostedInFuture: 6057,
-} as const;
+/** The program's refusals of a price (their codes come with them, from the IDL). */
+export type OracleErrorName =
+  | "OracleNotTrading"
+  | "OracleNonPositivePrice"
+  | "OracleStale"
+  | "OracleConfidenceTooWide"
+  | "OraclePriceOutOfRange"
+  | "OracleNotFullyVerified"
+  | "OracleWrongFeed"
+  | "OraclePostedInFuture";
 
-export type OracleErrorName = keyof typeof ORACLE_ERROR_CODES;
-
-/** A price the program refuses, named as the program names it (`MicroliqError::<errorName>`). */
-export class OracleError extends Error {
-  readonly code: number;
-  constructor(readonly errorName: OracleErrorName) {
-    super(`oracle refused: ${errorName}`);
+/** A price the program refuses, named and numbered as the program does. */
+export class OracleError extends MicroliqRefusal<OracleErrorName> {
+  constructor(errorName: OracleErrorName) {
+    super(errorName);
     this.name = "OracleError";
-    this.code = ORACLE_ERROR_CODES[errorName];
   }
 }
 
-/** Which price format a market reads (`Market::oracle_kind`). */
-export enum OracleKind {
-  PythLegacy = 0,
-  PythPriceUpdateV2 = 1,
-}
+/** Which price format a market reads (`Market::oracle_kind`): the IDL's enum, one name per concept. */
+export { OracleKind } from "../generated/types.js";
 
 /** A price as either format carries it, before the shared guards (Rust `RawPrice`). */
 export interface RawPrice {

@@ -3,6 +3,7 @@
 // `PositionRisk`s (unsettled funding included), the liquidation episode and the account's β.
 // Field names are the accounts' (camelCase); only the fields the math needs are required.
 
+import { MicroliqRefusal } from "./errors.js";
 import { max, saturatingAddI64, saturatingSubI64 } from "./fixed.js";
 import {
   type FundingAdvance,
@@ -22,13 +23,10 @@ export const PAUSE_LIQUIDATE = 1 << 6;
 /** Position slots per margin account. */
 export const MAX_POSITIONS = 8;
 
-/** A program rule (not arithmetic) refused the inputs, named as the program names it. */
-export class AccountRuleError extends Error {
-  constructor(
-    readonly errorName: "HealthAccountsMissing",
-    readonly code = 6021,
-  ) {
-    super(`refused: ${errorName}`);
+/** A program rule (not arithmetic) refused the inputs, named and numbered as the program does. */
+export class AccountRuleError extends MicroliqRefusal<"HealthAccountsMissing"> {
+  constructor(errorName: "HealthAccountsMissing") {
+    super(errorName);
     this.name = "AccountRuleError";
   }
 }
@@ -114,6 +112,11 @@ export interface MarginAccountFields {
   beingLiquidated: number;
   liquidationStartSlot: bigint;
   liquidationLastSlot: bigint;
+  /** 1 when the live episode started as a repeat breach (closes losing positions whole). */
+  episodeEscalated: number;
+  /** Slot and unix time of the latest recovery (an episode that ended at its target); 0: none. */
+  lastRecoverySlot: bigint;
+  lastRecoveryTime: bigint;
 }
 
 /** What health needs of one market: price, rates and its funding index as it stands now. */
@@ -160,6 +163,29 @@ export function riskIndex(account: MarginAccountFields, marketIndex: number): nu
 /** Whether a liquidation episode is running at `slot` (Rust `MarginAccount::episode_live`). */
 export function episodeLive(account: MarginAccountFields, slot: bigint, episodeSlots: bigint): boolean {
   return account.beingLiquidated === 1 && max(slot - account.liquidationLastSlot, 0n) <= episodeSlots;
+}
+
+/**
+ * Whether a liquidation at `slot` is a repeat breach, whose losing positions are closed whole
+ * (Rust `MarginAccount::liquidation_escalated`, docs/LIQUIDATION.md "Repeat breaches"). A live
+ * episode keeps what it started with; a new one is a repeat when the latest recovery is at most
+ * `repeatWindow` slots old (0: off) and every price the breach is judged on was published after it
+ * (`oldestPriceTime`: the oldest publish time among the prices of the account's positions).
+ */
+export function liquidationEscalated(
+  account: MarginAccountFields,
+  slot: bigint,
+  episodeSlots: bigint,
+  repeatWindow: bigint,
+  oldestPriceTime: bigint,
+): boolean {
+  if (episodeLive(account, slot, episodeSlots)) return account.episodeEscalated === 1;
+  return (
+    repeatWindow !== 0n &&
+    account.lastRecoverySlot !== 0n &&
+    max(slot - account.lastRecoverySlot, 0n) <= repeatWindow &&
+    oldestPriceTime > account.lastRecoveryTime
+  );
 }
 
 /** Slots since the live episode started, 0 when none: what the bonus ramp reads. */
