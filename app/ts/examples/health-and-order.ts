@@ -25,11 +25,16 @@ import {
   type TransactionSigner,
 } from "@solana/kit";
 import {
+  accountPositionRisks,
+  accountView,
+  CLOCK_SYSVAR_ADDRESS,
+  decodeClockSysvar,
   decodeExchange,
   decodeMarginAccount,
   decodeMarket,
   deriveExchangeAddresses,
   eventsNamed,
+  type Exchange,
   type ExchangeAddresses,
   findMarginAccountAddress,
   findMarketAddress,
@@ -39,11 +44,17 @@ import {
   type MarginAccount,
   type Market,
   marketName,
+  type MarketView as MathMarketView,
+  marketView,
+  MicroliqRefusal,
   type OraclePrice,
   type OrderFilledV2,
   parseMicroliqEvents,
   placeOrder,
+  previewLiquidation,
   readOraclePrice,
+  type ViewClock,
+  wholeCloseCode,
 } from "../src/index.js";
 
 /** What the example needs of a chain: account bytes, and sending instructions signed by their signers. */
@@ -53,42 +64,62 @@ export interface Chain {
   send(instructions: Instruction[]): Promise<string[]>;
 }
 
-export interface MarketView extends ListedMarket {
+export interface LoadedMarket extends ListedMarket {
   name: string;
   state: Market;
   price: OraclePrice;
+  /** The market as the health math reads it: its price through the program's guards (null: refused). */
+  math: MathMarketView;
 }
 
-export interface AccountView {
+export interface LoadedAccount {
   ex: ExchangeAddresses;
+  exchange: Exchange;
+  /** The Clock sysvar when the accounts were read: the program values the account at this moment. */
+  clock: ViewClock;
   marginAccount: Address;
   account: MarginAccount;
-  markets: MarketView[];
+  markets: LoadedMarket[];
 }
 
 /** Every market of the exchange with its oracle's price (pinned markets: `market.oracle`). */
-export async function loadMarkets(chain: Chain, ex: ExchangeAddresses): Promise<MarketView[]> {
-  const exchangeData = await chain.getAccountData(ex.exchange);
-  if (!exchangeData) throw new Error(`no exchange for quote mint ${ex.quoteMint}`);
-  const { marketCount } = decodeExchange(exchangeData);
-  const markets: MarketView[] = [];
-  for (let index = 0; index < marketCount; index++) {
+export async function loadMarkets(
+  chain: Chain,
+  ex: ExchangeAddresses,
+  exchange: Exchange,
+  clock: ViewClock,
+): Promise<LoadedMarket[]> {
+  const markets: LoadedMarket[] = [];
+  for (let index = 0; index < exchange.marketCount; index++) {
     const market = await findMarketAddress(ex.exchange, index);
     const state = decodeMarket((await chain.getAccountData(market))!);
     const oracleData = await chain.getAccountData(state.oracle);
     if (!oracleData) throw new Error(`market ${index}: no price account at ${state.oracle}`);
-    markets.push({ index, market, oracle: state.oracle, name: marketName(state.name as Uint8Array), state, price: readOraclePrice(state.oracleKind, oracleData) });
+    markets.push({
+      index,
+      market,
+      oracle: state.oracle,
+      name: marketName(state.name as Uint8Array),
+      state,
+      price: readOraclePrice(state.oracleKind, oracleData),
+      math: marketView(state, oracleData, exchange.quoteDecimals, clock),
+    });
   }
   return markets;
 }
 
 /** An owner's margin account number `id` on the exchange of `quoteMint`, with every market. */
-export async function loadAccount(chain: Chain, quoteMint: Address, owner: Address, id = 0): Promise<AccountView> {
+export async function loadAccount(chain: Chain, quoteMint: Address, owner: Address, id = 0): Promise<LoadedAccount> {
   const ex = await deriveExchangeAddresses(quoteMint);
+  const exchangeData = await chain.getAccountData(ex.exchange);
+  if (!exchangeData) throw new Error(`no exchange for quote mint ${ex.quoteMint}`);
+  const exchange = decodeExchange(exchangeData);
+  const clock = decodeClockSysvar((await chain.getAccountData(CLOCK_SYSVAR_ADDRESS))!);
   const marginAccount = await findMarginAccountAddress(ex.exchange, owner, id);
   const data = await chain.getAccountData(marginAccount);
   if (!data) throw new Error(`${owner} has no margin account ${id}: create_margin_account first`);
-  return { ex, marginAccount, account: decodeMarginAccount(data), markets: await loadMarkets(chain, ex) };
+  const markets = await loadMarkets(chain, ex, exchange, clock);
+  return { ex, exchange, clock, marginAccount, account: decodeMarginAccount(data), markets };
 }
 
 /** Quote atoms as a decimal string (6 decimals, like USDC). */
@@ -99,21 +130,70 @@ const units = (atoms: bigint, decimals: number) => {
   return `${sign}${abs / scale}.${(abs % scale).toString().padStart(decimals, "0")}`;
 };
 
-/** The account as lines of text: collateral, then each position with its market's oracle price. */
-export function describe(view: AccountView, quoteDecimals = 6): string[] {
+/** A fixed-point price (quote atoms per base atom × 1e12) in quote units per base unit, rounded down. */
+const priceUnits = (fixed: bigint, baseDecimals: number, quoteDecimals: number) =>
+  units((fixed * 10n ** BigInt(baseDecimals)) / 10n ** 12n, quoteDecimals);
+
+/** What each `whole_close` code of the slice event means (0 = a slice). */
+export const WHOLE_CLOSE_MEANING = [
+  "a slice",
+  "whole: what would remain is dust",
+  "whole: equity ≤ 0, the insurance fund pays the keeper",
+  "whole: this position alone cannot restore the target",
+  "whole: the penalty would take all the equity left",
+  "whole: a losing position in a repeat breach",
+] as const;
+
+/**
+ * The account as lines of text: collateral; equity, maintenance and initial requirements, margin
+ * ratio and the most it can withdraw; each position with its oracle and liquidation prices; and,
+ * for each position a keeper may liquidate now, what its next `liquidate` call would close.
+ */
+export function describe(view: LoadedAccount): string[] {
+  const quoteDecimals = view.exchange.quoteDecimals;
   const lines = [`margin account ${view.marginAccount}`, `  collateral ${units(view.account.collateral, quoteDecimals)}`];
-  for (const position of view.account.positions.filter((p) => p.base !== 0n)) {
+  const markets = view.markets.map((m) => m.math);
+  let figures;
+  try {
+    figures = accountView(view.account, markets, view.exchange, view.clock);
+  } catch (error) {
+    // A held market's price the program refuses (stale, too wide...): so would every health check.
+    if (!(error instanceof MicroliqRefusal)) throw error;
+    return [...lines, `  health: refused (${error.errorName})`];
+  }
+  const { health } = figures;
+  lines.push(
+    `  equity ${units(health.equity, quoteDecimals)}, maintenance requirement ${units(health.maintenanceRequirement, quoteDecimals)}` +
+      `, initial requirement ${units(figures.initialRequirement, quoteDecimals)}`,
+    `  margin ratio ${figures.marginRatio === null ? "n/a (equity ≤ 0)" : `${units(figures.marginRatio, 4)} %`} (M / E; liquidatable above 100 %)`,
+    `  max withdrawable ${units(figures.maxWithdrawable, quoteDecimals)}`,
+  );
+  for (const position of figures.positions) {
     const market = view.markets.find((m) => m.index === position.marketIndex)!;
-    const price = market.price;
+    const { base, entryQuote } = position.risk;
+    const baseDecimals = market.state.baseDecimals;
+    const liquidation =
+      position.liquidationPrice === null ? "none" : priceUnits(position.liquidationPrice, baseDecimals, quoteDecimals);
     lines.push(
-      `  ${market.name}: ${position.base > 0n ? "long" : "short"} ${units(position.base < 0n ? -position.base : position.base, market.state.baseDecimals)}` +
-        ` entry ${units(position.entryQuote < 0n ? -position.entryQuote : position.entryQuote, quoteDecimals)}` +
-        ` oracle ${units(price.price, -price.exponent)}`,
+      `  ${market.name}: ${base > 0n ? "long" : "short"} ${units(base < 0n ? -base : base, baseDecimals)}` +
+        ` entry ${units(entryQuote < 0n ? -entryQuote : entryQuote, quoteDecimals)}` +
+        ` oracle ${units(market.price.price, -market.price.exponent)} liquidation price ${liquidation}`,
     );
   }
-  // Health (equity, maintenance and initial requirements, liquidation price, max withdrawable):
-  // the SDK's math module (src/math, ported from the program) computes it from this same view;
-  // wire it here when it lands: lines.push(...healthLines(view)).
+  const risks = accountPositionRisks(view.account, markets, view.exchange, view.clock);
+  for (const position of figures.positions) {
+    const market = view.markets.find((m) => m.index === position.marketIndex)!;
+    const preview = previewLiquidation(view.account, risks, markets, view.exchange, view.clock, position.marketIndex);
+    if (!preview.liquidatable) continue;
+    const { plan } = preview;
+    const code = wholeCloseCode(plan.wholeClose);
+    lines.push(
+      `  next liquidation of ${market.name}${preview.paused ? " (paused)" : ""}: closes ${units(plan.outcome.closedBase, market.state.baseDecimals)}` +
+        ` (whole_close ${code}: ${WHOLE_CLOSE_MEANING[code]}${preview.escalated ? "; escalated" : ""})` +
+        `, keeper bonus ${units(plan.outcome.keeperBonus, quoteDecimals)}, insurance fee ${units(plan.outcome.insuranceFee, quoteDecimals)}` +
+        `, equity after ${units(plan.outcome.healthAfter.equity, quoteDecimals)}`,
+    );
+  }
   return lines;
 }
 
@@ -124,7 +204,7 @@ export function describe(view: AccountView, quoteDecimals = 6): string[] {
  */
 export async function sendOrder(
   chain: Chain,
-  view: AccountView,
+  view: LoadedAccount,
   trader: TransactionSigner,
   marketIndex: number,
   baseDelta: bigint,
