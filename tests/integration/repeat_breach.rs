@@ -27,14 +27,30 @@ async fn sliced_once(ctx: &mut TestContext, alice: &Trader, keeper: &Keeper) -> 
     first.slot
 }
 
-#[tokio::test]
-async fn a_second_breach_within_the_window_closes_the_position_whole() {
-    // SETUP: a one-day window; alice is sliced at $142, then SOL falls to $139 an hour later
-    // (9,000 slots), below maintenance again.
+/// A standard exchange with a one-day window and alice's 10x long, and a keeper.
+async fn with_one_day_window() -> (TestContext, Trader, Keeper) {
     let mut ctx = crate::standard().await;
     ctx.set_repeat_liquidation_window(DAY_SLOTS).await.unwrap();
     let alice = ten_x_long(&mut ctx).await;
     let keeper = ctx.keeper().await;
+    (ctx, alice, keeper)
+}
+
+/// At $142 a keeper takes a hundredth of a SOL, far short of the exact slice, and walks away:
+/// the account stays below its target (flagged) until the episode lapses.
+async fn sliced_a_hundredth_and_left(ctx: &mut TestContext, alice: &Trader, keeper: &Keeper) {
+    ctx.set_price_usd(0, 142.0).await;
+    let mut liquidate = ctx.liquidation(keeper, &alice.account, 0).await;
+    liquidate.max_base = SOL as u64 / 100;
+    let instruction = liquidate.instruction(&ctx.ex);
+    ctx.send(&[instruction], &[&keeper.owner]).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_second_breach_within_the_window_closes_the_position_whole() {
+    // SETUP: a one-day window; alice is sliced at $142, then SOL falls to $139 an hour later
+    // (9,000 slots), below maintenance again.
+    let (mut ctx, alice, keeper) = with_one_day_window().await;
     sliced_once(&mut ctx, &alice, &keeper).await;
     let bonus_before = ctx.token_balance(&keeper.token).await;
     ctx.advance(9_000, 3_600).await;
@@ -113,15 +129,8 @@ async fn a_breach_after_the_window_is_sliced_again_and_the_window_is_inclusive()
 async fn an_episode_left_to_lapse_below_its_target_makes_no_repeat() {
     // SETUP: a one-day window. A keeper takes one lot at $142 and walks away: the account stays
     // below its target (flagged) until the episode lapses 150 slots later.
-    let mut ctx = crate::standard().await;
-    ctx.set_repeat_liquidation_window(DAY_SLOTS).await.unwrap();
-    let alice = ten_x_long(&mut ctx).await;
-    let keeper = ctx.keeper().await;
-    ctx.set_price_usd(0, 142.0).await;
-    let mut liquidate = ctx.liquidation(&keeper, &alice.account, 0).await;
-    liquidate.max_base = SOL as u64 / 100; // a hundredth of a SOL, far short of the exact slice
-    let instruction = liquidate.instruction(&ctx.ex);
-    ctx.send(&[instruction], &[&keeper.owner]).await.unwrap();
+    let (mut ctx, alice, keeper) = with_one_day_window().await;
+    sliced_a_hundredth_and_left(&mut ctx, &alice, &keeper).await;
     let account = ctx.margin_account(&alice.account).await;
     assert_eq!((account.being_liquidated, account.last_recovery_slot), (1, 0));
     ctx.advance(151, 61).await;
@@ -289,10 +298,7 @@ async fn a_repeat_closes_the_losing_position_whole_and_only_slices_a_winner() {
 async fn no_repeat_on_prices_published_before_the_recovery() {
     // SETUP: sliced at $142 (a recovery at the clock's time T); in the same second a $139 price
     // is published (a lagging or older update).
-    let mut ctx = crate::standard().await;
-    ctx.set_repeat_liquidation_window(DAY_SLOTS).await.unwrap();
-    let alice = ten_x_long(&mut ctx).await;
-    let keeper = ctx.keeper().await;
+    let (mut ctx, alice, keeper) = with_one_day_window().await;
     sliced_once(&mut ctx, &alice, &keeper).await;
     let recovery_time = ctx.margin_account(&alice.account).await.last_recovery_time;
     assert_eq!(recovery_time, ctx.clock().await.unix_timestamp);
@@ -315,15 +321,8 @@ async fn no_repeat_on_prices_published_before_the_recovery() {
 async fn a_lapsed_episode_found_at_its_target_later_records_no_recovery() {
     // SETUP: a keeper takes a hundredth of a SOL at $142 and walks away; three days later SOL is
     // back at $150 (the account at its target) and a keeper calls `liquidate`.
-    let mut ctx = crate::standard().await;
-    ctx.set_repeat_liquidation_window(DAY_SLOTS).await.unwrap();
-    let alice = ten_x_long(&mut ctx).await;
-    let keeper = ctx.keeper().await;
-    ctx.set_price_usd(0, 142.0).await;
-    let mut liquidate = ctx.liquidation(&keeper, &alice.account, 0).await;
-    liquidate.max_base = SOL as u64 / 100;
-    let instruction = liquidate.instruction(&ctx.ex);
-    ctx.send(&[instruction], &[&keeper.owner]).await.unwrap();
+    let (mut ctx, alice, keeper) = with_one_day_window().await;
+    sliced_a_hundredth_and_left(&mut ctx, &alice, &keeper).await;
     ctx.advance(3 * DAY_SLOTS, 3 * 86_400).await;
     ctx.set_price_usd(0, 150.0).await;
     ctx.liquidate(&keeper, &alice.account, 0).await.unwrap(); // ends the (lapsed) episode
@@ -340,10 +339,7 @@ async fn a_lapsed_episode_found_at_its_target_later_records_no_recovery() {
 #[tokio::test]
 async fn a_flat_account_starts_afresh() {
     // SETUP: sliced once (a recovery), then alice closes the rest herself and opens a new long.
-    let mut ctx = crate::standard().await;
-    ctx.set_repeat_liquidation_window(DAY_SLOTS).await.unwrap();
-    let alice = ten_x_long(&mut ctx).await;
-    let keeper = ctx.keeper().await;
+    let (mut ctx, alice, keeper) = with_one_day_window().await;
     sliced_once(&mut ctx, &alice, &keeper).await;
     let remaining = ctx.margin_account(&alice.account).await.positions[0].base;
     ctx.trade(&alice, 0, -remaining).await.unwrap();
