@@ -79,7 +79,7 @@ async fn a_second_breach_within_the_window_closes_the_position_whole() {
         (e.keeper_bonus as u128, e.insurance_fee as u128),
         (plan.outcome.keeper_bonus, plan.outcome.insurance_fee)
     );
-    assert_eq!(e.equity_after as i128, plan.outcome.health_after.equity);
+    assert_eq!(e.equity_after, plan.outcome.health_after.equity);
     assert!(e.equity_after > 0, "a repeat close never takes more than the equity left");
     assert_eq!(e.maintenance_after, 0);
     assert!(!e.bankrupt);
@@ -91,7 +91,7 @@ async fn a_second_breach_within_the_window_closes_the_position_whole() {
     let account = ctx.margin_account(&alice.account).await;
     assert_eq!(account.positions[0].base, 0);
     assert_eq!(account.collateral as i128, plan.outcome.collateral_after);
-    assert_eq!(account.collateral as i128, e.equity_after as i128);
+    assert_eq!(account.collateral as i128, e.equity_after);
     assert_eq!(account.being_liquidated, 0);
     assert_eq!((account.last_recovery_slot, account.last_recovery_time), (0, 0), "flat: nothing to repeat");
     assert_eq!(ctx.market(0).await.long_base, 0);
