@@ -109,11 +109,11 @@ impl ImpactState {
 
     /// A keeper pass closed `closed` (USD per market, signed as `volume`).
     fn add(&mut self, closed: [f64; 2]) {
-        for m in 0..2 {
+        for (m, usd) in closed.into_iter().enumerate() {
             if self.config.additive {
-                self.log_impact[m] += self.config.impact_of(m, closed[m]);
+                self.log_impact[m] += self.config.impact_of(m, usd);
             } else {
-                self.volume[m] += closed[m];
+                self.volume[m] += usd;
                 self.log_impact[m] = self.config.impact_of(m, self.volume[m]);
             }
         }
