@@ -6,8 +6,9 @@
 use microliq::error::MicroliqError;
 use microliq::events::{LiquidationSliceV3, RepeatLiquidationWindowSet};
 use microliq::math::WholeClose;
-use microliq::state::{exchange_bounds, MarketParams};
+use microliq::state::{exchange_bounds, FundingConfig, MarketParams};
 use microliq_tests::*;
+use pyth_solana_receiver_sdk::price_update::VerificationLevel;
 use solana_sdk::signature::{Keypair, Signer};
 
 /// One day of slots at 400 ms.
@@ -27,14 +28,30 @@ async fn sliced_once(ctx: &mut TestContext, alice: &Trader, keeper: &Keeper) -> 
     first.slot
 }
 
-#[tokio::test]
-async fn a_second_breach_within_the_window_closes_the_position_whole() {
-    // SETUP: a one-day window; alice is sliced at $142, then SOL falls to $139 an hour later
-    // (9,000 slots), below maintenance again.
+/// A standard exchange with a one-day window and alice's 10x long, and a keeper.
+async fn with_one_day_window() -> (TestContext, Trader, Keeper) {
     let mut ctx = crate::standard().await;
     ctx.set_repeat_liquidation_window(DAY_SLOTS).await.unwrap();
     let alice = ten_x_long(&mut ctx).await;
     let keeper = ctx.keeper().await;
+    (ctx, alice, keeper)
+}
+
+/// At $142 a keeper takes a hundredth of a SOL, far short of the exact slice, and walks away:
+/// the account stays below its target (flagged) until the episode lapses.
+async fn sliced_a_hundredth_and_left(ctx: &mut TestContext, alice: &Trader, keeper: &Keeper) {
+    ctx.set_price_usd(0, 142.0).await;
+    let mut liquidate = ctx.liquidation(keeper, &alice.account, 0).await;
+    liquidate.max_base = SOL as u64 / 100;
+    let instruction = liquidate.instruction(&ctx.ex);
+    ctx.send(&[instruction], &[&keeper.owner]).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_second_breach_within_the_window_closes_the_position_whole() {
+    // SETUP: a one-day window; alice is sliced at $142, then SOL falls to $139 an hour later
+    // (9,000 slots), below maintenance again.
+    let (mut ctx, alice, keeper) = with_one_day_window().await;
     sliced_once(&mut ctx, &alice, &keeper).await;
     let bonus_before = ctx.token_balance(&keeper.token).await;
     ctx.advance(9_000, 3_600).await;
@@ -63,7 +80,7 @@ async fn a_second_breach_within_the_window_closes_the_position_whole() {
         (e.keeper_bonus as u128, e.insurance_fee as u128),
         (plan.outcome.keeper_bonus, plan.outcome.insurance_fee)
     );
-    assert_eq!(e.equity_after as i128, plan.outcome.health_after.equity);
+    assert_eq!(e.equity_after, plan.outcome.health_after.equity);
     assert!(e.equity_after > 0, "a repeat close never takes more than the equity left");
     assert_eq!(e.maintenance_after, 0);
     assert!(!e.bankrupt);
@@ -75,7 +92,7 @@ async fn a_second_breach_within_the_window_closes_the_position_whole() {
     let account = ctx.margin_account(&alice.account).await;
     assert_eq!(account.positions[0].base, 0);
     assert_eq!(account.collateral as i128, plan.outcome.collateral_after);
-    assert_eq!(account.collateral as i128, e.equity_after as i128);
+    assert_eq!(account.collateral as i128, e.equity_after);
     assert_eq!(account.being_liquidated, 0);
     assert_eq!((account.last_recovery_slot, account.last_recovery_time), (0, 0), "flat: nothing to repeat");
     assert_eq!(ctx.market(0).await.long_base, 0);
@@ -113,15 +130,8 @@ async fn a_breach_after_the_window_is_sliced_again_and_the_window_is_inclusive()
 async fn an_episode_left_to_lapse_below_its_target_makes_no_repeat() {
     // SETUP: a one-day window. A keeper takes one lot at $142 and walks away: the account stays
     // below its target (flagged) until the episode lapses 150 slots later.
-    let mut ctx = crate::standard().await;
-    ctx.set_repeat_liquidation_window(DAY_SLOTS).await.unwrap();
-    let alice = ten_x_long(&mut ctx).await;
-    let keeper = ctx.keeper().await;
-    ctx.set_price_usd(0, 142.0).await;
-    let mut liquidate = ctx.liquidation(&keeper, &alice.account, 0).await;
-    liquidate.max_base = SOL as u64 / 100; // a hundredth of a SOL, far short of the exact slice
-    let instruction = liquidate.instruction(&ctx.ex);
-    ctx.send(&[instruction], &[&keeper.owner]).await.unwrap();
+    let (mut ctx, alice, keeper) = with_one_day_window().await;
+    sliced_a_hundredth_and_left(&mut ctx, &alice, &keeper).await;
     let account = ctx.margin_account(&alice.account).await;
     assert_eq!((account.being_liquidated, account.last_recovery_slot), (1, 0));
     ctx.advance(151, 61).await;
@@ -289,10 +299,7 @@ async fn a_repeat_closes_the_losing_position_whole_and_only_slices_a_winner() {
 async fn no_repeat_on_prices_published_before_the_recovery() {
     // SETUP: sliced at $142 (a recovery at the clock's time T); in the same second a $139 price
     // is published (a lagging or older update).
-    let mut ctx = crate::standard().await;
-    ctx.set_repeat_liquidation_window(DAY_SLOTS).await.unwrap();
-    let alice = ten_x_long(&mut ctx).await;
-    let keeper = ctx.keeper().await;
+    let (mut ctx, alice, keeper) = with_one_day_window().await;
     sliced_once(&mut ctx, &alice, &keeper).await;
     let recovery_time = ctx.margin_account(&alice.account).await.last_recovery_time;
     assert_eq!(recovery_time, ctx.clock().await.unix_timestamp);
@@ -315,15 +322,8 @@ async fn no_repeat_on_prices_published_before_the_recovery() {
 async fn a_lapsed_episode_found_at_its_target_later_records_no_recovery() {
     // SETUP: a keeper takes a hundredth of a SOL at $142 and walks away; three days later SOL is
     // back at $150 (the account at its target) and a keeper calls `liquidate`.
-    let mut ctx = crate::standard().await;
-    ctx.set_repeat_liquidation_window(DAY_SLOTS).await.unwrap();
-    let alice = ten_x_long(&mut ctx).await;
-    let keeper = ctx.keeper().await;
-    ctx.set_price_usd(0, 142.0).await;
-    let mut liquidate = ctx.liquidation(&keeper, &alice.account, 0).await;
-    liquidate.max_base = SOL as u64 / 100;
-    let instruction = liquidate.instruction(&ctx.ex);
-    ctx.send(&[instruction], &[&keeper.owner]).await.unwrap();
+    let (mut ctx, alice, keeper) = with_one_day_window().await;
+    sliced_a_hundredth_and_left(&mut ctx, &alice, &keeper).await;
     ctx.advance(3 * DAY_SLOTS, 3 * 86_400).await;
     ctx.set_price_usd(0, 150.0).await;
     ctx.liquidate(&keeper, &alice.account, 0).await.unwrap(); // ends the (lapsed) episode
@@ -340,10 +340,7 @@ async fn a_lapsed_episode_found_at_its_target_later_records_no_recovery() {
 #[tokio::test]
 async fn a_flat_account_starts_afresh() {
     // SETUP: sliced once (a recovery), then alice closes the rest herself and opens a new long.
-    let mut ctx = crate::standard().await;
-    ctx.set_repeat_liquidation_window(DAY_SLOTS).await.unwrap();
-    let alice = ten_x_long(&mut ctx).await;
-    let keeper = ctx.keeper().await;
+    let (mut ctx, alice, keeper) = with_one_day_window().await;
     sliced_once(&mut ctx, &alice, &keeper).await;
     let remaining = ctx.margin_account(&alice.account).await.positions[0].base;
     ctx.trade(&alice, 0, -remaining).await.unwrap();
@@ -357,4 +354,103 @@ async fn a_flat_account_starts_afresh() {
     assert!(ctx.health(&alice.account).await.is_liquidatable());
     let plan = ctx.expected_liquidation(&alice.account, 0, u64::MAX).await;
     assert_eq!(plan.whole_close, None);
+}
+
+// --- The second hostile review's cases -------------------------------------------------------
+
+/// A publisher's clock may run ahead of the cluster's (the program accepts a `publish_time`
+/// after the clock). Two updates of a pull market's window then both look "newer" than a
+/// recovery stamped with the clock: the recovery is stamped with the newest price read instead.
+#[tokio::test]
+async fn no_recovery_then_repeat_in_one_transaction_even_when_prices_lead_the_clock() {
+    let mut ctx = crate::builder()
+        .with_market(MarketSpec::sol().pull())
+        .with_market(MarketSpec::btc())
+        .with_pool_liquidity(1_000_000 * USDC)
+        .with_insurance(50_000 * USDC)
+        .build()
+        .await;
+    ctx.set_repeat_liquidation_window(DAY_SLOTS).await.unwrap();
+    let alice = ten_x_long(&mut ctx).await;
+    let keeper = ctx.keeper().await;
+    let now = ctx.clock().await.unix_timestamp;
+    // The clock lags the publishers by 5 s: $139 published at now + 2, $142 at now + 4.
+    let older = ctx
+        .post_price_update(
+            0,
+            PythPrice { publish_time: now + 2, ..PythPrice::usd(139.0) },
+            VerificationLevel::Full,
+        )
+        .await;
+    let newer = ctx
+        .post_price_update(
+            0,
+            PythPrice { publish_time: now + 4, ..PythPrice::usd(142.0) },
+            VerificationLevel::Full,
+        )
+        .await;
+
+    let mut first = ctx.liquidation(&keeper, &alice.account, 0).await;
+    first.oracle = newer;
+    let mut second = ctx.liquidation(&keeper, &alice.account, 0).await;
+    second.oracle = older;
+    let instructions = [first.instruction(&ctx.ex), second.instruction(&ctx.ex)];
+    let owner = keeper.owner.insecure_clone();
+    let sent = ctx.send(&instructions, &[&owner]).await;
+
+    // CHECK: the second call is an ordinary breach (sliced) or refused, never a repeat.
+    let events = ctx.events::<LiquidationSliceV3>();
+    let account = ctx.margin_account(&alice.account).await;
+    // A second call that reached the target again stamps its own newest price (now + 2).
+    assert!(sent.is_err() || account.last_recovery_time >= now + 2);
+    assert!(
+        sent.is_err() || events.iter().all(|e| e.whole_close != 5),
+        "a recovery at $142 (published now+4) and a repeat at the older $139 (now+2) in one transaction"
+    );
+}
+
+/// The program settles the chosen position's funding before planning; the repeat rule's
+/// "losing" test is on price alone, so the program and the mirrors agree.
+#[tokio::test]
+async fn the_loser_test_is_on_price_alike_in_the_program_and_its_mirrors() {
+    let mut ctx = crate::builder()
+        .with_market(MarketSpec::sol().with_funding(FundingConfig { rate_scale: 10_000, max_rate: 10_000 }))
+        .with_pool_liquidity(1_000_000 * USDC)
+        .with_insurance(50_000 * USDC)
+        .build()
+        .await;
+    ctx.set_repeat_liquidation_window(DAY_SLOTS).await.unwrap();
+    let alice = ten_x_long(&mut ctx).await;
+    let keeper = ctx.keeper().await;
+    ctx.set_price_usd(0, 142.0).await;
+    ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
+    let first = ctx.events::<LiquidationSliceV3>().remove(0);
+    assert_eq!(first.whole_close, 0);
+    assert_ne!(ctx.margin_account(&alice.account).await.last_recovery_slot, 0, "a recovery");
+
+    // SOL back a little above her $150 entry, while she pays 1 %/h of funding: hours later she
+    // breaches maintenance on funding alone, her price PnL positive.
+    let mut hours = 0;
+    loop {
+        hours += 1;
+        assert!(hours < 20);
+        ctx.advance(9_000, 3_600).await;
+        ctx.set_price_usd(0, 150.5).await;
+        if ctx.health(&alice.account).await.is_liquidatable() {
+            break;
+        }
+    }
+    let plan = ctx.expected_liquidation(&alice.account, 0, u64::MAX).await;
+    ctx.liquidate(&keeper, &alice.account, 0).await.unwrap();
+    let e = ctx.events::<LiquidationSliceV3>().remove(0);
+    // In profit on price (SOL above her entry), so a winner: sliced, though funding made the
+    // breach; the mirror predicts exactly what the program does.
+    assert_eq!(plan.whole_close, None);
+    assert_eq!(e.base_closed, plan.outcome.closed_base);
+    assert!(e.funding_settled < 0 && e.remaining_base > 0);
+    assert_eq!(
+        e.whole_close,
+        WholeClose::code(plan.whole_close),
+        "the program must do what expected_liquidation (and the keeper) predicted"
+    );
 }

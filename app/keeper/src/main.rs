@@ -115,6 +115,10 @@ enum Command {
         /// Steps for half of the accumulated impact to decay.
         #[arg(long, default_value_t = 2.0)]
         impact_half_life: f64,
+        /// Add up each cascade round's own square-root impact (the first impact model) instead
+        /// of taking the square root of the decayed liquidated volume as one metaorder.
+        #[arg(long)]
+        impact_additive: bool,
         /// Funding of both markets: rate per hour at full skew and its clamp, in millionths
         /// (`200,100` = 0.02 %/h clamped at 0.01 %/h, the markets' default; `0,0` = none).
         #[arg(long, value_parser = parse_funding)]
@@ -193,6 +197,7 @@ fn main() -> Result<()> {
             depth_sol,
             depth_btc,
             impact_half_life,
+            impact_additive,
             funding,
             repeat_window_secs,
             substep_secs,
@@ -210,6 +215,7 @@ fn main() -> Result<()> {
                     coefficient: impact,
                     depth_usd: [depth_sol, depth_btc],
                     half_life_steps: impact_half_life,
+                    additive: impact_additive,
                 },
                 funding,
                 repeat_window_secs,

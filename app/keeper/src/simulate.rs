@@ -37,13 +37,21 @@ pub struct ImpactConfig {
     pub depth_usd: [f64; 2],
     /// Steps for half of the accumulated impact to decay.
     pub half_life_steps: f64,
+    /// How liquidations add up: the impact of the decayed liquidated volume as one metaorder
+    /// (`false`, the default), or the sum of each round's own impact (`true`, the first model).
+    pub additive: bool,
 }
 
 impl Default for ImpactConfig {
     /// 10 % for liquidating one depth; depths of 2,000,000 USD (SOL) and 5,000,000 USD (BTC),
     /// against a population of ~500,000 USD of open notional; half-life 2 steps.
     fn default() -> Self {
-        ImpactConfig { coefficient: 0.1, depth_usd: [2_000_000.0, 5_000_000.0], half_life_steps: 2.0 }
+        ImpactConfig {
+            coefficient: 0.1,
+            depth_usd: [2_000_000.0, 5_000_000.0],
+            half_life_steps: 2.0,
+            additive: false,
+        }
     }
 }
 
@@ -64,6 +72,56 @@ impl ImpactConfig {
         }
         let size = (notional_usd.abs() / self.depth_usd[market]).sqrt();
         -notional_usd.signum() * (1.0 + self.coefficient * size).ln()
+    }
+}
+
+/// The price impact carried through a path: a log-price offset per market, and for the metaorder
+/// model the decayed liquidated volume it is the square root of.
+struct ImpactState {
+    config: ImpactConfig,
+    /// Per step: the factor the log offset (additive model) decays by.
+    decay: f64,
+    log_impact: [f64; 2],
+    /// Liquidated notional per market (USD, signed: positive for closed longs, which are sold),
+    /// decaying by `decay²` per step so that a single liquidation's impact halves every
+    /// half-life, as in the additive model.
+    volume: [f64; 2],
+}
+
+impl ImpactState {
+    fn new(config: ImpactConfig) -> Self {
+        let decay =
+            if config.half_life_steps > 0.0 { 0.5f64.powf(1.0 / config.half_life_steps) } else { 0.0 };
+        ImpactState { config, decay, log_impact: [0.0; 2], volume: [0.0; 2] }
+    }
+
+    /// A new step: what was accumulated decays.
+    fn next_step(&mut self) {
+        for m in 0..2 {
+            if self.config.additive {
+                self.log_impact[m] *= self.decay;
+            } else {
+                self.volume[m] *= self.decay * self.decay;
+                self.log_impact[m] = self.config.impact_of(m, self.volume[m]);
+            }
+        }
+    }
+
+    /// A keeper pass closed `closed` (USD per market, signed as `volume`).
+    fn add(&mut self, closed: [f64; 2]) {
+        for (m, usd) in closed.into_iter().enumerate() {
+            if self.config.additive {
+                self.log_impact[m] += self.config.impact_of(m, usd);
+            } else {
+                self.volume[m] += usd;
+                self.log_impact[m] = self.config.impact_of(m, self.volume[m]);
+            }
+        }
+    }
+
+    /// The exogenous prices moved by the impact.
+    fn prices(&self, exogenous: &[f64]) -> Vec<f64> {
+        (0..2).map(|m| exogenous[m] * self.log_impact[m].exp()).collect()
     }
 }
 
@@ -420,8 +478,7 @@ async fn run_path(
     let window_slots = (config.repeat_window_secs.saturating_mul(5)).div_ceil(2);
     world.exchange.set_repeat_liquidation_window(window_slots).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let impact = config.impact;
-    let decay = if impact.half_life_steps > 0.0 { 0.5f64.powf(1.0 / impact.half_life_steps) } else { 0.0 };
-    let mut log_impact = [0.0f64; 2];
+    let mut impact_state = ImpactState::new(impact);
     let mut equities = world.equities().await?;
     let mut wiped: Vec<bool> = equities.iter().map(|e| *e <= 0).collect();
     // Attribution: liquidated in an earlier step / in this one, by participant.
@@ -443,11 +500,9 @@ async fn run_path(
         vaults_match: true,
     };
     for exogenous in path {
-        for value in log_impact.iter_mut() {
-            *value *= decay;
-        }
+        impact_state.next_step();
         let mut step_notional = 0.0f64;
-        let mut prices: Vec<f64> = (0..2).map(|m| exogenous[m] * log_impact[m].exp()).collect();
+        let mut prices = impact_state.prices(exogenous);
         world.set_prices(&prices).await;
         for round in 0..MAX_CASCADE_ROUNDS {
             if round > 0 {
@@ -477,10 +532,8 @@ async fn run_path(
             if !impact.is_on() {
                 break;
             }
-            for m in 0..2 {
-                log_impact[m] += impact.impact_of(m, closed[m]);
-            }
-            prices = (0..2).map(|m| exogenous[m] * log_impact[m].exp()).collect();
+            impact_state.add(closed);
+            prices = impact_state.prices(exogenous);
         }
         outcome.impacted.push(prices);
         outcome.liquidated_curve.push(step_notional);
@@ -604,7 +657,7 @@ pub async fn run(config: &SimulateConfig, out: &mut dyn Write) -> Result<Simulat
     writeln!(
         out,
         "Cascade simulator (seed {}): {} path(s) of {} steps of {} s, {} traders per path, run through the program twice.\n\
-         Price impact: {} (coefficient {}, depth SOL {} / BTC {} USD, half-life {} steps).",
+         Price impact: {} (coefficient {}, depth SOL {} / BTC {} USD, half-life {} steps, {}).",
         config.seed,
         paths.len(),
         paths.iter().map(Vec::len).max().unwrap_or(0),
@@ -615,6 +668,7 @@ pub async fn run(config: &SimulateConfig, out: &mut dyn Write) -> Result<Simulat
         impact.depth_usd[0],
         impact.depth_usd[1],
         impact.half_life_steps,
+        if impact.additive { "each round's impact added" } else { "square root of the decayed liquidated volume" },
     )?;
     if substeps > 1 {
         writeln!(
@@ -897,14 +951,51 @@ mod tests {
 
     #[test]
     fn impact_is_square_root_signed_and_off_at_zero() {
-        let impact =
-            ImpactConfig { coefficient: 0.1, depth_usd: [1_000_000.0, 1_000_000.0], half_life_steps: 2.0 };
+        let impact = ImpactConfig {
+            coefficient: 0.1,
+            depth_usd: [1_000_000.0, 1_000_000.0],
+            half_life_steps: 2.0,
+            additive: true,
+        };
         // Closing 250,000 USD of longs: a sale, 0.1 · √0.25 = 5 %: the price divides by 1.05.
         assert!((impact.impact_of(0, 250_000.0) - -(1.05f64).ln()).abs() < 1e-12);
         assert!((impact.impact_of(0, -250_000.0) - (1.05f64).ln()).abs() < 1e-12);
         assert_eq!(ImpactConfig::exogenous().impact_of(0, 250_000.0), 0.0);
         assert!(!ImpactConfig::exogenous().is_on());
         assert!((max_drawdown(&[vec![120.0, 60_000.0], vec![135.0, 30_000.0]]) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn metaorder_impact_does_not_charge_splitting_and_the_additive_one_does() {
+        let metaorder = ImpactConfig { depth_usd: [1_000_000.0; 2], ..ImpactConfig::default() };
+        let additive = ImpactConfig { additive: true, ..metaorder };
+        let start = [100.0, 100.0];
+        let after = |config: ImpactConfig, rounds: &[f64]| {
+            let mut state = ImpactState::new(config);
+            for &usd in rounds {
+                state.add([usd, 0.0]);
+            }
+            state.prices(&start)[0]
+        };
+        // One liquidation of 250,000 USD: both models move the price to 100 / 1.05.
+        for config in [metaorder, additive] {
+            assert!((after(config, &[250_000.0]) - 100.0 / 1.05).abs() < 1e-9);
+        }
+        // The same volume in four rounds: the metaorder moves it as far as at once; the
+        // additive model twice as far in log terms (4 · ln(1 + 0.1·√0.0625) vs ln(1.05)).
+        let quarter = [62_500.0; 4];
+        assert!((after(metaorder, &quarter) - 100.0 / 1.05).abs() < 1e-9);
+        let additive_split = after(additive, &quarter);
+        assert!((additive_split - 100.0 / 1.025f64.powi(4)).abs() < 1e-9);
+        assert!(additive_split < 100.0 / 1.05);
+        // Purchases (closed shorts) cancel sales in the metaorder; the price is back.
+        assert!((after(metaorder, &[250_000.0, -250_000.0]) - 100.0).abs() < 1e-9);
+        // Decay: two steps (one half-life) halve the metaorder's √-volume term exactly.
+        let mut state = ImpactState::new(metaorder);
+        state.add([250_000.0, 0.0]);
+        state.next_step();
+        state.next_step();
+        assert!((state.prices(&start)[0] - 100.0 / 1.025).abs() < 1e-9);
     }
 
     #[test]

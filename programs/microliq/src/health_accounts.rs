@@ -127,14 +127,24 @@ fn peek_market_index<'info>(info: &'info AccountInfo<'info>, named_market: Optio
 pub struct HealthMarkets {
     snapshots: [MarketSnapshot; MAX_POSITIONS + 1],
     count: usize,
-    /// The oldest `publish_time` among the prices pushed (see [`Self::note_price_time`]).
+    /// The oldest and newest `publish_time` among the prices read (see
+    /// [`Self::note_price_time`]).
     oldest_price_time: Option<i64>,
+    newest_price_time: Option<i64>,
 }
 
 impl HealthMarkets {
     /// Records the publish time of a price the health is computed with.
     pub fn note_price_time(&mut self, publish_time: i64) {
         self.oldest_price_time = Some(self.oldest_price_time.map_or(publish_time, |t| t.min(publish_time)));
+        self.newest_price_time = Some(self.newest_price_time.map_or(publish_time, |t| t.max(publish_time)));
+    }
+
+    /// The time a recovery seen with these prices is stamped with: the clock's, or the newest
+    /// price's when a publisher's clock runs ahead of the cluster's (a price may be published
+    /// "after" `now`), so that no price already readable can make the next breach a repeat.
+    pub fn recovery_time(&self, now: i64) -> i64 {
+        self.newest_price_time.map_or(now, |t| t.max(now))
     }
 
     /// The oldest publish time among the prices noted (`None` when none was).

@@ -236,8 +236,8 @@ pub struct LiquidationTarget<'a> {
     pub positions: &'a [PositionRisk],
     /// Index into `positions` of the position to slice.
     pub index: usize,
-    /// A repeat breach: the chosen position is closed whole if it is losing (unrealized PnL
-    /// plus unsettled funding `≤ 0`), sliced otherwise
+    /// A repeat breach: the chosen position is closed whole if it is losing (unrealized PnL at
+    /// the oracle price `≤ 0`, funding aside), sliced otherwise
     /// ([`MarginAccount::liquidation_escalated`](crate::state::MarginAccount::liquidation_escalated)).
     pub escalated: bool,
 }
@@ -373,8 +373,10 @@ pub fn plan_liquidation(
     let exact_slice = if health_before.equity <= 0 {
         whole_close = Some(WholeClose::Insolvent);
         size
-    } else if target.escalated && position.unrealized_pnl()?.add_or_err(position.funding)? <= 0 {
-        // A repeat breach closes a losing position whole; a winner is sliced like any other
+    } else if target.escalated && position.unrealized_pnl()? <= 0 {
+        // A repeat breach closes a losing position whole (on price: the program settles the
+        // chosen position's funding before planning, so funding cannot be part of the test
+        // without the mirrors and the program disagreeing); a winner is sliced like any other
         // (closing it whole would take the trader's hedge and cost more penalty).
         whole_close = Some(WholeClose::Repeat);
         size
@@ -443,15 +445,37 @@ pub fn plan_liquidation(
                     }
                 }
                 slice = high;
-                // Rounding can leave the zero-penalty bound a lot high: step down while one lot
-                // less still reaches (at most once or twice).
+                // Rounding can leave the zero-penalty bound high (by up to β of an atom of margin,
+                // which with a tiny price per base atom is many lots): below it, gallop down,
+                // doubling the step, until a slice misses, then search between the miss and the
+                // hit (hostile review: stepping one lot at a time took ~1e10 simulations). In
+                // the usual case the first probe, one lot down, misses and nothing else runs.
+                let mut step = lot;
+                let mut miss = None;
                 while slice > lot {
-                    let outcome = simulate(slice - lot)?;
+                    let probe = slice.saturating_sub(step).max(lot);
+                    let outcome = simulate(probe)?;
                     if !reached(&outcome)? {
+                        miss = Some(probe);
                         break;
                     }
-                    slice -= lot;
+                    slice = probe;
                     at_slice = Some(outcome);
+                    step = step.saturating_mul(2);
+                }
+                if let Some(miss) = miss {
+                    let (mut low, mut high) = (miss + lot, slice);
+                    while low < high {
+                        let middle = low + (high - low) / lot / 2 * lot;
+                        let outcome = simulate(middle)?;
+                        if reached(&outcome)? {
+                            high = middle;
+                            at_slice = Some(outcome);
+                        } else {
+                            low = middle + lot;
+                        }
+                    }
+                    slice = high;
                 }
             }
         }
@@ -685,5 +709,81 @@ mod tests {
         let plan = plan_liquidation(&target, 0, u64::MAX, &params()).unwrap();
         assert_eq!(plan.outcome.keeper_bonus + plan.outcome.insurance_fee, 2_000_000);
         assert_eq!(plan.outcome.health_after.equity, 0);
+    }
+}
+
+#[cfg(test)]
+mod step_down_search {
+    //! The second hostile review's case: the search below the zero-penalty estimate.
+    use super::*;
+    use crate::math::health::MarketPrice;
+
+    fn params() -> LiquidationParams {
+        LiquidationParams {
+            liquidation_buffer: 200_000,
+            bonus_min_rate: 5_000,
+            bonus_max_rate: 25_000,
+            insurance_fee_rate: 10_000,
+            bonus_ramp_slots: 150,
+            close_factor: 1_000_000,
+            dust_notional: 0,
+            base_lot_size: 1,
+        }
+    }
+
+    /// A flagged account in the hysteresis band (E = 121 ≥ M = 102, target 122.4) of a market
+    /// priced at 4e-12 quote atoms per base atom, one-atom lot (the regime of cd1af67's test).
+    fn band_case() -> PositionRisk {
+        PositionRisk {
+            base: 505_220_170_001_091,
+            entry_quote: 2_018,
+            price: MarketPrice::exact(4),
+            maintenance_rate: 50_000,
+            initial_rate: 100_000,
+            funding: 0,
+        }
+    }
+
+    #[test]
+    fn the_zero_penalty_estimate_is_no_lower_bound_with_a_tiny_price() {
+        let params = params();
+        let position = band_case();
+        let target =
+            LiquidationTarget { collateral: 119, positions: &[position], index: 0, escalated: false };
+        let others = target.others().unwrap();
+        let health = MaintenanceHealth { equity: 121, maintenance_requirement: 102 };
+        let bonus = bonus_rate(&health, 7, &params).unwrap();
+        let reached = |s: u64| {
+            let outcome = simulate_slice(&target, &others, s, bonus, &params).unwrap();
+            target_margin_scaled(&outcome.health_after, 200_000).unwrap() >= 0
+        };
+        let floor = exact_slice_estimate(&health, 4, 50_000, 0, 200_000).unwrap() as u64;
+        // The zero-penalty bound reaches, and so does every lot for a billion lots below it
+        // (rounding lifts the margin by up to β of an atom): why the search below it gallops.
+        assert!(reached(floor));
+        assert!(reached(floor - 1_000_000_000), "a billion lots below the 'lower bound' still reach");
+    }
+
+    #[test]
+    fn plan_liquidation_finishes_in_the_hysteresis_band_of_a_tiny_price_market() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let position = band_case();
+            let target =
+                LiquidationTarget { collateral: 119, positions: &[position], index: 0, escalated: false };
+            let _ = tx.send(plan_liquidation(&target, 7, u64::MAX, &params()));
+        });
+        // One lot at a time this ran ~1e10 simulations; galloping, a few dozen.
+        let plan = rx.recv_timeout(std::time::Duration::from_secs(5)).expect("finished").unwrap();
+        let position = band_case();
+        let target =
+            LiquidationTarget { collateral: 119, positions: &[position], index: 0, escalated: false };
+        let reached = |s: u64| {
+            let outcome =
+                simulate_slice(&target, &target.others().unwrap(), s, plan.bonus_rate, &params()).unwrap();
+            target_margin_scaled(&outcome.health_after, 200_000).unwrap() >= 0
+        };
+        assert!(reached(plan.outcome.closed_base));
+        assert!(!reached(plan.outcome.closed_base - 1), "one lot less misses");
     }
 }

@@ -57,7 +57,8 @@ pub struct MarginAccount {
     /// reached it, or `liquidate` found the account back there); 0: none since this field
     /// exists. A lapsed episode does not set it. Formerly reserved bytes.
     pub last_recovery_slot: u64,
-    /// Unix time of that recovery: only prices published after it can make a breach a repeat.
+    /// Unix time of that recovery (the clock's, or the newest price read if later): only prices
+    /// published after it can make a breach a repeat.
     pub last_recovery_time: i64,
     pub reserved: [u8; 40],
 }

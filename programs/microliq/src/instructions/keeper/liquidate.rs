@@ -157,7 +157,7 @@ impl Liquidate<'_> {
             // found there days after a keeper let the episode lapse): a recovery, which a new
             // breach within the repeat window follows as a repeat.
             if live && margin_before >= 0 {
-                account.record_recovery(clock.slot, now);
+                account.record_recovery(clock.slot, markets.recovery_time(now));
             }
             // The funding settled above is a payout like any other (hostile review: this return
             // once skipped the check and let a receipt take the pool below zero).
@@ -241,7 +241,7 @@ impl Liquidate<'_> {
         fund.balance = fund.balance.sub_or_err(insolvent_reward)?;
         fund.total_keeper_rewards = fund.total_keeper_rewards.add_or_err(insolvent_reward)?;
         exchange.total_liquidations = exchange.total_liquidations.add_or_err(1)?;
-        account.record_slice(clock.slot, now, escalated, margin_after >= 0);
+        account.record_slice(clock.slot, markets.recovery_time(now), escalated, margin_after >= 0);
 
         // An insolvent account's other losing positions are closed in the same call when their
         // markets are passed writable: its losses are realized and its deficit resolved at once,
