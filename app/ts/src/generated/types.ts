@@ -1380,7 +1380,8 @@ export interface MarginAccount {
    */
   lastRecoverySlot: bigint;
   /**
-   * Unix time of that recovery: only prices published after it can make a breach a repeat.
+   * Unix time of that recovery (the clock's, or the newest price read if later): only prices
+   * published after it can make a breach a repeat.
    */
   lastRecoveryTime: bigint;
   reserved: ReadonlyUint8Array;

@@ -256,8 +256,9 @@ export function planLiquidation(
   if (healthBefore.equity <= 0n) {
     wholeClose = WholeClose.Insolvent;
     exactSlice = size;
-  } else if (target.escalated && i128(unrealizedPnl(position) + position.funding, "plan repeat pnl") <= 0n) {
-    // A repeat breach closes a losing position whole; a winner is sliced like any other.
+  } else if (target.escalated && unrealizedPnl(position) <= 0n) {
+    // A repeat breach closes a losing position whole (on price alone, as the program: it settles
+    // the chosen position's funding before planning); a winner is sliced like any other.
     wholeClose = WholeClose.Repeat;
     exactSlice = size;
   } else {
@@ -310,11 +311,36 @@ export function planLiquidation(
           }
         }
         slice = high;
+        // Below the zero-penalty estimate (rounding can put it many lots high): gallop down,
+        // doubling the step, until a slice misses, then bisect between the miss and the hit,
+        // exactly as the program does.
+        let downStep = lot;
+        let miss: bigint | null = null;
         while (slice > lot) {
-          const outcome = simulate(slice - lot);
-          if (!reached(outcome)) break;
-          slice -= lot;
+          const probe = max(slice > downStep ? slice - downStep : 0n, lot);
+          const outcome = simulate(probe);
+          if (!reached(outcome)) {
+            miss = probe;
+            break;
+          }
+          slice = probe;
           atSlice = outcome;
+          downStep = min(downStep * 2n, U64_MAX);
+        }
+        if (miss !== null) {
+          let lowMiss = miss + lot;
+          let highHit = slice;
+          while (lowMiss < highHit) {
+            const middle = lowMiss + ((highHit - lowMiss) / lot / 2n) * lot;
+            const outcome = simulate(middle);
+            if (reached(outcome)) {
+              highHit = middle;
+              atSlice = outcome;
+            } else {
+              lowMiss = middle + lot;
+            }
+          }
+          slice = highHit;
         }
       }
     }
