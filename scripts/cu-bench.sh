@@ -18,40 +18,15 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 t0=$SECONDS
 
-if [ -n "${MICROLIQ_SO:-}" ]; then
-  SO=$MICROLIQ_SO
-elif command -v anchor >/dev/null 2>&1 && command -v cargo-build-sbf >/dev/null 2>&1; then
-  echo "cu-bench: anchor build (official toolchain)" >&2
-  anchor build -p microliq >&2
-  SO=$ROOT/target/deploy/microliq.so
-elif command -v cargo-build-sbf >/dev/null 2>&1; then
-  echo "cu-bench: cargo build-sbf (official toolchain)" >&2
-  cargo build-sbf --manifest-path programs/microliq/Cargo.toml >&2
-  SO=$ROOT/target/deploy/microliq.so
-else
-  KIT=${SBF_KIT:-$ROOT/../shared/sbf-kit}
-  export SBF_HOME=${SBF_HOME:-$HOME/.sbf}
-  SBF_TARGET_DIR=${SBF_TARGET_DIR:-$ROOT/target/sbf-kit}
-  if [ ! -x "$KIT/build.sh" ]; then
-    echo "cu-bench: no anchor/cargo-build-sbf and no sbf-kit at $KIT (set SBF_KIT or MICROLIQ_SO)" >&2
-    exit 1
-  fi
-  if [ ! -x "$SBF_HOME/bin/sbpf-linker" ]; then
-    echo "cu-bench: installing the sbf-kit into $SBF_HOME" >&2
-    "$KIT/install.sh" >&2
-  fi
-  echo "cu-bench: sbf-kit build (Debian rustc-web + sbpf-linker, not the official toolchain)" >&2
-  # The kit patches solana-define-syscall 2.3.0 on the command line only; cargo would record the
-  # patch in Cargo.lock, so the build resolves against a private copy of the lock file.
-  mkdir -p "$SBF_TARGET_DIR/lock"
-  cp Cargo.lock "$SBF_TARGET_DIR/lock/Cargo.lock"
-  (cd programs/microliq && CARGO_TARGET_DIR=$SBF_TARGET_DIR "$KIT/build.sh" \
-    --config "patch.crates-io.solana-define-syscall.path=\"$SBF_HOME/solana-define-syscall-2.3.0\"" \
-    -Zlockfile-path --config "resolver.lockfile-path=\"$SBF_TARGET_DIR/lock/Cargo.lock\"") >&2
-  SO=$SBF_TARGET_DIR/deploy/microliq.so
+# The .so: scripts/build-sbf.sh (the same order of toolchains), installing the sbf-kit first when
+# neither the official toolchain nor the kit is there.
+if [ -z "${MICROLIQ_SO:-}" ] && ! command -v cargo-build-sbf >/dev/null 2>&1 \
+  && [ ! -x "${SBF_HOME:-$HOME/.sbf}/bin/sbpf-linker" ]; then
+  echo "cu-bench: installing the sbf-kit into ${SBF_HOME:-$HOME/.sbf}" >&2
+  SBF_HOME=${SBF_HOME:-$HOME/.sbf} "${SBF_KIT:-$ROOT/../shared/sbf-kit}/install.sh" >&2
 fi
-[ -f "$SO" ] || { echo "cu-bench: $SO not found" >&2; exit 1; }
-echo "cu-bench: $SO ($(stat -c %s "$SO") bytes), built in $((SECONDS - t0))s" >&2
+SO=$(scripts/build-sbf.sh)
+echo "cu-bench: $SO, built in $((SECONDS - t0))s" >&2
 
 CARGO_TARGET_DIR=${CU_BENCH_TARGET_DIR:-$ROOT/target/cu-bench} \
   cargo run --release --locked --manifest-path tests/cu-bench/Cargo.toml -- "$SO" "$@"
