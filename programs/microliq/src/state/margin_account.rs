@@ -154,26 +154,28 @@ impl MarginAccount {
         }
     }
 
-    /// Records a slice at `slot` (unix time `now`) of an episode that is `escalated` (see
-    /// [`Self::liquidation_escalated`]); `reached_target` ends the episode, with a recovery if
-    /// the account still holds a position.
-    pub fn record_slice(&mut self, slot: u64, now: i64, escalated: bool, reached_target: bool) {
+    /// Records a slice at `slot` of an episode that is `escalated` (see
+    /// [`Self::liquidation_escalated`]); `reached_target` ends the episode, with a recovery at
+    /// `recovery_time` if the account still holds a position.
+    pub fn record_slice(&mut self, slot: u64, recovery_time: i64, escalated: bool, reached_target: bool) {
         self.liquidation_count = self.liquidation_count.saturating_add(1);
         self.episode_escalated = escalated as u8;
         if reached_target {
             self.clear_liquidation_flag();
-            self.record_recovery(slot, now);
+            self.record_recovery(slot, recovery_time);
         } else {
             self.flag_liquidation(slot);
         }
     }
 
     /// The account is seen at its end target after a liquidation episode: a recovery at `slot`
-    /// (unix time `now`), or none when it holds no position (a new position starts afresh).
-    pub fn record_recovery(&mut self, slot: u64, now: i64) {
+    /// stamped `recovery_time` (the clock's, or the newest price read if later:
+    /// `HealthMarkets::recovery_time`), or none when it holds no position (a new position
+    /// starts afresh).
+    pub fn record_recovery(&mut self, slot: u64, recovery_time: i64) {
         if self.open_position_count() > 0 {
             self.last_recovery_slot = slot;
-            self.last_recovery_time = now;
+            self.last_recovery_time = recovery_time;
         } else {
             self.forget_recovery();
         }

@@ -32,6 +32,11 @@ pub struct LiquidateArgs {
 /// call then closes nothing, emits `LiquidationEpisodeEndedV2` and succeeds, so the end is
 /// recorded), and lapses when its latest slice is older than `liquidation_episode_slots`.
 ///
+/// A new episode within `repeat_liquidation_window_slots` of the account's last recovery (an
+/// episode that ended at its target), judged on prices published after it, is a repeat breach:
+/// a losing position (unrealized PnL `≤ 0`) is closed whole (`whole_close` 5, no close factor),
+/// a winner is sliced (docs/LIQUIDATION.md, "Repeat breaches").
+///
 /// Remaining accounts: `(market, oracle)` for every *other* market the account holds a position
 /// in, ascending market index. Pass those markets **writable**: when the account is insolvent
 /// (`E ≤ 0`), its losing positions there are closed in the same call (one `LiquidationSliceV3`
