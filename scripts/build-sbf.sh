@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Builds Microliq's SBF program and prints the path of microliq.so on stdout (logs on stderr).
+# Builds an SBF program of programs/ and prints the path of its .so on stdout (logs on stderr):
+# Microliq (programs/microliq -> microliq.so) unless SBF_PROGRAM names another directory of
+# programs/ (localnet-oracle -> microliq_localnet_oracle.so, the local validator's price stand-in).
+# SBPF_ARCH=v0 builds for runtimes of the agave 2.x line (the local validator; sbf-kit only).
 #
 # The .so comes from, in order (as scripts/cu-bench.sh):
 #   1. $MICROLIQ_SO if set (no build);
@@ -13,17 +16,24 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 t0=$SECONDS
+PROGRAM=${SBF_PROGRAM:-microliq}
+case "$PROGRAM" in
+  microliq) LIB=microliq ;;
+  localnet-oracle) LIB=microliq_localnet_oracle ;;
+  *) echo "build-sbf: unknown program $PROGRAM" >&2; exit 1 ;;
+esac
 
-if [ -n "${MICROLIQ_SO:-}" ]; then
+if [ "$PROGRAM" = microliq ] && [ -n "${MICROLIQ_SO:-}" ]; then
   SO=$MICROLIQ_SO
 elif command -v anchor >/dev/null 2>&1 && command -v cargo-build-sbf >/dev/null 2>&1; then
   echo "build-sbf: anchor build (official toolchain)" >&2
-  anchor build -p microliq >&2
-  SO=$ROOT/target/deploy/microliq.so
+  if [ "$PROGRAM" = microliq ]; then anchor build -p microliq >&2
+  else cargo build-sbf --manifest-path "programs/$PROGRAM/Cargo.toml" >&2; fi
+  SO=$ROOT/target/deploy/$LIB.so
 elif command -v cargo-build-sbf >/dev/null 2>&1; then
   echo "build-sbf: cargo build-sbf (official toolchain)" >&2
-  cargo build-sbf --manifest-path programs/microliq/Cargo.toml >&2
-  SO=$ROOT/target/deploy/microliq.so
+  cargo build-sbf --manifest-path "programs/$PROGRAM/Cargo.toml" >&2
+  SO=$ROOT/target/deploy/$LIB.so
 else
   KIT=${SBF_KIT:-$ROOT/../shared/sbf-kit}
   export SBF_HOME=${SBF_HOME:-$HOME/.sbf}
@@ -41,10 +51,10 @@ else
   # patch in Cargo.lock, so the build resolves against a private copy of the lock file.
   mkdir -p "$SBF_TARGET_DIR/lock"
   cp Cargo.lock "$SBF_TARGET_DIR/lock/Cargo.lock"
-  (cd programs/microliq && CARGO_TARGET_DIR=$SBF_TARGET_DIR "$KIT/build.sh" \
+  (cd "programs/$PROGRAM" && CARGO_TARGET_DIR=$SBF_TARGET_DIR "$KIT/build.sh" \
     --config "patch.crates-io.solana-define-syscall.path=\"$SBF_HOME/solana-define-syscall-2.3.0\"" \
     -Zlockfile-path --config "resolver.lockfile-path=\"$SBF_TARGET_DIR/lock/Cargo.lock\"") >&2
-  SO=$SBF_TARGET_DIR/deploy/microliq.so
+  SO=$SBF_TARGET_DIR/deploy/$LIB.so
 fi
 [ -f "$SO" ] || { echo "build-sbf: $SO not found" >&2; exit 1; }
 echo "build-sbf: $SO ($(stat -c %s "$SO") bytes) in $((SECONDS - t0))s" >&2

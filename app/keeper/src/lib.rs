@@ -7,6 +7,8 @@ pub mod bench;
 pub mod chain;
 pub mod demo;
 pub mod keeper;
+pub mod live;
+pub mod node;
 pub mod pull;
 pub mod scan;
 pub mod simulate;

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use microliq_client::ix::ExchangeAddresses;
 use microliq_keeper::chain::RpcChain;
 use microliq_keeper::keeper::{run_pass_with, KeeperConfig, Liquidator};
-use microliq_keeper::{bench, demo, simulate};
+use microliq_keeper::{bench, demo, node, simulate};
 use solana_sdk::signature::{read_keypair_file, Signer};
 use tracing::{info, warn};
 
@@ -40,11 +40,15 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         step_secs: i64,
     },
-    /// The real keeper loop against a cluster.
+    /// The real keeper against a cluster: event-driven (websocket subscriptions, a periodic
+    /// snapshot as a failsafe) unless `--poll`.
     Run {
         /// JSON-RPC URL of the cluster.
         #[arg(long)]
         rpc: String,
+        /// Websocket URL (default: the RPC URL with ws:// and port + 1, as the validator serves).
+        #[arg(long)]
+        ws: Option<String>,
         /// The keeper's keypair file (signs and pays fees).
         #[arg(long)]
         keypair: PathBuf,
@@ -57,21 +61,47 @@ enum Command {
         /// associated token account.
         #[arg(long)]
         keeper_token: Option<Pubkey>,
-        /// Micro-lamports per compute unit.
+        /// Poll `getProgramAccounts` every `--interval-ms` instead of subscribing (the first
+        /// keeper's loop; also the mode that posts pull-market prices from `--hermes`).
+        #[arg(long)]
+        poll: bool,
+        /// Event-driven: the priority fee is this percentile of recent fees on the markets...
+        #[arg(long, default_value_t = 75)]
+        fee_percentile: u32,
+        /// ...at least this (micro-lamports per CU)...
+        #[arg(long, default_value_t = 0)]
+        priority_fee_floor: u64,
+        /// ...and at most this.
+        #[arg(long, default_value_t = 100_000)]
+        priority_fee_cap: u64,
+        /// Event-driven: seconds between failsafe snapshots.
+        #[arg(long, default_value_t = 60)]
+        snapshot_secs: u64,
+        /// Event-driven: most transactions in flight at once (one per account at most).
+        #[arg(long, default_value_t = 32)]
+        max_in_flight: usize,
+        /// Event-driven: Prometheus metrics address (loopback only; "off" for none).
+        #[arg(long, default_value = "127.0.0.1:9464")]
+        metrics: String,
+        /// processed, confirmed or finalized.
+        #[arg(long, default_value = "confirmed")]
+        commitment: String,
+        /// Polling: micro-lamports per compute unit.
         #[arg(long, default_value_t = 1_000)]
         priority_fee: u64,
-        /// Compute-unit limit of a liquidation with no other position (+15,000 per other market).
+        /// Polling: compute-unit limit of a liquidation with no other position (+15,000 per
+        /// other market).
         #[arg(long, default_value_t = 120_000)]
         compute_unit_limit: u32,
-        /// Milliseconds between passes.
+        /// Polling: milliseconds between passes.
         #[arg(long, default_value_t = 2_000)]
         interval_ms: u64,
-        /// Run one pass and exit.
+        /// Polling: run one pass and exit.
         #[arg(long)]
         once: bool,
-        /// Hermes endpoint (e.g. https://hermes.pyth.network): for a pull market whose account
-        /// no longer reads, post a fully verified update through Wormhole and the Pyth receiver
-        /// before liquidating (docs/ORACLES.md). Without it such markets are skipped.
+        /// Polling: Hermes endpoint (e.g. https://hermes.pyth.network): for a pull market whose
+        /// account no longer reads, post a fully verified update through Wormhole and the Pyth
+        /// receiver before liquidating (docs/ORACLES.md). Without it such markets are skipped.
         #[arg(long)]
         hermes: Option<String>,
     },
@@ -137,6 +167,21 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         accounts: usize,
     },
+    /// Reaction benchmark of the event-driven keeper: price update to signed transactions, with
+    /// this many accounts in its index (comma-separated sizes).
+    BenchReaction {
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+        accounts: Vec<usize>,
+        /// Price updates per size.
+        #[arg(long, default_value_t = 200)]
+        updates: usize,
+        /// Each update's fall, basis points.
+        #[arg(long, default_value_t = 5)]
+        step_bps: u32,
+        /// Also write the figures as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 /// `SCALE,MAX` (millionths per hour) as funding parameters, validated like the program does.
@@ -167,7 +212,10 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let embedded = !matches!(cli.command, Some(Command::Run { .. }) | Some(Command::Bench { .. }));
+    let embedded = !matches!(
+        cli.command,
+        Some(Command::Run { .. }) | Some(Command::Bench { .. }) | Some(Command::BenchReaction { .. })
+    );
     // Natively, the program's `msg!` lines go to stdout (on chain they go to the transaction
     // log): the embedded commands write their own output to a copy of stdout and send fd 1 to
     // /dev/null while the runtime runs.
@@ -230,12 +278,27 @@ fn main() -> Result<()> {
         Command::Bench { accounts } => {
             bench::run(accounts, &mut stdout)?;
         }
+        Command::BenchReaction { accounts, updates, step_bps, json } => {
+            let results = bench::run_reaction(&accounts, updates, step_bps, &mut stdout)?;
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
+            }
+        }
         Command::Run {
             rpc,
+            ws,
             keypair,
             program_id,
             quote_mint,
             keeper_token,
+            poll,
+            fee_percentile,
+            priority_fee_floor,
+            priority_fee_cap,
+            snapshot_secs,
+            max_in_flight,
+            metrics,
+            commitment,
             priority_fee,
             compute_unit_limit,
             interval_ms,
@@ -255,10 +318,41 @@ fn main() -> Result<()> {
             });
             let liquidator =
                 Liquidator { keeper, keeper_token, addresses: ExchangeAddresses::derive(quote_mint) };
+            if !poll {
+                let commitment = solana_sdk::commitment_config::CommitmentConfig::from_str(&commitment)
+                    .map_err(|_| anyhow!("--commitment: processed, confirmed or finalized"))?;
+                let mut config =
+                    node::NodeConfig::new(rpc.clone(), ws.unwrap_or_else(|| node::default_ws_url(&rpc)));
+                config.program_id = program_id;
+                config.commitment = commitment;
+                config.fee_percentile = fee_percentile;
+                config.priority_fee_floor = priority_fee_floor;
+                config.priority_fee_cap = priority_fee_cap;
+                config.snapshot_secs = snapshot_secs;
+                config.engine.max_in_flight = max_in_flight;
+                config.metrics_addr = match metrics.as_str() {
+                    "off" | "" => None,
+                    addr => Some(addr.parse().context("--metrics: an address like 127.0.0.1:9464")?),
+                };
+                info!(keeper = %liquidator.keeper.pubkey(), exchange = %liquidator.addresses.exchange, rpc = %config.rpc_url, ws = %config.ws_url, "keeper started");
+                let runtime =
+                    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+                runtime.block_on(async {
+                    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+                    tokio::spawn(async move {
+                        let _ = tokio::signal::ctrl_c().await;
+                        let _ = stop_tx.send(true);
+                    });
+                    let report = node::run(config, liquidator, Default::default(), stop).await?;
+                    info!(slices = report.slices.len(), resolved = report.resolved.len(), failures = ?report.failures, "keeper stopped");
+                    Ok::<(), anyhow::Error>(())
+                })?;
+                return Ok(());
+            }
             let config = KeeperConfig { priority_fee, compute_unit_limit, ..KeeperConfig::default() };
             let mut chain = RpcChain::new(rpc, program_id);
             let mut updater = hermes.map(microliq_keeper::pull::HermesUpdater::new);
-            info!(keeper = %liquidator.keeper.pubkey(), exchange = %liquidator.addresses.exchange, "keeper started");
+            info!(keeper = %liquidator.keeper.pubkey(), exchange = %liquidator.addresses.exchange, "keeper started (polling)");
             runtime.block_on(async {
                 loop {
                     let updater = updater.as_mut().map(|u| u as &mut dyn microliq_keeper::pull::PriceUpdater);

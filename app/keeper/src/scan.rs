@@ -100,7 +100,7 @@ impl Snapshot {
 
     /// A market's health inputs: price, rates and its funding index projected to the snapshot's
     /// clock (what the program computes for a market it reads, or writes when it advances it).
-    fn lookup(&self, index: u16) -> Option<(math::MarketPrice, u32, u32, i64)> {
+    pub fn lookup(&self, index: u16) -> Option<(math::MarketPrice, u32, u32, i64)> {
         let market = self.markets.get(index as usize)?;
         let oracle = market.oracle?;
         let funding_index =

@@ -1,0 +1,748 @@
+//! The event-driven keeper's core, free of I/O: an index of every margin account ordered by
+//! liquidation price per market, and an engine that turns one update (a price, a margin account,
+//! a market, the clock) into signed `liquidate` transactions for exactly the accounts that update
+//! made liquidatable. `node.rs` feeds it from a real node's websockets; the reaction benchmark
+//! (`bench.rs`) feeds it synthetic updates.
+//!
+//! **Why an index.** A price update of market `m` changes the health of the accounts holding a
+//! position in `m` and of nobody else. An account with one open position is liquidatable at a
+//! price of `m` exactly when that price is past its liquidation price
+//! ([`microliq::math::liquidation_price`], the program's own rounding), so the index keeps these
+//! accounts in two ordered sets per market (longs: liquidatable at or below their key; shorts: at
+//! or above) and a price update reads the crossed range only, in `O(log n + k)`. Accounts whose
+//! liquidation price in `m` also depends on other markets' prices (several positions), accounts
+//! in a live liquidation episode (liquidatable above maintenance while below their target) and
+//! accounts whose price is unknown sit in a per-market watch set that every update of a market
+//! they hold revalues in full. Every candidate is then valued exactly with the program's code
+//! ([`Assessment`]): the index only has to never miss an account, and extra candidates cost one
+//! valuation each.
+//!
+//! A price update reads only the band its move crossed (a fall of `m` from `p₀` to `p₁` reads the
+//! longs keyed in `[p₁, p₀)`): an account liquidatable at `p₀` was found at `p₀` and is in
+//! flight, deferred behind the in-flight bound, or re-found by its own next update or the next
+//! snapshot, which values every account.
+//!
+//! **What moves a key besides a price.** Unsettled funding changes equity slowly (at most the
+//! market's funding clamp per hour of notional). Bands are therefore widened by a margin
+//! (`margin_bps`, default 1 %) on both sides, and keys recomputed whenever the account changes and
+//! on every periodic snapshot, so funding drift between two snapshots cannot hide an account.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use anchor_lang::prelude::Pubkey;
+use microliq::math::{self, LiquidationPlan, MarketPrice};
+use microliq::oracle::{read_oracle_account, OracleAccount, OracleClock};
+use microliq::state::{Exchange, MarginAccount, Market};
+use microliq_client::ix;
+use solana_sdk::hash::Hash;
+use solana_sdk::signature::{Keypair, Signer};
+use solana_sdk::transaction::Transaction;
+
+use crate::chain::with_budget;
+use crate::keeper::Liquidator;
+use crate::scan::{decode, Assessment, Snapshot};
+
+/// Where one account sits in the index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Key {
+    /// Liquidatable when the market's price is at or below `price` (a long).
+    Long { market: u16, price: u128 },
+    /// Liquidatable when the market's price is at or above `price` (a short).
+    Short { market: u16, price: u128 },
+    /// Revalued on every update of the market.
+    Watch { market: u16 },
+}
+
+/// Every margin account the keeper tracks, with its place in the per-market orders.
+pub struct LiquidationIndex {
+    accounts: HashMap<Pubkey, (MarginAccount, Vec<Key>)>,
+    longs: Vec<BTreeSet<(u128, Pubkey)>>,
+    shorts: Vec<BTreeSet<(u128, Pubkey)>>,
+    watch: Vec<HashSet<Pubkey>>,
+    /// Bankrupt accounts (no position, negative collateral): `resolve_bankruptcy` candidates.
+    bankrupt: HashSet<Pubkey>,
+    /// Keys are moved this many basis points towards the current price (a long's up, a short's
+    /// down) to cover funding accrued between two revaluations.
+    pub margin_bps: u32,
+}
+
+impl LiquidationIndex {
+    pub fn new(margin_bps: u32) -> Self {
+        LiquidationIndex {
+            accounts: HashMap::new(),
+            longs: Vec::new(),
+            shorts: Vec::new(),
+            watch: Vec::new(),
+            bankrupt: HashSet::new(),
+            margin_bps,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.accounts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+    }
+
+    pub fn get(&self, address: &Pubkey) -> Option<&MarginAccount> {
+        self.accounts.get(address).map(|(account, _)| account)
+    }
+
+    pub fn addresses(&self) -> impl Iterator<Item = &Pubkey> {
+        self.accounts.keys()
+    }
+
+    /// Accounts in the watch set of `market` (revalued on each of its updates).
+    pub fn watched(&self, market: u16) -> usize {
+        self.watch.get(market as usize).map_or(0, HashSet::len)
+    }
+
+    pub fn bankrupt(&self) -> impl Iterator<Item = &Pubkey> {
+        self.bankrupt.iter()
+    }
+
+    fn grow(&mut self, markets: usize) {
+        while self.longs.len() < markets {
+            self.longs.push(BTreeSet::new());
+            self.shorts.push(BTreeSet::new());
+            self.watch.push(HashSet::new());
+        }
+    }
+
+    fn unkey(&mut self, address: &Pubkey, keys: &[Key]) {
+        for key in keys {
+            match *key {
+                Key::Long { market, price } => {
+                    self.longs[market as usize].remove(&(price, *address));
+                }
+                Key::Short { market, price } => {
+                    self.shorts[market as usize].remove(&(price, *address));
+                }
+                Key::Watch { market } => {
+                    self.watch[market as usize].remove(address);
+                }
+            }
+        }
+    }
+
+    pub fn remove(&mut self, address: &Pubkey) {
+        if let Some((_, keys)) = self.accounts.remove(address) {
+            self.unkey(address, &keys);
+        }
+        self.bankrupt.remove(address);
+    }
+
+    /// Adds or replaces `address`, keyed at `snapshot`'s prices and clock.
+    pub fn upsert(&mut self, address: Pubkey, account: MarginAccount, snapshot: &Snapshot) {
+        self.grow(snapshot.markets.len());
+        if let Some((_, old)) = self.accounts.remove(&address) {
+            self.unkey(&address, &old);
+        }
+        if microliq::instructions::keeper::bankruptcy::is_bankrupt(&account) {
+            self.bankrupt.insert(address);
+        } else {
+            self.bankrupt.remove(&address);
+        }
+        let keys = self.keys(&account, snapshot);
+        for key in &keys {
+            match *key {
+                Key::Long { market, price } => {
+                    self.longs[market as usize].insert((price, address));
+                }
+                Key::Short { market, price } => {
+                    self.shorts[market as usize].insert((price, address));
+                }
+                Key::Watch { market } => {
+                    self.watch[market as usize].insert(address);
+                }
+            }
+        }
+        self.accounts.insert(address, (account, keys));
+    }
+
+    /// Recomputes every key at `snapshot` (after a periodic snapshot: funding has moved).
+    pub fn rekey_all(&mut self, snapshot: &Snapshot) {
+        let all: Vec<(Pubkey, MarginAccount)> = self.accounts.iter().map(|(k, (a, _))| (*k, *a)).collect();
+        for (address, account) in all {
+            self.upsert(address, account, snapshot);
+        }
+    }
+
+    fn keys(&self, account: &MarginAccount, snapshot: &Snapshot) -> Vec<Key> {
+        let open: Vec<u16> =
+            account.positions.iter().filter(|p| p.is_open()).map(|p| p.market_index).collect();
+        let watch_all = || open.iter().map(|&market| Key::Watch { market }).collect::<Vec<_>>();
+        if open.len() != 1
+            || account.episode_live(snapshot.slot, snapshot.exchange.liquidation_episode_slots)
+            || open[0] as usize >= snapshot.markets.len()
+        {
+            return watch_all();
+        }
+        let market = open[0];
+        let Ok((risks, count)) = account.position_risks(|i| snapshot.lookup(i)) else { return watch_all() };
+        let Some(index) = risks[..count].iter().position(|r| r.base != 0) else { return watch_all() };
+        let Ok(price) = math::liquidation_price(account.collateral, &risks[..count], index) else {
+            return watch_all();
+        };
+        match (risks[index].base > 0, price) {
+            // A long never liquidatable / a short never liquidatable up to the largest price:
+            // only a funding drift or a change of the account can alter that, and both rekey.
+            (_, None) => Vec::new(),
+            (true, Some(price)) => vec![Key::Long { market, price }],
+            (false, Some(price)) => vec![Key::Short { market, price }],
+        }
+    }
+
+    /// `price` moved by the key margin (funding drift): up when `up`, else down.
+    fn widen(&self, price: u128, up: bool) -> u128 {
+        let delta = price / 10_000 * self.margin_bps as u128 + 1;
+        if up {
+            price.saturating_add(delta)
+        } else {
+            price.saturating_sub(delta)
+        }
+    }
+
+    /// The accounts that may be liquidatable at `price` in `market`: longs whose liquidation
+    /// price is at or above it, shorts at or below it (each widened by the margin), and the
+    /// market's watch set.
+    pub fn candidates(&self, market: u16, price: &MarketPrice) -> Vec<Pubkey> {
+        self.crossed(market, None, price)
+    }
+
+    /// The accounts the move of `market`'s price from `old` to `new` may have made liquidatable:
+    /// longs whose liquidation price lies in `[new, old)` and shorts in `(old, new]` (widened by
+    /// the margin on both sides), and the market's watch set; with no `old` price, everything
+    /// [`candidates`](Self::candidates) returns. Accounts already liquidatable at `old` were
+    /// found then: they are in flight, deferred, or retried by the snapshot.
+    pub fn crossed(&self, market: u16, old: Option<&MarketPrice>, new: &MarketPrice) -> Vec<Pubkey> {
+        let m = market as usize;
+        let (low, top) = (Pubkey::default(), Pubkey::new_from_array([0xff; 32]));
+        let mut out = Vec::new();
+        if let Some(longs) = self.longs.get(m) {
+            let from = (self.widen(new.oracle_low, false), low);
+            match old {
+                None => out.extend(longs.range(from..).map(|(_, a)| *a)),
+                Some(old) if new.oracle_low < old.oracle_low => {
+                    let to = (self.widen(old.oracle_low, true), top);
+                    out.extend(longs.range(from..to).map(|(_, a)| *a));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(shorts) = self.shorts.get(m) {
+            let to = (self.widen(new.oracle_high, true), top);
+            match old {
+                None => out.extend(shorts.range(..=to).map(|(_, a)| *a)),
+                Some(old) if new.oracle_high > old.oracle_high => {
+                    let from = (self.widen(old.oracle_high, false), low);
+                    out.extend(shorts.range(from..=to).map(|(_, a)| *a));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(watch) = self.watch.get(m) {
+            out.extend(watch.iter().copied());
+        }
+        out
+    }
+}
+
+/// Compute units a `liquidate` is predicted to use with `others` health pairs (positions in
+/// other markets), measured on the SBF build (docs/PERFORMANCE.md: 24,684 with one position,
+/// 46,451 with eight, linear between), plus 3,000 CU of headroom per call and 25 % on top.
+/// A call that closes an insolvent account's other positions too (`bankrupt`) gets twice that.
+pub fn predicted_liquidate_cu(others: usize, insolvent: bool) -> u32 {
+    let measured = 24_700 + 3_110 * others as u32;
+    let limit = (measured + 3_000) * 5 / 4;
+    let limit = if insolvent { limit * 2 } else { limit };
+    limit.min(1_400_000)
+}
+
+/// Compute units of `resolve_bankruptcy` with headroom (it moves tokens and writes four accounts).
+pub const RESOLVE_BANKRUPTCY_CU: u32 = 60_000;
+
+/// What the engine wants sent.
+#[derive(Debug)]
+pub struct Job {
+    pub account: Pubkey,
+    pub kind: JobKind,
+    pub transaction: Transaction,
+    pub compute_unit_limit: u32,
+    pub priority_fee: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum JobKind {
+    Liquidate { market: u16, plan: Box<LiquidationPlan> },
+    ResolveBankruptcy,
+}
+
+/// An account with a transaction in flight.
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    /// The newest slot the engine knew when it signed.
+    slot: u64,
+    /// The transaction landed; the account's own notification (which shows its effect) has not
+    /// arrived yet. Valuing the account before it would see the state before the slice.
+    landed: bool,
+}
+
+/// The engine's limits.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Most transactions in flight at once (each account has at most one).
+    pub max_in_flight: usize,
+    /// Slots after which an in-flight transaction with no answer is forgotten (the account may
+    /// be sent again).
+    pub in_flight_timeout_slots: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { max_in_flight: 32, in_flight_timeout_slots: 150 }
+    }
+}
+
+/// The index plus the exchange's state, turning updates into jobs.
+pub struct Engine {
+    pub snapshot: Snapshot,
+    pub index: LiquidationIndex,
+    pub config: EngineConfig,
+    pub liquidator: Liquidator,
+    pub blockhash: Hash,
+    /// Micro-lamports per compute unit for the next transactions.
+    pub priority_fee: u64,
+    in_flight: HashMap<Pubkey, InFlight>,
+    /// Last slot each margin account was seen at: older data (a late snapshot) is ignored.
+    seen_slot: HashMap<Pubkey, u64>,
+    /// Accounts found liquidatable that did not fit in the in-flight bound; retried first when a
+    /// transaction finishes.
+    deferred: BTreeSet<Pubkey>,
+}
+
+impl Engine {
+    pub fn new(snapshot: Snapshot, liquidator: Liquidator, margin_bps: u32, config: EngineConfig) -> Self {
+        Engine {
+            snapshot,
+            index: LiquidationIndex::new(margin_bps),
+            config,
+            liquidator,
+            blockhash: Hash::default(),
+            priority_fee: 0,
+            in_flight: HashMap::new(),
+            seen_slot: HashMap::new(),
+            deferred: BTreeSet::new(),
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    pub fn is_in_flight(&self, account: &Pubkey) -> bool {
+        self.in_flight.contains_key(account)
+    }
+
+    /// Replaces every margin account (a `getProgramAccounts` snapshot at `slot`): accounts gone
+    /// from it are dropped, the rest rekeyed at the current prices. Returns the jobs it finds.
+    pub fn load_accounts(&mut self, accounts: &[(Pubkey, Vec<u8>)], slot: u64) -> Vec<Job> {
+        let mut present = HashSet::with_capacity(accounts.len());
+        for (address, data) in accounts {
+            present.insert(*address);
+            if self.seen_slot.get(address).is_some_and(|&s| s > slot) {
+                continue; // a newer notification already gave this account
+            }
+            if let Some(account) = decode::<MarginAccount>(data) {
+                self.seen_slot.insert(*address, slot);
+                self.index.upsert(*address, account, &self.snapshot);
+            }
+        }
+        let gone: Vec<Pubkey> = self.index.addresses().filter(|a| !present.contains(a)).copied().collect();
+        for address in gone {
+            if self.seen_slot.get(&address).is_none_or(|&s| s <= slot) {
+                self.index.remove(&address);
+                self.seen_slot.remove(&address);
+            }
+        }
+        let all: Vec<Pubkey> = self.index.addresses().copied().collect();
+        let mut jobs = self.evaluate(all);
+        let bankrupt: Vec<Pubkey> = self.index.bankrupt().copied().collect();
+        jobs.extend(bankrupt.into_iter().filter_map(|a| self.resolve_job(a)));
+        jobs
+    }
+
+    /// The clock moved (slot, unix time).
+    pub fn on_clock(&mut self, slot: u64, unix_timestamp: i64) {
+        if slot >= self.snapshot.slot {
+            self.snapshot.slot = slot;
+            self.snapshot.unix_timestamp = self.snapshot.unix_timestamp.max(unix_timestamp);
+        }
+        let timeout = self.config.in_flight_timeout_slots;
+        self.in_flight.retain(|_, f| slot.saturating_sub(f.slot) <= timeout);
+    }
+
+    /// A price account changed at `slot`: re-reads every market priced by it and returns jobs
+    /// for the accounts now liquidatable in those markets.
+    pub fn on_price(&mut self, oracle: &Pubkey, owner: &Pubkey, data: &[u8], slot: u64) -> Vec<Job> {
+        // The update is visible at `slot`: the program reading it then sees a posted slot ≤ its own.
+        self.snapshot.slot = self.snapshot.slot.max(slot);
+        let clock = OracleClock { unix_timestamp: self.snapshot.unix_timestamp, slot: self.snapshot.slot };
+        let mut touched = Vec::new();
+        for market in self.snapshot.markets.iter_mut().filter(|m| m.oracle_key == *oracle) {
+            let account = OracleAccount { key: oracle, owner, data };
+            let old = market.oracle.map(|r| r.price);
+            market.oracle =
+                read_oracle_account(&account, &market.state, &self.snapshot.exchange, &clock).ok();
+            touched.push((market.index, old));
+        }
+        let mut candidates = Vec::new();
+        for (market, old) in touched {
+            if let Some(reading) = self.snapshot.markets[market as usize].oracle {
+                candidates.extend(self.index.crossed(market, old.as_ref(), &reading.price));
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        self.evaluate(candidates)
+    }
+
+    /// A margin account changed at `slot` (or was created, or closed when `data` is empty).
+    pub fn on_margin_account(&mut self, address: Pubkey, data: &[u8], slot: u64) -> Vec<Job> {
+        if self.seen_slot.get(&address).is_some_and(|&s| s > slot) {
+            return Vec::new();
+        }
+        self.seen_slot.insert(address, slot);
+        self.snapshot.slot = self.snapshot.slot.max(slot);
+        // The effect of a landed transaction: the account may be sent again.
+        if self.in_flight.get(&address).is_some_and(|f| f.landed && slot > f.slot) {
+            self.in_flight.remove(&address);
+        }
+        let Some(account) = decode::<MarginAccount>(data) else {
+            self.index.remove(&address);
+            return Vec::new();
+        };
+        self.index.upsert(address, account, &self.snapshot);
+        if microliq::instructions::keeper::bankruptcy::is_bankrupt(&account) {
+            return self.resolve_job(address).into_iter().collect();
+        }
+        self.evaluate(vec![address])
+    }
+
+    /// A market account changed: its state (funding index, parameters, pause flags) is replaced.
+    /// Returns true when its oracle account changed (the caller subscribes to the new one).
+    pub fn on_market(&mut self, key: &Pubkey, data: &[u8]) -> Option<(u16, Pubkey)> {
+        let state = decode::<Market>(data)?;
+        let market = self.snapshot.markets.iter_mut().find(|m| m.key == *key)?;
+        let moved = market.state.oracle != state.oracle && !market.is_pull();
+        market.state = state;
+        if moved {
+            market.oracle_key = state.oracle;
+            market.oracle = None;
+            return Some((market.index, state.oracle));
+        }
+        None
+    }
+
+    pub fn on_exchange(&mut self, data: &[u8]) {
+        if let Some(exchange) = decode::<Exchange>(data) {
+            self.snapshot.exchange = exchange;
+        }
+    }
+
+    /// A transaction for `account` finished. Failed: the account may be sent again now. Landed:
+    /// once the account's notification showing its effect is in (it may have come first), so
+    /// that the engine never values the state from before its own slice. Deferred accounts get
+    /// their turn. Returns jobs for those still liquidatable.
+    pub fn finished(&mut self, account: &Pubkey, landed: bool) -> Vec<Job> {
+        let seen = self.seen_slot.get(account).copied().unwrap_or(0);
+        match self.in_flight.get_mut(account) {
+            Some(flight) if landed && seen <= flight.slot => flight.landed = true,
+            _ => {
+                self.in_flight.remove(account);
+            }
+        }
+        let mut waiting: Vec<Pubkey> = std::mem::take(&mut self.deferred).into_iter().collect();
+        waiting.push(*account);
+        self.evaluate(waiting)
+    }
+
+    /// Values `candidates` exactly and returns a signed job for every liquidatable one not
+    /// already in flight, most under water first, within the in-flight bound.
+    pub fn evaluate(&mut self, candidates: Vec<Pubkey>) -> Vec<Job> {
+        let mut found: Vec<(u128, Assessment, u16, LiquidationPlan)> = Vec::new();
+        for address in candidates {
+            if self.in_flight.contains_key(&address) {
+                continue;
+            }
+            let Some(account) = self.index.get(&address) else { continue };
+            if account.open_position_count() == 0 {
+                continue;
+            }
+            let Some(assessment) = Assessment::new(address, *account, &self.snapshot) else { continue };
+            // The program slices below maintenance, or in a live episode below its target: an
+            // account that is neither needs no plan (the cheap test first).
+            let live =
+                account.episode_live(self.snapshot.slot, self.snapshot.exchange.liquidation_episode_slots);
+            if !live && !assessment.health.is_liquidatable() {
+                continue;
+            }
+            let Some((market, plan)) = assessment.best_plan(&self.snapshot, u64::MAX) else { continue };
+            found.push((assessment.shortfall(), assessment, market, plan));
+        }
+        found.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.address.cmp(&b.1.address)));
+        let mut jobs = Vec::with_capacity(found.len());
+        for (_, assessment, market, plan) in found {
+            if self.in_flight.len() >= self.config.max_in_flight {
+                self.deferred.insert(assessment.address);
+                continue;
+            }
+            jobs.push(self.liquidate_job(&assessment, market, plan));
+        }
+        jobs
+    }
+
+    fn liquidate_job(&mut self, assessment: &Assessment, market_index: u16, plan: LiquidationPlan) -> Job {
+        let market = &self.snapshot.markets[market_index as usize];
+        let health_accounts = self.snapshot.health_pairs(&assessment.account, market_index);
+        let insolvent = plan.health_before.equity <= 0;
+        let limit = predicted_liquidate_cu(health_accounts.len(), insolvent);
+        let instruction = ix::Liquidate {
+            keeper: self.liquidator.keeper.pubkey(),
+            margin_account: assessment.address,
+            market: market.key,
+            oracle: market.oracle_key,
+            keeper_token: self.liquidator.keeper_token,
+            market_index,
+            max_base: u64::MAX,
+            health_accounts,
+        }
+        .instruction(&self.liquidator.addresses);
+        let transaction = self.sign(&[instruction], limit);
+        self.in_flight.insert(assessment.address, InFlight { slot: self.snapshot.slot, landed: false });
+        Job {
+            account: assessment.address,
+            kind: JobKind::Liquidate { market: market_index, plan: Box::new(plan) },
+            transaction,
+            compute_unit_limit: limit,
+            priority_fee: self.priority_fee,
+        }
+    }
+
+    fn resolve_job(&mut self, address: Pubkey) -> Option<Job> {
+        if self.in_flight.contains_key(&address) || self.in_flight.len() >= self.config.max_in_flight {
+            return None;
+        }
+        let instruction =
+            ix::ResolveBankruptcy { caller: self.liquidator.keeper.pubkey(), margin_account: address }
+                .instruction(&self.liquidator.addresses);
+        let transaction = self.sign(&[instruction], RESOLVE_BANKRUPTCY_CU);
+        self.in_flight.insert(address, InFlight { slot: self.snapshot.slot, landed: false });
+        Some(Job {
+            account: address,
+            kind: JobKind::ResolveBankruptcy,
+            transaction,
+            compute_unit_limit: RESOLVE_BANKRUPTCY_CU,
+            priority_fee: self.priority_fee,
+        })
+    }
+
+    fn sign(&self, instructions: &[solana_sdk::instruction::Instruction], limit: u32) -> Transaction {
+        let keeper: &Keypair = &self.liquidator.keeper;
+        let all = with_budget(instructions, limit, self.priority_fee);
+        Transaction::new_signed_with_payer(&all, Some(&keeper.pubkey()), &[keeper], self.blockhash)
+    }
+}
+
+/// The priority fee to pay from recent fees (micro-lamports per CU): the `percentile` of the
+/// recent slots' fees (zeros included: an idle cluster pays nothing), clamped to `[floor, cap]`.
+pub fn priority_fee_from_recent(recent: &[u64], percentile: u32, floor: u64, cap: u64) -> u64 {
+    if recent.is_empty() {
+        return floor.min(cap);
+    }
+    let mut fees = recent.to_vec();
+    fees.sort_unstable();
+    let rank = (fees.len() - 1) * percentile.min(100) as usize / 100;
+    fees[rank].clamp(floor.min(cap), cap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::bench::{reaction_accounts, synthetic_snapshot};
+    use rand::{Rng, SeedableRng};
+
+    fn liquidatable(account: &MarginAccount, address: Pubkey, snapshot: &Snapshot) -> bool {
+        account.open_position_count() > 0
+            && Assessment::new(address, *account, snapshot)
+                .is_some_and(|a| a.best_plan(snapshot, u64::MAX).is_some())
+    }
+
+    fn set_price(snapshot: &mut Snapshot, market: usize, fixed: u128) {
+        snapshot.markets[market].oracle.as_mut().unwrap().price = MarketPrice::exact(fixed);
+    }
+
+    /// The index never misses: after every move of a random walk (falls and rises, both
+    /// markets), every account the program would liquidate at the new price and not at the old
+    /// one is among the candidates of the crossed band, and a first reading finds every
+    /// liquidatable account.
+    #[test]
+    fn the_crossed_band_holds_every_account_a_move_made_liquidatable() {
+        let accounts = reaction_accounts(3_000, 9);
+        let mut snapshot = synthetic_snapshot();
+        let mut index = LiquidationIndex::new(100);
+        for (address, account) in &accounts {
+            index.upsert(*address, *account, &snapshot);
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut checked = 0;
+        for market in [0usize, 1] {
+            let first = snapshot.markets[market].oracle.unwrap().price;
+            let all: HashSet<Pubkey> = index.candidates(market as u16, &first).into_iter().collect();
+            for (address, account) in &accounts {
+                if liquidatable(account, *address, &snapshot)
+                    && account.position_index(market as u16).is_some()
+                {
+                    assert!(all.contains(address), "first reading missed {address}");
+                }
+            }
+        }
+        // Both markets fall about 40 % and climb back far above the start: every liquidation price
+        // of the book is crossed, in both directions, by moves of 0.1–1.5 %.
+        let mut keyed = 0;
+        for step in 0..400 {
+            let market = rng.gen_range(0..2usize);
+            let old_snapshot = snapshot.clone();
+            let old = snapshot.markets[market].oracle.unwrap().price;
+            let factor = if step < 150 {
+                1.0 - rng.gen_range(0.001..0.015)
+            } else {
+                1.0 + rng.gen_range(0.001..0.015)
+            };
+            let new = ((old.oracle_low as f64) * factor) as u128;
+            set_price(&mut snapshot, market, new);
+            let crossed: HashSet<Pubkey> = index
+                .crossed(market as u16, Some(&old), &snapshot.markets[market].oracle.unwrap().price)
+                .into_iter()
+                .collect();
+            for (address, account) in &accounts {
+                if liquidatable(account, *address, &snapshot)
+                    && !liquidatable(account, *address, &old_snapshot)
+                {
+                    assert!(
+                        crossed.contains(address),
+                        "missed {address} on a move of market {market} by {factor}"
+                    );
+                    checked += 1;
+                    keyed += usize::from(account.open_position_count() == 1);
+                }
+            }
+        }
+        assert!(
+            checked > 500 && keyed > 400,
+            "the walk made {checked} accounts liquidatable ({keyed} keyed)"
+        );
+        // Single-position accounts are keyed, not watched: the band is what keeps updates cheap.
+        assert!(index.watched(0) + index.watched(1) < accounts.len() / 4);
+    }
+
+    fn engine(max_in_flight: usize) -> Engine {
+        let snapshot = synthetic_snapshot();
+        let liquidator = Liquidator {
+            keeper: Keypair::new(),
+            keeper_token: Pubkey::new_unique(),
+            addresses: snapshot.addresses,
+        };
+        Engine::new(snapshot, liquidator, 100, EngineConfig { max_in_flight, in_flight_timeout_slots: 150 })
+    }
+
+    fn bytes(account: &MarginAccount) -> Vec<u8> {
+        let mut data = <MarginAccount as anchor_lang::Discriminator>::DISCRIMINATOR.to_vec();
+        data.extend_from_slice(bytemuck::bytes_of(account));
+        data
+    }
+
+    /// Accounts of the synthetic book the program would liquidate at the snapshot's prices.
+    fn underwater(engine: &Engine, count: usize) -> Vec<(Pubkey, MarginAccount)> {
+        let mut snapshot = engine.snapshot.clone();
+        set_price(&mut snapshot, 0, 120_000_000_000);
+        set_price(&mut snapshot, 1, 120_000_000_000);
+        reaction_accounts(2_000, 3)
+            .into_iter()
+            .filter(|(a, account)| liquidatable(account, *a, &snapshot))
+            .take(count)
+            .collect()
+    }
+
+    #[test]
+    fn one_transaction_per_account_in_flight_and_none_before_the_slice_is_seen() {
+        let mut engine = engine(32);
+        set_price(&mut engine.snapshot, 0, 120_000_000_000);
+        set_price(&mut engine.snapshot, 1, 120_000_000_000);
+        let (address, account) = underwater(&engine, 1)[0];
+        let jobs = engine.on_margin_account(address, &bytes(&account), 10);
+        assert_eq!(jobs.len(), 1);
+        let tx = &jobs[0].transaction;
+        assert!(tx.is_signed());
+        assert_eq!(
+            tx.message.account_keys[0],
+            engine.liquidator.keeper.pubkey(),
+            "the keeper signs and pays"
+        );
+        assert!(jobs[0].compute_unit_limit >= predicted_liquidate_cu(0, false));
+        // The same account again (a price tick, a repeated notification): nothing while in flight.
+        assert!(engine.on_margin_account(address, &bytes(&account), 10).is_empty());
+        assert!(engine.evaluate(vec![address]).is_empty());
+        // Landed, but the notification showing the slice is not in: still nothing.
+        assert!(engine.finished(&address, true).is_empty());
+        assert!(engine.is_in_flight(&address));
+        // The notification arrives (here unchanged, as if the slice were too small): sent again.
+        assert_eq!(engine.on_margin_account(address, &bytes(&account), 13).len(), 1);
+        // A failed transaction frees the account at once.
+        assert_eq!(engine.finished(&address, false).len(), 1);
+    }
+
+    #[test]
+    fn the_in_flight_bound_defers_and_a_finished_transaction_lets_the_next_go() {
+        let mut engine = engine(2);
+        set_price(&mut engine.snapshot, 0, 120_000_000_000);
+        set_price(&mut engine.snapshot, 1, 120_000_000_000);
+        let accounts = underwater(&engine, 5);
+        assert_eq!(accounts.len(), 5);
+        let mut sent = Vec::new();
+        for (slot, (address, account)) in accounts.iter().enumerate() {
+            sent.extend(
+                engine
+                    .on_margin_account(*address, &bytes(account), 10 + slot as u64)
+                    .into_iter()
+                    .map(|j| j.account),
+            );
+        }
+        assert_eq!(sent.len(), 2, "two in flight at most");
+        assert_eq!(engine.in_flight(), 2);
+        let next = engine.finished(&sent[0], false);
+        // The failed one and the deferred ones compete for the freed place: one more goes.
+        assert_eq!(next.len(), 1);
+        assert_eq!(engine.in_flight(), 2);
+    }
+
+    #[test]
+    fn priority_fee_takes_the_percentile_and_clamps() {
+        assert_eq!(priority_fee_from_recent(&[], 75, 100, 10_000), 100);
+        assert_eq!(priority_fee_from_recent(&[0, 0, 0, 0], 75, 0, 10_000), 0);
+        assert_eq!(priority_fee_from_recent(&[10, 20, 30, 40, 50], 75, 0, 10_000), 40);
+        assert_eq!(priority_fee_from_recent(&[10, 20, 30, 40, 5_000_000], 100, 0, 10_000), 10_000);
+        assert_eq!(priority_fee_from_recent(&[1, 2], 50, 500, 10_000), 500);
+    }
+
+    #[test]
+    fn predicted_compute_units_cover_the_measured_cost() {
+        // docs/PERFORMANCE.md: 24,684 CU with one position, 46,451 with eight.
+        assert!(predicted_liquidate_cu(0, false) >= 24_684 * 5 / 4);
+        assert!(predicted_liquidate_cu(7, false) >= 46_451 * 5 / 4);
+        assert!(predicted_liquidate_cu(7, true) <= 1_400_000);
+    }
+}
