@@ -134,11 +134,12 @@ mod tests {
 /// [`synthetic_snapshot`] (SOL-like at $150): 90 % hold one position, 10 % two; entries within
 /// 1 % of $150, 70 % long, leverage 2–10x, so that liquidation prices spread below (longs) and
 /// above (shorts) the price the way a live book's do.
-pub fn reaction_accounts(count: usize, seed: u64) -> Vec<(Pubkey, MarginAccount)> {
+pub fn reaction_accounts(count: usize, seed: u64, exchange: Pubkey) -> Vec<(Pubkey, MarginAccount)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..count)
         .map(|i| {
             let mut account: MarginAccount = bytemuck::Zeroable::zeroed();
+            account.exchange = exchange;
             let positions = if rng.gen_bool(0.9) { 1 } else { 2 };
             let mut notional = 0i64;
             for (slot, market) in (0..positions).enumerate() {
@@ -209,7 +210,7 @@ pub fn reaction(count: usize, updates: usize, step_bps: u32) -> Result<ReactionR
     sol.state.base_decimals = 9;
     let oracle_key = sol.oracle_key;
     snapshot.exchange.quote_decimals = 6;
-    let accounts = reaction_accounts(count, 42);
+    let accounts = reaction_accounts(count, 42, snapshot.addresses.exchange);
 
     let started = Instant::now();
     let full = rank(&accounts, &snapshot);
@@ -221,7 +222,8 @@ pub fn reaction(count: usize, updates: usize, step_bps: u32) -> Result<ReactionR
         keeper_token: Pubkey::new_unique(),
         addresses: snapshot.addresses,
     };
-    let config = EngineConfig { max_in_flight: usize::MAX, in_flight_timeout_slots: u64::MAX };
+    let config =
+        EngineConfig { max_in_flight: usize::MAX, in_flight_timeout_slots: u64::MAX, retry_slots: 5 };
     let mut engine = Engine::new(snapshot, liquidator, 100, config);
     let started = Instant::now();
     for (address, account) in &accounts {

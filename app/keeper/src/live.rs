@@ -136,7 +136,10 @@ impl LiquidationIndex {
 
     /// Adds or replaces `address`, keyed at `snapshot`'s prices and clock.
     pub fn upsert(&mut self, address: Pubkey, account: MarginAccount, snapshot: &Snapshot) {
-        self.grow(snapshot.markets.len());
+        // Markets the snapshot does not know yet (listed since) still get their sets.
+        let highest =
+            account.positions.iter().filter(|p| p.is_open()).map(|p| p.market_index as usize + 1).max();
+        self.grow(snapshot.markets.len().max(highest.unwrap_or(0)));
         if let Some((_, old)) = self.accounts.remove(&address) {
             self.unkey(&address, &old);
         }
@@ -183,6 +186,12 @@ impl LiquidationIndex {
         let market = open[0];
         let Ok((risks, count)) = account.position_risks(|i| snapshot.lookup(i)) else { return watch_all() };
         let Some(index) = risks[..count].iter().position(|r| r.base != 0) else { return watch_all() };
+        // Unsettled funding is a fixed amount in the liquidation price, but it scales with the
+        // index over time; an account whose funding is large against its notional is watched.
+        let notional = risks[index].entry_quote.unsigned_abs() as u128;
+        if risks[index].funding.unsigned_abs() * 20_000 > notional * self.margin_bps as u128 {
+            return watch_all();
+        }
         let Ok(price) = math::liquidation_price(account.collateral, &risks[..count], index) else {
             return watch_all();
         };
@@ -268,6 +277,8 @@ pub const RESOLVE_BANKRUPTCY_CU: u32 = 60_000;
 #[derive(Debug)]
 pub struct Job {
     pub account: Pubkey,
+    /// Identifies this transaction among the account's (see [`Engine::finished`]).
+    pub generation: u64,
     pub kind: JobKind,
     pub transaction: Transaction,
     pub compute_unit_limit: u32,
@@ -283,11 +294,14 @@ pub enum JobKind {
 /// An account with a transaction in flight.
 #[derive(Clone, Copy, Debug)]
 struct InFlight {
+    /// Which transaction: an outcome of an older one (timed out, resent) is ignored.
+    generation: u64,
     /// The newest slot the engine knew when it signed.
     slot: u64,
-    /// The transaction landed; the account's own notification (which shows its effect) has not
-    /// arrived yet. Valuing the account before it would see the state before the slice.
-    landed: bool,
+    /// The transaction landed in this slot; the account's own notification of that slot or
+    /// later (which shows its effect) has not arrived yet. Valuing the account before it would
+    /// see the state from before the slice.
+    landed: Option<u64>,
 }
 
 /// The engine's limits.
@@ -296,14 +310,37 @@ pub struct EngineConfig {
     /// Most transactions in flight at once (each account has at most one).
     pub max_in_flight: usize,
     /// Slots after which an in-flight transaction with no answer is forgotten (the account may
-    /// be sent again).
+    /// be sent again; the blockhash it was signed with has about expired).
     pub in_flight_timeout_slots: u64,
+    /// After a failure the account waits this many slots (doubling per consecutive failure, at
+    /// most 64 times) before it is sent again, unless the account itself changes.
+    pub retry_slots: u64,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { max_in_flight: 32, in_flight_timeout_slots: 150 }
+        EngineConfig { max_in_flight: 32, in_flight_timeout_slots: 150, retry_slots: 5 }
     }
+}
+
+/// An account whose last transaction failed.
+#[derive(Clone, Copy, Debug)]
+struct Cooldown {
+    /// Not sent again before this slot...
+    until: u64,
+    /// ...unless a notification newer than this slot shows the account changed.
+    seen: u64,
+    failures: u32,
+}
+
+/// What [`Engine::on_market`] / [`Engine::on_exchange`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct RulesChange {
+    /// A market's price account changed: subscribe to this one.
+    pub new_oracle: Option<(u16, Pubkey)>,
+    /// Pause flags, parameters or the market list changed: every account should be valued
+    /// again (a fresh snapshot does it).
+    pub revalue_all: bool,
 }
 
 /// The index plus the exchange's state, turning updates into jobs.
@@ -316,8 +353,13 @@ pub struct Engine {
     /// Micro-lamports per compute unit for the next transactions.
     pub priority_fee: u64,
     in_flight: HashMap<Pubkey, InFlight>,
+    generation: u64,
+    cooldown: HashMap<Pubkey, Cooldown>,
     /// Last slot each margin account was seen at: older data (a late snapshot) is ignored.
     seen_slot: HashMap<Pubkey, u64>,
+    /// Last slot each market (by index) and the exchange were seen at.
+    market_slot: HashMap<u16, u64>,
+    exchange_slot: u64,
     /// Accounts found liquidatable that did not fit in the in-flight bound; retried first when a
     /// transaction finishes.
     deferred: BTreeSet<Pubkey>,
@@ -333,7 +375,11 @@ impl Engine {
             blockhash: Hash::default(),
             priority_fee: 0,
             in_flight: HashMap::new(),
+            generation: 0,
+            cooldown: HashMap::new(),
             seen_slot: HashMap::new(),
+            market_slot: HashMap::new(),
+            exchange_slot: 0,
             deferred: BTreeSet::new(),
         }
     }
@@ -346,6 +392,32 @@ impl Engine {
         self.in_flight.contains_key(account)
     }
 
+    /// A margin account of this keeper's exchange (anyone may create another exchange under the
+    /// same program; its accounts are not ours to value).
+    fn ours(&self, account: &MarginAccount) -> bool {
+        account.exchange == self.liquidator.addresses.exchange
+    }
+
+    /// Replaces the exchange's state with a fresh snapshot taken at `slot` and every margin
+    /// account with those it read: accounts gone from it are dropped, the rest rekeyed at the
+    /// new prices; every account is valued. Returns the jobs it finds.
+    pub fn load_snapshot(
+        &mut self,
+        snapshot: Snapshot,
+        accounts: &[(Pubkey, Vec<u8>)],
+        slot: u64,
+    ) -> Vec<Job> {
+        let now = self.snapshot.unix_timestamp.max(snapshot.unix_timestamp);
+        let newest = self.snapshot.slot.max(snapshot.slot);
+        self.snapshot = snapshot;
+        self.snapshot.unix_timestamp = now;
+        self.snapshot.slot = newest;
+        self.market_slot.clear();
+        self.exchange_slot = slot;
+        self.index.rekey_all(&self.snapshot);
+        self.load_accounts(accounts, slot)
+    }
+
     /// Replaces every margin account (a `getProgramAccounts` snapshot at `slot`): accounts gone
     /// from it are dropped, the rest rekeyed at the current prices. Returns the jobs it finds.
     pub fn load_accounts(&mut self, accounts: &[(Pubkey, Vec<u8>)], slot: u64) -> Vec<Job> {
@@ -355,7 +427,7 @@ impl Engine {
             if self.seen_slot.get(address).is_some_and(|&s| s > slot) {
                 continue; // a newer notification already gave this account
             }
-            if let Some(account) = decode::<MarginAccount>(data) {
+            if let Some(account) = decode::<MarginAccount>(data).filter(|a| self.ours(a)) {
                 self.seen_slot.insert(*address, slot);
                 self.index.upsert(*address, account, &self.snapshot);
             }
@@ -368,24 +440,31 @@ impl Engine {
             }
         }
         let all: Vec<Pubkey> = self.index.addresses().copied().collect();
-        let mut jobs = self.evaluate(all);
-        let bankrupt: Vec<Pubkey> = self.index.bankrupt().copied().collect();
-        jobs.extend(bankrupt.into_iter().filter_map(|a| self.resolve_job(a)));
-        jobs
+        self.evaluate(all)
     }
 
-    /// The clock moved (slot, unix time).
+    /// The clock moved (slot, unix time): in-flight transactions past their blockhash's life are
+    /// forgotten, and prices past their market's staleness window are dropped (the program would
+    /// refuse them; the market's next price update then reads every candidate).
     pub fn on_clock(&mut self, slot: u64, unix_timestamp: i64) {
-        if slot >= self.snapshot.slot {
-            self.snapshot.slot = slot;
-            self.snapshot.unix_timestamp = self.snapshot.unix_timestamp.max(unix_timestamp);
+        self.snapshot.slot = self.snapshot.slot.max(slot);
+        self.snapshot.unix_timestamp = self.snapshot.unix_timestamp.max(unix_timestamp);
+        let now = self.snapshot.unix_timestamp;
+        for market in &mut self.snapshot.markets {
+            let window = market.state.params.max_staleness_secs as i64;
+            if market.oracle.is_some_and(|r| now.saturating_sub(r.publish_time) > window) {
+                market.oracle = None;
+            }
         }
         let timeout = self.config.in_flight_timeout_slots;
+        let slot = self.snapshot.slot;
         self.in_flight.retain(|_, f| slot.saturating_sub(f.slot) <= timeout);
+        // The failure count is kept a while after the wait, so that repeated failures back off.
+        self.cooldown.retain(|_, c| c.until + 10_000 > slot);
     }
 
     /// A price account changed at `slot`: re-reads every market priced by it and returns jobs
-    /// for the accounts now liquidatable in those markets.
+    /// for the accounts the move made liquidatable in those markets.
     pub fn on_price(&mut self, oracle: &Pubkey, owner: &Pubkey, data: &[u8], slot: u64) -> Vec<Job> {
         // The update is visible at `slot`: the program reading it then sees a posted slot ≤ its own.
         self.snapshot.slot = self.snapshot.slot.max(slot);
@@ -404,8 +483,6 @@ impl Engine {
                 candidates.extend(self.index.crossed(market, old.as_ref(), &reading.price));
             }
         }
-        candidates.sort_unstable();
-        candidates.dedup();
         self.evaluate(candidates)
     }
 
@@ -414,54 +491,100 @@ impl Engine {
         if self.seen_slot.get(&address).is_some_and(|&s| s > slot) {
             return Vec::new();
         }
+        let account = decode::<MarginAccount>(data);
+        if account.is_some_and(|a| !self.ours(&a)) {
+            return Vec::new();
+        }
         self.seen_slot.insert(address, slot);
         self.snapshot.slot = self.snapshot.slot.max(slot);
         // The effect of a landed transaction: the account may be sent again.
-        if self.in_flight.get(&address).is_some_and(|f| f.landed && slot > f.slot) {
+        if self.in_flight.get(&address).is_some_and(|f| f.landed.is_some_and(|landed| slot >= landed)) {
             self.in_flight.remove(&address);
         }
-        let Some(account) = decode::<MarginAccount>(data) else {
+        // A changed account ends its cooldown: the failure may not hold any more.
+        if self.cooldown.get(&address).is_some_and(|c| slot > c.seen) {
+            self.cooldown.remove(&address);
+        }
+        let Some(account) = account else {
             self.index.remove(&address);
             return Vec::new();
         };
         self.index.upsert(address, account, &self.snapshot);
-        if microliq::instructions::keeper::bankruptcy::is_bankrupt(&account) {
-            return self.resolve_job(address).into_iter().collect();
-        }
         self.evaluate(vec![address])
     }
 
-    /// A market account changed: its state (funding index, parameters, pause flags) is replaced.
-    /// Returns true when its oracle account changed (the caller subscribes to the new one).
-    pub fn on_market(&mut self, key: &Pubkey, data: &[u8]) -> Option<(u16, Pubkey)> {
-        let state = decode::<Market>(data)?;
-        let market = self.snapshot.markets.iter_mut().find(|m| m.key == *key)?;
-        let moved = market.state.oracle != state.oracle && !market.is_pull();
-        market.state = state;
-        if moved {
+    /// A market account changed at `slot`: its state (funding index, parameters, pause flags) is
+    /// replaced. Says whether its price account moved and whether every account should be
+    /// valued again.
+    pub fn on_market(&mut self, key: &Pubkey, data: &[u8], slot: u64) -> RulesChange {
+        let Some(state) = decode::<Market>(data) else { return RulesChange::default() };
+        if state.exchange != self.liquidator.addresses.exchange {
+            return RulesChange::default();
+        }
+        let Some(market) = self.snapshot.markets.iter_mut().find(|m| m.key == *key) else {
+            // A market listed since the snapshot.
+            return RulesChange { new_oracle: None, revalue_all: true };
+        };
+        if self.market_slot.get(&market.index).is_some_and(|&s| s > slot) {
+            return RulesChange::default();
+        }
+        self.market_slot.insert(market.index, slot);
+        let mut change = RulesChange {
+            new_oracle: None,
+            revalue_all: market.state.paused != state.paused
+                || bytemuck::bytes_of(&market.state.params) != bytemuck::bytes_of(&state.params),
+        };
+        if market.state.oracle != state.oracle && !market.is_pull() {
             market.oracle_key = state.oracle;
             market.oracle = None;
-            return Some((market.index, state.oracle));
+            change.new_oracle = Some((market.index, state.oracle));
         }
-        None
+        market.state = state;
+        change
     }
 
-    pub fn on_exchange(&mut self, data: &[u8]) {
-        if let Some(exchange) = decode::<Exchange>(data) {
-            self.snapshot.exchange = exchange;
+    /// The exchange account changed at `slot`.
+    pub fn on_exchange(&mut self, key: &Pubkey, data: &[u8], slot: u64) -> RulesChange {
+        if *key != self.liquidator.addresses.exchange || slot < self.exchange_slot {
+            return RulesChange::default();
+        }
+        let Some(exchange) = decode::<Exchange>(data) else { return RulesChange::default() };
+        self.exchange_slot = slot;
+        let old = self.snapshot.exchange;
+        self.snapshot.exchange = exchange;
+        RulesChange {
+            new_oracle: None,
+            revalue_all: old.paused != exchange.paused
+                || old.market_count != exchange.market_count
+                || old.liquidation_episode_slots != exchange.liquidation_episode_slots,
         }
     }
 
-    /// A transaction for `account` finished. Failed: the account may be sent again now. Landed:
-    /// once the account's notification showing its effect is in (it may have come first), so
-    /// that the engine never values the state from before its own slice. Deferred accounts get
-    /// their turn. Returns jobs for those still liquidatable.
-    pub fn finished(&mut self, account: &Pubkey, landed: bool) -> Vec<Job> {
+    /// Transaction `generation` for `account` finished: landed in `landed_slot`, or failed.
+    /// Failed: the account cools down (it is sent again after a few slots, at once if the
+    /// account changes). Landed: it may be sent again once its own notification of that slot or
+    /// later is in (it may have come first), so that the engine never values the state from
+    /// before its own slice. An outcome of an older transaction of the account is ignored.
+    /// Deferred accounts get their turn. Returns jobs for those still liquidatable.
+    pub fn finished(&mut self, account: &Pubkey, generation: u64, landed_slot: Option<u64>) -> Vec<Job> {
+        let Some(flight) = self.in_flight.get_mut(account).filter(|f| f.generation == generation) else {
+            return Vec::new();
+        };
         let seen = self.seen_slot.get(account).copied().unwrap_or(0);
-        match self.in_flight.get_mut(account) {
-            Some(flight) if landed && seen <= flight.slot => flight.landed = true,
-            _ => {
+        match landed_slot {
+            Some(landed) if seen < landed => {
+                flight.landed = Some(landed);
+                self.cooldown.remove(account);
+            }
+            Some(_) => {
                 self.in_flight.remove(account);
+                self.cooldown.remove(account);
+            }
+            None => {
+                self.in_flight.remove(account);
+                let failures = self.cooldown.get(account).map_or(0, |c| c.failures) + 1;
+                let wait = self.config.retry_slots << (failures - 1).min(6);
+                self.cooldown.insert(*account, Cooldown { until: self.snapshot.slot + wait, seen, failures });
             }
         }
         let mut waiting: Vec<Pubkey> = std::mem::take(&mut self.deferred).into_iter().collect();
@@ -470,15 +593,23 @@ impl Engine {
     }
 
     /// Values `candidates` exactly and returns a signed job for every liquidatable one not
-    /// already in flight, most under water first, within the in-flight bound.
-    pub fn evaluate(&mut self, candidates: Vec<Pubkey>) -> Vec<Job> {
+    /// already in flight or cooling down, most under water first, within the in-flight bound
+    /// (the rest are deferred); bankrupt accounts get `resolve_bankruptcy`.
+    pub fn evaluate(&mut self, mut candidates: Vec<Pubkey>) -> Vec<Job> {
+        candidates.sort_unstable();
+        candidates.dedup();
         let mut found: Vec<(u128, Assessment, u16, LiquidationPlan)> = Vec::new();
+        let mut bankrupt = Vec::new();
         for address in candidates {
-            if self.in_flight.contains_key(&address) {
+            let cooling = self.cooldown.get(&address).is_some_and(|c| c.until > self.snapshot.slot);
+            if self.in_flight.contains_key(&address) || cooling {
                 continue;
             }
             let Some(account) = self.index.get(&address) else { continue };
             if account.open_position_count() == 0 {
+                if microliq::instructions::keeper::bankruptcy::is_bankrupt(account) {
+                    bankrupt.push(address);
+                }
                 continue;
             }
             let Some(assessment) = Assessment::new(address, *account, &self.snapshot) else { continue };
@@ -493,15 +624,33 @@ impl Engine {
             found.push((assessment.shortfall(), assessment, market, plan));
         }
         found.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.address.cmp(&b.1.address)));
-        let mut jobs = Vec::with_capacity(found.len());
+        let mut jobs = Vec::with_capacity(found.len() + bankrupt.len());
         for (_, assessment, market, plan) in found {
             if self.in_flight.len() >= self.config.max_in_flight {
                 self.deferred.insert(assessment.address);
                 continue;
             }
+            self.deferred.remove(&assessment.address);
             jobs.push(self.liquidate_job(&assessment, market, plan));
         }
+        for address in bankrupt {
+            if self.in_flight.len() >= self.config.max_in_flight {
+                self.deferred.insert(address);
+                continue;
+            }
+            self.deferred.remove(&address);
+            jobs.push(self.resolve_job(address));
+        }
         jobs
+    }
+
+    fn track(&mut self, address: Pubkey) -> u64 {
+        self.generation += 1;
+        self.in_flight.insert(
+            address,
+            InFlight { generation: self.generation, slot: self.snapshot.slot, landed: None },
+        );
+        self.generation
     }
 
     fn liquidate_job(&mut self, assessment: &Assessment, market_index: u16, plan: LiquidationPlan) -> Job {
@@ -521,9 +670,10 @@ impl Engine {
         }
         .instruction(&self.liquidator.addresses);
         let transaction = self.sign(&[instruction], limit);
-        self.in_flight.insert(assessment.address, InFlight { slot: self.snapshot.slot, landed: false });
+        let generation = self.track(assessment.address);
         Job {
             account: assessment.address,
+            generation,
             kind: JobKind::Liquidate { market: market_index, plan: Box::new(plan) },
             transaction,
             compute_unit_limit: limit,
@@ -531,22 +681,20 @@ impl Engine {
         }
     }
 
-    fn resolve_job(&mut self, address: Pubkey) -> Option<Job> {
-        if self.in_flight.contains_key(&address) || self.in_flight.len() >= self.config.max_in_flight {
-            return None;
-        }
+    fn resolve_job(&mut self, address: Pubkey) -> Job {
         let instruction =
             ix::ResolveBankruptcy { caller: self.liquidator.keeper.pubkey(), margin_account: address }
                 .instruction(&self.liquidator.addresses);
         let transaction = self.sign(&[instruction], RESOLVE_BANKRUPTCY_CU);
-        self.in_flight.insert(address, InFlight { slot: self.snapshot.slot, landed: false });
-        Some(Job {
+        let generation = self.track(address);
+        Job {
             account: address,
+            generation,
             kind: JobKind::ResolveBankruptcy,
             transaction,
             compute_unit_limit: RESOLVE_BANKRUPTCY_CU,
             priority_fee: self.priority_fee,
-        })
+        }
     }
 
     fn sign(&self, instructions: &[solana_sdk::instruction::Instruction], limit: u32) -> Transaction {
@@ -591,7 +739,7 @@ mod tests {
     /// liquidatable account.
     #[test]
     fn the_crossed_band_holds_every_account_a_move_made_liquidatable() {
-        let accounts = reaction_accounts(3_000, 9);
+        let accounts = reaction_accounts(3_000, 9, Pubkey::new_unique());
         let mut snapshot = synthetic_snapshot();
         let mut index = LiquidationIndex::new(100);
         for (address, account) in &accounts {
@@ -656,7 +804,12 @@ mod tests {
             keeper_token: Pubkey::new_unique(),
             addresses: snapshot.addresses,
         };
-        Engine::new(snapshot, liquidator, 100, EngineConfig { max_in_flight, in_flight_timeout_slots: 150 })
+        Engine::new(
+            snapshot,
+            liquidator,
+            100,
+            EngineConfig { max_in_flight, in_flight_timeout_slots: 150, retry_slots: 5 },
+        )
     }
 
     fn bytes(account: &MarginAccount) -> Vec<u8> {
@@ -670,7 +823,7 @@ mod tests {
         let mut snapshot = engine.snapshot.clone();
         set_price(&mut snapshot, 0, 120_000_000_000);
         set_price(&mut snapshot, 1, 120_000_000_000);
-        reaction_accounts(2_000, 3)
+        reaction_accounts(2_000, 3, engine.liquidator.addresses.exchange)
             .into_iter()
             .filter(|(a, account)| liquidatable(account, *a, &snapshot))
             .take(count)
@@ -693,16 +846,63 @@ mod tests {
             "the keeper signs and pays"
         );
         assert!(jobs[0].compute_unit_limit >= predicted_liquidate_cu(0, false));
+        let first = jobs[0].generation;
         // The same account again (a price tick, a repeated notification): nothing while in flight.
         assert!(engine.on_margin_account(address, &bytes(&account), 10).is_empty());
-        assert!(engine.evaluate(vec![address]).is_empty());
-        // Landed, but the notification showing the slice is not in: still nothing.
-        assert!(engine.finished(&address, true).is_empty());
+        assert!(engine.evaluate(vec![address, address]).is_empty());
+        // Landed in slot 12, but the notification showing the slice is not in: still nothing.
+        assert!(engine.finished(&address, first, Some(12)).is_empty());
         assert!(engine.is_in_flight(&address));
-        // The notification arrives (here unchanged, as if the slice were too small): sent again.
-        assert_eq!(engine.on_margin_account(address, &bytes(&account), 13).len(), 1);
-        // A failed transaction frees the account at once.
-        assert_eq!(engine.finished(&address, false).len(), 1);
+        // A notification of slot 11 is not the slice's effect.
+        assert!(engine.on_margin_account(address, &bytes(&account), 11).is_empty());
+        // The slot-12 notification arrives (unchanged, as if the slice were too small): sent again.
+        let again = engine.on_margin_account(address, &bytes(&account), 12);
+        assert_eq!(again.len(), 1);
+        assert!(again[0].generation > first);
+        // The outcome of an older transaction does not free the new one.
+        assert!(engine.finished(&address, first, None).is_empty());
+        assert!(engine.is_in_flight(&address));
+    }
+
+    #[test]
+    fn a_failed_account_cools_down_instead_of_being_resent_at_once() {
+        let mut engine = engine(32);
+        set_price(&mut engine.snapshot, 0, 120_000_000_000);
+        set_price(&mut engine.snapshot, 1, 120_000_000_000);
+        let (address, account) = underwater(&engine, 1)[0];
+        let generation = engine.on_margin_account(address, &bytes(&account), 10)[0].generation;
+        assert!(engine.finished(&address, generation, None).is_empty(), "no resend in the same slot");
+        engine.on_clock(14, 0);
+        assert!(engine.evaluate(vec![address]).is_empty(), "still cooling down");
+        engine.on_clock(15, 0);
+        let retry = engine.evaluate(vec![address]);
+        assert_eq!(retry.len(), 1, "sent again after retry_slots");
+        // A second failure doubles the wait; a change of the account ends it at once.
+        assert!(engine.finished(&address, retry[0].generation, None).is_empty());
+        engine.on_clock(24, 0);
+        assert!(engine.evaluate(vec![address]).is_empty());
+        assert_eq!(engine.on_margin_account(address, &bytes(&account), 16).len(), 1);
+    }
+
+    #[test]
+    fn another_exchanges_accounts_are_ignored() {
+        let mut engine = engine(32);
+        set_price(&mut engine.snapshot, 0, 120_000_000_000);
+        set_price(&mut engine.snapshot, 1, 120_000_000_000);
+        let (address, mut account) = underwater(&engine, 1)[0];
+        account.exchange = Pubkey::new_unique();
+        // Even with a position in a market index this exchange does not have.
+        account.positions[1].market_index = 40;
+        account.positions[1].base = 1_000_000;
+        assert!(engine.on_margin_account(address, &bytes(&account), 10).is_empty());
+        assert!(engine.load_accounts(&[(address, bytes(&account))], 11).is_empty());
+        assert!(engine.index.is_empty());
+        // Our own account in a market listed after the snapshot: indexed, watched, no panic.
+        let (address, mut account) = underwater(&engine, 1)[0];
+        account.positions[1].market_index = 40;
+        account.positions[1].base = 1_000_000;
+        let _ = engine.on_margin_account(address, &bytes(&account), 12);
+        assert_eq!(engine.index.watched(40), 1);
     }
 
     #[test]
@@ -723,7 +923,8 @@ mod tests {
         }
         assert_eq!(sent.len(), 2, "two in flight at most");
         assert_eq!(engine.in_flight(), 2);
-        let next = engine.finished(&sent[0], false);
+        let generation = 1; // the first job's
+        let next = engine.finished(&sent[0], generation, None);
         // The failed one and the deferred ones compete for the freed place: one more goes.
         assert_eq!(next.len(), 1);
         assert_eq!(engine.in_flight(), 2);
