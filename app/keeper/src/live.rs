@@ -51,6 +51,12 @@ enum Key {
     Short { market: u16, price: u128 },
     /// Revalued on every update of the market.
     Watch { market: u16 },
+    /// Holds a position in this market besides others: its keys elsewhere assume this market's
+    /// price within the stress of where it was; rekeyed when the price moves further.
+    Multi { market: u16 },
+    /// A stressed key in this market was crossed: revalued on every update of the market until
+    /// the account is rekeyed.
+    Armed { market: u16 },
 }
 
 /// Every margin account the keeper tracks, with its place in the per-market orders.
@@ -59,11 +65,19 @@ pub struct LiquidationIndex {
     longs: Vec<BTreeSet<(u128, Pubkey)>>,
     shorts: Vec<BTreeSet<(u128, Pubkey)>>,
     watch: Vec<HashSet<Pubkey>>,
+    multi: Vec<HashSet<Pubkey>>,
+    armed: Vec<HashSet<Pubkey>>,
+    /// Per market, the price at which its multi-position accounts were last keyed.
+    anchor: Vec<Option<u128>>,
     /// Bankrupt accounts (no position, negative collateral): `resolve_bankruptcy` candidates.
     bankrupt: HashSet<Pubkey>,
-    /// Keys are moved this many basis points towards the current price (a long's up, a short's
-    /// down) to cover funding accrued between two revaluations.
+    /// Bands are widened by this many basis points on both sides, to cover funding accrued
+    /// between two revaluations.
     pub margin_bps: u32,
+    /// A multi-position account's key in one market assumes its other positions' prices moved
+    /// against it by this many basis points; the keys are recomputed when a price moves half as
+    /// far from where they were computed.
+    pub stress_bps: u32,
 }
 
 impl LiquidationIndex {
@@ -73,8 +87,12 @@ impl LiquidationIndex {
             longs: Vec::new(),
             shorts: Vec::new(),
             watch: Vec::new(),
+            multi: Vec::new(),
+            armed: Vec::new(),
+            anchor: Vec::new(),
             bankrupt: HashSet::new(),
             margin_bps,
+            stress_bps: 1_000,
         }
     }
 
@@ -94,9 +112,10 @@ impl LiquidationIndex {
         self.accounts.keys()
     }
 
-    /// Accounts in the watch set of `market` (revalued on each of its updates).
+    /// Accounts revalued on each update of `market` whatever its move (watch set and armed).
     pub fn watched(&self, market: u16) -> usize {
-        self.watch.get(market as usize).map_or(0, HashSet::len)
+        let m = market as usize;
+        self.watch.get(m).map_or(0, HashSet::len) + self.armed.get(m).map_or(0, HashSet::len)
     }
 
     pub fn bankrupt(&self) -> impl Iterator<Item = &Pubkey> {
@@ -108,6 +127,9 @@ impl LiquidationIndex {
             self.longs.push(BTreeSet::new());
             self.shorts.push(BTreeSet::new());
             self.watch.push(HashSet::new());
+            self.multi.push(HashSet::new());
+            self.armed.push(HashSet::new());
+            self.anchor.push(None);
         }
     }
 
@@ -122,6 +144,12 @@ impl LiquidationIndex {
                 }
                 Key::Watch { market } => {
                     self.watch[market as usize].remove(address);
+                }
+                Key::Multi { market } => {
+                    self.multi[market as usize].remove(address);
+                }
+                Key::Armed { market } => {
+                    self.armed[market as usize].remove(address);
                 }
             }
         }
@@ -148,7 +176,31 @@ impl LiquidationIndex {
         } else {
             self.bankrupt.remove(&address);
         }
-        let keys = self.keys(&account, snapshot);
+        let mut keys = self.keys(&account, snapshot);
+        // A multi-position account whose stressed key is already crossed is armed at once.
+        let multi = keys.iter().any(|k| matches!(k, Key::Multi { .. }));
+        if multi {
+            let mut armed = Vec::new();
+            for key in &keys {
+                let crossed = match *key {
+                    Key::Long { market, price } => snapshot
+                        .markets
+                        .get(market as usize)
+                        .and_then(|m| m.oracle)
+                        .is_some_and(|r| r.price.oracle_low <= self.widen(price, true)),
+                    Key::Short { market, price } => snapshot
+                        .markets
+                        .get(market as usize)
+                        .and_then(|m| m.oracle)
+                        .is_some_and(|r| r.price.oracle_high >= self.widen(price, false)),
+                    _ => false,
+                };
+                if let (true, Key::Long { market, .. } | Key::Short { market, .. }) = (crossed, *key) {
+                    armed.push(Key::Armed { market });
+                }
+            }
+            keys.extend(armed);
+        }
         for key in &keys {
             match *key {
                 Key::Long { market, price } => {
@@ -159,6 +211,12 @@ impl LiquidationIndex {
                 }
                 Key::Watch { market } => {
                     self.watch[market as usize].insert(address);
+                }
+                Key::Multi { market } => {
+                    self.multi[market as usize].insert(address);
+                }
+                Key::Armed { market } => {
+                    self.armed[market as usize].insert(address);
                 }
             }
         }
@@ -171,37 +229,89 @@ impl LiquidationIndex {
         for (address, account) in all {
             self.upsert(address, account, snapshot);
         }
+        for (anchor, market) in self.anchor.iter_mut().zip(&snapshot.markets) {
+            *anchor = market.oracle.map(|r| r.price.oracle_low);
+        }
+    }
+
+    /// `market`'s price is now `price` (already in `snapshot`): when it has moved more than
+    /// half the stress from where the multi-position accounts holding it were keyed, they are
+    /// keyed again and returned (the caller values them: their old keys elsewhere assumed this
+    /// price within the stress).
+    pub fn move_anchor(&mut self, market: u16, price: &MarketPrice, snapshot: &Snapshot) -> Vec<Pubkey> {
+        self.grow(market as usize + 1);
+        let m = market as usize;
+        let now = price.oracle_low;
+        let far = |anchor: u128| {
+            anchor.abs_diff(now).saturating_mul(20_000) > anchor.saturating_mul(self.stress_bps as u128)
+        };
+        match self.anchor[m] {
+            Some(anchor) if !far(anchor) => Vec::new(),
+            _ => {
+                // No anchor yet (the market had no price): key them now as well.
+                self.anchor[m] = Some(now);
+                let accounts: Vec<Pubkey> = self.multi[m].iter().copied().collect();
+                for address in &accounts {
+                    if let Some((account, _)) = self.accounts.get(address) {
+                        let account = *account;
+                        self.upsert(*address, account, snapshot);
+                    }
+                }
+                accounts
+            }
+        }
     }
 
     fn keys(&self, account: &MarginAccount, snapshot: &Snapshot) -> Vec<Key> {
         let open: Vec<u16> =
             account.positions.iter().filter(|p| p.is_open()).map(|p| p.market_index).collect();
         let watch_all = || open.iter().map(|&market| Key::Watch { market }).collect::<Vec<_>>();
-        if open.len() != 1
-            || account.episode_live(snapshot.slot, snapshot.exchange.liquidation_episode_slots)
-            || open[0] as usize >= snapshot.markets.len()
+        if open.is_empty() {
+            return Vec::new();
+        }
+        if account.episode_live(snapshot.slot, snapshot.exchange.liquidation_episode_slots)
+            || open.iter().any(|&m| m as usize >= snapshot.markets.len())
         {
             return watch_all();
         }
-        let market = open[0];
         let Ok((risks, count)) = account.position_risks(|i| snapshot.lookup(i)) else { return watch_all() };
-        let Some(index) = risks[..count].iter().position(|r| r.base != 0) else { return watch_all() };
-        // Unsettled funding is a fixed amount in the liquidation price, but it scales with the
-        // index over time; an account whose funding is large against its notional is watched.
-        let notional = risks[index].entry_quote.unsigned_abs() as u128;
-        if risks[index].funding.unsigned_abs() * 20_000 > notional * self.margin_bps as u128 {
+        if count != open.len() {
             return watch_all();
         }
-        let Ok(price) = math::liquidation_price(account.collateral, &risks[..count], index) else {
-            return watch_all();
-        };
-        match (risks[index].base > 0, price) {
-            // A long never liquidatable / a short never liquidatable up to the largest price:
-            // only a funding drift or a change of the account can alter that, and both rekey.
-            (_, None) => Vec::new(),
-            (true, Some(price)) => vec![Key::Long { market, price }],
-            (false, Some(price)) => vec![Key::Short { market, price }],
+        let risks = &risks[..count];
+        let mut keys = Vec::with_capacity(2 * count);
+        for (index, (risk, &market)) in risks.iter().zip(&open).enumerate() {
+            // Unsettled funding is a fixed amount in the liquidation price, but it scales with
+            // the price; an account whose funding is large against its notional is watched.
+            let notional = risk.entry_quote.unsigned_abs() as u128;
+            if risk.funding.unsigned_abs() * 20_000 > notional * self.margin_bps as u128 {
+                return watch_all();
+            }
+            // The other positions at prices moved against the account by the stress.
+            let mut stressed = [microliq::math::PositionRisk::default(); microliq::state::MAX_POSITIONS];
+            stressed[..count].copy_from_slice(risks);
+            if count > 1 {
+                for (other, item) in stressed[..count].iter_mut().enumerate() {
+                    if other != index {
+                        item.price = stress(&item.price, item.base > 0, self.stress_bps);
+                    }
+                }
+            }
+            let Ok(price) = math::liquidation_price(account.collateral, &stressed[..count], index) else {
+                return watch_all();
+            };
+            match (risk.base > 0, price) {
+                // Never liquidatable through this market's price alone: only a change of the
+                // account, funding or another price can alter that, and each rekeys.
+                (_, None) => {}
+                (true, Some(price)) => keys.push(Key::Long { market, price }),
+                (false, Some(price)) => keys.push(Key::Short { market, price }),
+            }
         }
+        if count > 1 {
+            keys.extend(open.iter().map(|&market| Key::Multi { market }));
+        }
+        keys
     }
 
     /// `price` moved by the key margin (funding drift): up when `up`, else down.
@@ -215,56 +325,81 @@ impl LiquidationIndex {
     }
 
     /// The accounts that may be liquidatable at `price` in `market`: longs whose liquidation
-    /// price is at or above it, shorts at or below it (each widened by the margin), and the
-    /// market's watch set.
-    pub fn candidates(&self, market: u16, price: &MarketPrice) -> Vec<Pubkey> {
+    /// price is at or above it, shorts at or below it (each widened by the margin), the
+    /// market's watch set and its armed accounts.
+    pub fn candidates(&mut self, market: u16, price: &MarketPrice) -> Vec<Pubkey> {
         self.crossed(market, None, price)
     }
 
     /// The accounts the move of `market`'s price from `old` to `new` may have made liquidatable:
-    /// longs whose liquidation price lies in `[new, old)` and shorts in `(old, new]` (widened by
-    /// the margin on both sides), and the market's watch set; with no `old` price, everything
-    /// [`candidates`](Self::candidates) returns. Accounts already liquidatable at `old` were
-    /// found then: they are in flight, deferred, or retried by the snapshot.
-    pub fn crossed(&self, market: u16, old: Option<&MarketPrice>, new: &MarketPrice) -> Vec<Pubkey> {
+    /// longs whose (stressed) liquidation price lies in `[new, old)` and shorts in `(old, new]`
+    /// (widened by the margin on both sides), the market's watch set and its armed accounts;
+    /// with no `old` price, everything [`candidates`](Self::candidates) returns. Multi-position
+    /// accounts in the band are armed (their stressed key is only a bound). Accounts already
+    /// liquidatable at `old` were found then: they are in flight, deferred, or retried by the
+    /// snapshot.
+    pub fn crossed(&mut self, market: u16, old: Option<&MarketPrice>, new: &MarketPrice) -> Vec<Pubkey> {
         let m = market as usize;
+        self.grow(m + 1);
         let (low, top) = (Pubkey::default(), Pubkey::new_from_array([0xff; 32]));
-        let mut out = Vec::new();
-        if let Some(longs) = self.longs.get(m) {
-            let from = (self.widen(new.oracle_low, false), low);
-            match old {
-                None => out.extend(longs.range(from..).map(|(_, a)| *a)),
-                Some(old) if new.oracle_low < old.oracle_low => {
-                    let to = (self.widen(old.oracle_low, true), top);
-                    out.extend(longs.range(from..to).map(|(_, a)| *a));
+        let mut band = Vec::new();
+        let from = (self.widen(new.oracle_low, false), low);
+        match old {
+            None => band.extend(self.longs[m].range(from..).map(|(_, a)| *a)),
+            Some(old) if new.oracle_low < old.oracle_low => {
+                let to = (self.widen(old.oracle_low, true), top);
+                band.extend(self.longs[m].range(from..to).map(|(_, a)| *a));
+            }
+            Some(_) => {}
+        }
+        let to = (self.widen(new.oracle_high, true), top);
+        match old {
+            None => band.extend(self.shorts[m].range(..=to).map(|(_, a)| *a)),
+            Some(old) if new.oracle_high > old.oracle_high => {
+                let from = (self.widen(old.oracle_high, false), low);
+                band.extend(self.shorts[m].range(from..=to).map(|(_, a)| *a));
+            }
+            Some(_) => {}
+        }
+        for address in &band {
+            if self.multi[m].contains(address) && self.armed[m].insert(*address) {
+                if let Some((_, keys)) = self.accounts.get_mut(address) {
+                    keys.push(Key::Armed { market });
                 }
-                Some(_) => {}
             }
         }
-        if let Some(shorts) = self.shorts.get(m) {
-            let to = (self.widen(new.oracle_high, true), top);
-            match old {
-                None => out.extend(shorts.range(..=to).map(|(_, a)| *a)),
-                Some(old) if new.oracle_high > old.oracle_high => {
-                    let from = (self.widen(old.oracle_high, false), low);
-                    out.extend(shorts.range(from..=to).map(|(_, a)| *a));
-                }
-                Some(_) => {}
-            }
+        band.extend(self.watch[m].iter().copied());
+        band.extend(self.armed[m].iter().copied());
+        band
+    }
+}
+
+/// `price` moved against a long (down) or a short (up) by `bps`, each bound rounded against
+/// the holder.
+fn stress(price: &MarketPrice, long: bool, bps: u32) -> MarketPrice {
+    let scale = |p: u128| {
+        if long {
+            p / 10_000 * (10_000 - bps as u128)
+        } else {
+            (p / 10_000 + 1).saturating_mul(10_000 + bps as u128)
         }
-        if let Some(watch) = self.watch.get(m) {
-            out.extend(watch.iter().copied());
-        }
-        out
+    };
+    MarketPrice {
+        oracle_low: scale(price.oracle_low),
+        oracle_high: scale(price.oracle_high),
+        conservative_long: scale(price.conservative_long),
+        conservative_short: scale(price.conservative_short),
     }
 }
 
 /// Compute units a `liquidate` is predicted to use with `others` health pairs (positions in
-/// other markets), measured on the SBF build (docs/PERFORMANCE.md: 24,684 with one position,
-/// 46,451 with eight, linear between), plus 3,000 CU of headroom per call and 25 % on top.
-/// A call that closes an insolvent account's other positions too (`bankrupt`) gets twice that.
+/// other markets): the most of the SBF builds measured, plus 3,000 CU of headroom and 25 % on
+/// top. The SBPF v3 build on agave 4.2 (docs/PERFORMANCE.md) costs 24,684 with one position and
+/// 46,451 with eight; the SBPF v0 build on the agave 2.3 local validator costs 33,000 with one
+/// (docs/KEEPER.md), so the slope is scaled by the same 1.34. A call that closes an insolvent
+/// account's other positions too gets twice that.
 pub fn predicted_liquidate_cu(others: usize, insolvent: bool) -> u32 {
-    let measured = 24_700 + 3_110 * others as u32;
+    let measured = 33_100 + 4_170 * others as u32;
     let limit = (measured + 3_000) * 5 / 4;
     let limit = if insolvent { limit * 2 } else { limit };
     limit.min(1_400_000)
@@ -480,6 +615,7 @@ impl Engine {
         let mut candidates = Vec::new();
         for (market, old) in touched {
             if let Some(reading) = self.snapshot.markets[market as usize].oracle {
+                candidates.extend(self.index.move_anchor(market, &reading.price, &self.snapshot));
                 candidates.extend(self.index.crossed(market, old.as_ref(), &reading.price));
             }
         }
@@ -739,13 +875,24 @@ mod tests {
     /// liquidatable account.
     #[test]
     fn the_crossed_band_holds_every_account_a_move_made_liquidatable() {
+        walk(100, 5);
+    }
+
+    /// With no margin the keys themselves must be exact (single positions) or bounds (several).
+    #[test]
+    fn the_keys_are_exact_without_a_margin() {
+        walk(0, 6);
+    }
+
+    fn walk(margin_bps: u32, seed: u64) {
         let accounts = reaction_accounts(3_000, 9, Pubkey::new_unique());
         let mut snapshot = synthetic_snapshot();
-        let mut index = LiquidationIndex::new(100);
+        let mut index = LiquidationIndex::new(margin_bps);
         for (address, account) in &accounts {
             index.upsert(*address, *account, &snapshot);
         }
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        index.rekey_all(&snapshot);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let mut checked = 0;
         for market in [0usize, 1] {
             let first = snapshot.markets[market].oracle.unwrap().price;
@@ -772,10 +919,12 @@ mod tests {
             };
             let new = ((old.oracle_low as f64) * factor) as u128;
             set_price(&mut snapshot, market, new);
-            let crossed: HashSet<Pubkey> = index
-                .crossed(market as u16, Some(&old), &snapshot.markets[market].oracle.unwrap().price)
-                .into_iter()
-                .collect();
+            // As the engine does: multi-position accounts rekeyed when the price moved far,
+            // then the crossed band.
+            let price = snapshot.markets[market].oracle.unwrap().price;
+            let mut crossed: HashSet<Pubkey> =
+                index.move_anchor(market as u16, &price, &snapshot).into_iter().collect();
+            crossed.extend(index.crossed(market as u16, Some(&old), &price));
             for (address, account) in &accounts {
                 if liquidatable(account, *address, &snapshot)
                     && !liquidatable(account, *address, &old_snapshot)
@@ -793,8 +942,12 @@ mod tests {
             checked > 500 && keyed > 400,
             "the walk made {checked} accounts liquidatable ({keyed} keyed)"
         );
-        // Single-position accounts are keyed, not watched: the band is what keeps updates cheap.
-        assert!(index.watched(0) + index.watched(1) < accounts.len() / 4);
+        // Accounts are keyed, not watched: the band is what keeps updates cheap.
+        assert!(
+            index.watched(0) + index.watched(1) < accounts.len() / 10,
+            "{} watched",
+            index.watched(0) + index.watched(1)
+        );
     }
 
     fn engine(max_in_flight: usize) -> Engine {
@@ -941,9 +1094,10 @@ mod tests {
 
     #[test]
     fn predicted_compute_units_cover_the_measured_cost() {
-        // docs/PERFORMANCE.md: 24,684 CU with one position, 46,451 with eight.
-        assert!(predicted_liquidate_cu(0, false) >= 24_684 * 5 / 4);
-        assert!(predicted_liquidate_cu(7, false) >= 46_451 * 5 / 4);
+        // docs/PERFORMANCE.md: 24,684 CU with one position, 46,451 with eight (SBPF v3); the
+        // local validator's SBPF v0 build: 33,000 with one (docs/KEEPER.md).
+        assert!(predicted_liquidate_cu(0, false) >= 33_000 * 5 / 4);
+        assert!(predicted_liquidate_cu(7, false) >= 46_451 * 4 / 3 * 5 / 4);
         assert!(predicted_liquidate_cu(7, true) <= 1_400_000);
     }
 }

@@ -596,9 +596,12 @@ async fn confirm(
             }
         }
     };
+    // Nodes serve transactions from `confirmed` up only.
+    let commitment =
+        if config.commitment.is_finalized() { config.commitment } else { CommitmentConfig::confirmed() };
     let tx_config = RpcTransactionConfig {
         encoding: Some(solana_transaction_status_client_types::UiTransactionEncoding::Base64),
-        commitment: Some(config.commitment),
+        commitment: Some(commitment),
         max_supported_transaction_version: Some(0),
     };
     // A node may answer the status before it serves the transaction itself: ask a few times.

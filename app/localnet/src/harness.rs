@@ -16,6 +16,7 @@ use microliq_keeper::keeper::Liquidator;
 use microliq_keeper::node::{self, Metrics, NodeConfig, NodeReport};
 use microliq_keeper::scan::{decode, decode_margin_accounts, Assessment, Snapshot};
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_sdk::commitment_config::CommitmentConfig;
 use solana_sdk::signature::Keypair;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -39,7 +40,19 @@ impl RunningKeeper {
         keeper_token: Pubkey,
         metrics_addr: Option<SocketAddr>,
     ) -> Self {
+        Self::spawn_with(manifest, keeper, keeper_token, metrics_addr, CommitmentConfig::confirmed())
+    }
+
+    /// [`RunningKeeper::spawn`] at another commitment.
+    pub fn spawn_with(
+        manifest: &Manifest,
+        keeper: Keypair,
+        keeper_token: Pubkey,
+        metrics_addr: Option<SocketAddr>,
+        commitment: CommitmentConfig,
+    ) -> Self {
         let mut config = NodeConfig::new(manifest.rpc_url.clone(), manifest.ws_url.clone());
+        config.commitment = commitment;
         config.metrics_addr = metrics_addr;
         // Tests read the failsafe snapshot as a second path; keep it slow enough that the
         // subscriptions are what finds the accounts.

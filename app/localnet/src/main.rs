@@ -72,6 +72,9 @@ enum Command {
         background: usize,
         #[arg(long, default_value = "target/localnet/reaction-ledger")]
         ledger: PathBuf,
+        /// The keeper's commitment: processed, confirmed or finalized.
+        #[arg(long, default_value = "confirmed")]
+        commitment: String,
     },
 }
 
@@ -86,9 +89,11 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Start) {
         Command::Start => run_start(cli.start),
-        Command::Reaction { rounds, background, ledger } => {
-            let report = microliq_localnet::reaction::run(&ledger, rounds, background)?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+        Command::Reaction { rounds, background, ledger, commitment } => {
+            let report = microliq_localnet::reaction::run(&ledger, rounds, background, &commitment)?;
+            // The validator crate prints its own lines on stdout: the report is one JSON line,
+            // last, marked.
+            println!("reaction: {}", serde_json::to_string(&report)?);
             Ok(())
         }
     }

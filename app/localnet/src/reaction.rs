@@ -22,6 +22,8 @@ use crate::{margin_account, start, trade, trader, Feeder, LocalnetConfig};
 #[derive(Debug, Serialize)]
 pub struct ReactionReport {
     pub rounds: usize,
+    /// The keeper's commitment (subscriptions, snapshot, preflight, confirmation).
+    pub keeper_commitment: String,
     pub background_accounts: usize,
     pub validator_start_secs: f64,
     /// Per round, seconds.
@@ -47,7 +49,9 @@ fn median(values: &[f64]) -> f64 {
     }
 }
 
-pub fn run(ledger: &Path, rounds: usize, background: usize) -> Result<ReactionReport> {
+pub fn run(ledger: &Path, rounds: usize, background: usize, commitment: &str) -> Result<ReactionReport> {
+    let commitment: solana_sdk::commitment_config::CommitmentConfig =
+        commitment.parse().map_err(|_| anyhow::anyhow!("commitment: processed, confirmed or finalized"))?;
     if ledger.exists() {
         std::fs::remove_dir_all(ledger)?;
     }
@@ -58,7 +62,13 @@ pub fn run(ledger: &Path, rounds: usize, background: usize) -> Result<ReactionRe
     let report = runtime.block_on(async {
         let rpc = crate::rpc_client(&manifest.rpc_url);
         let feeder = Feeder::new(&manifest);
-        let keeper = RunningKeeper::spawn(&manifest, manifest.keeper(), manifest.keeper_token.parse()?, None);
+        let keeper = RunningKeeper::spawn_with(
+            &manifest,
+            manifest.keeper(),
+            manifest.keeper_token.parse()?,
+            None,
+            commitment,
+        );
         let mut sent_to_slice = Vec::new();
         let mut confirmed_to_slice = Vec::new();
         for round in 0..rounds {
@@ -95,6 +105,7 @@ pub fn run(ledger: &Path, rounds: usize, background: usize) -> Result<ReactionRe
         let node = keeper.stop().await?;
         Ok::<ReactionReport, anyhow::Error>(ReactionReport {
             rounds,
+            keeper_commitment: format!("{:?}", commitment.commitment).to_lowercase(),
             background_accounts: background,
             validator_start_secs: localnet.start_secs,
             median_price_sent_to_slice_confirmed: median(&sent_to_slice),
