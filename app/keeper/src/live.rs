@@ -75,8 +75,8 @@ pub struct LiquidationIndex {
     /// between two revaluations.
     pub margin_bps: u32,
     /// A multi-position account's key in one market assumes its other positions' prices moved
-    /// against it by this many basis points; the keys are recomputed when a price moves half as
-    /// far from where they were computed.
+    /// against it by this many basis points `s`; a market's multi-position accounts are keyed
+    /// again when its price moves `s / (2 + s)` from where they were keyed.
     pub stress_bps: u32,
 }
 
@@ -242,8 +242,11 @@ impl LiquidationIndex {
         self.grow(market as usize + 1);
         let m = market as usize;
         let now = price.oracle_low;
+        // Keys computed at any price within t of the anchor stay valid for every price within t
+        // of it when t ≤ s / (2 + s) (a short leg's stress is the tighter case).
+        let stress = self.stress_bps as u128;
         let far = |anchor: u128| {
-            anchor.abs_diff(now).saturating_mul(20_000) > anchor.saturating_mul(self.stress_bps as u128)
+            anchor.abs_diff(now).saturating_mul(20_000 + stress) > anchor.saturating_mul(stress)
         };
         match self.anchor[m] {
             Some(anchor) if !far(anchor) => Vec::new(),
@@ -316,7 +319,7 @@ impl LiquidationIndex {
 
     /// `price` moved by the key margin (funding drift): up when `up`, else down.
     fn widen(&self, price: u128, up: bool) -> u128 {
-        let delta = price / 10_000 * self.margin_bps as u128 + 1;
+        let delta = mul_div(price, self.margin_bps as u128, 10_000) + 1;
         if up {
             price.saturating_add(delta)
         } else {
@@ -374,14 +377,22 @@ impl LiquidationIndex {
     }
 }
 
+/// `⌊a·b/c⌋`, multiplying first unless that overflows.
+fn mul_div(a: u128, b: u128, c: u128) -> u128 {
+    match a.checked_mul(b) {
+        Some(product) => product / c,
+        None => a / c * b,
+    }
+}
+
 /// `price` moved against a long (down) or a short (up) by `bps`, each bound rounded against
 /// the holder.
 fn stress(price: &MarketPrice, long: bool, bps: u32) -> MarketPrice {
     let scale = |p: u128| {
         if long {
-            p / 10_000 * (10_000 - bps as u128)
+            mul_div(p, 10_000 - bps.min(10_000) as u128, 10_000)
         } else {
-            (p / 10_000 + 1).saturating_mul(10_000 + bps as u128)
+            mul_div(p, 10_000 + bps as u128, 10_000).saturating_add(1)
         }
     };
     MarketPrice {
@@ -454,7 +465,7 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { max_in_flight: 32, in_flight_timeout_slots: 150, retry_slots: 5 }
+        EngineConfig { max_in_flight: 32, in_flight_timeout_slots: 200, retry_slots: 5 }
     }
 }
 
@@ -466,6 +477,8 @@ struct Cooldown {
     /// ...unless a notification newer than this slot shows the account changed.
     seen: u64,
     failures: u32,
+    /// The account was valued again when the wait ended.
+    retried: bool,
 }
 
 /// What [`Engine::on_market`] / [`Engine::on_exchange`] found.
@@ -556,6 +569,8 @@ impl Engine {
     /// Replaces every margin account (a `getProgramAccounts` snapshot at `slot`): accounts gone
     /// from it are dropped, the rest rekeyed at the current prices. Returns the jobs it finds.
     pub fn load_accounts(&mut self, accounts: &[(Pubkey, Vec<u8>)], slot: u64) -> Vec<Job> {
+        // A landed transaction whose effect the snapshot shows: the account may be sent again.
+        self.in_flight.retain(|_, f| f.landed.is_none_or(|landed| landed > slot));
         let mut present = HashSet::with_capacity(accounts.len());
         for (address, data) in accounts {
             present.insert(*address);
@@ -581,7 +596,10 @@ impl Engine {
     /// The clock moved (slot, unix time): in-flight transactions past their blockhash's life are
     /// forgotten, and prices past their market's staleness window are dropped (the program would
     /// refuse them; the market's next price update then reads every candidate).
-    pub fn on_clock(&mut self, slot: u64, unix_timestamp: i64) {
+    /// Returns jobs for the accounts whose wait ended: cooled down after a failure, timed out in
+    /// flight, or deferred behind the in-flight bound (nothing else would value them again before
+    /// the next snapshot: their keys are behind the price).
+    pub fn on_clock(&mut self, slot: u64, unix_timestamp: i64) -> Vec<Job> {
         self.snapshot.slot = self.snapshot.slot.max(slot);
         self.snapshot.unix_timestamp = self.snapshot.unix_timestamp.max(unix_timestamp);
         let now = self.snapshot.unix_timestamp;
@@ -593,9 +611,43 @@ impl Engine {
         }
         let timeout = self.config.in_flight_timeout_slots;
         let slot = self.snapshot.slot;
-        self.in_flight.retain(|_, f| slot.saturating_sub(f.slot) <= timeout);
+        let mut due: Vec<Pubkey> = Vec::new();
+        self.in_flight.retain(|address, f| {
+            let keep = slot.saturating_sub(f.slot) <= timeout;
+            if !keep {
+                due.push(*address);
+            }
+            keep
+        });
+        for (address, cooldown) in self.cooldown.iter_mut() {
+            if !cooldown.retried && cooldown.until <= slot {
+                cooldown.retried = true;
+                due.push(*address);
+            }
+        }
         // The failure count is kept a while after the wait, so that repeated failures back off.
         self.cooldown.retain(|_, c| c.until + 10_000 > slot);
+        if due.is_empty() && (self.deferred.is_empty() || self.in_flight.len() >= self.config.max_in_flight) {
+            return Vec::new();
+        }
+        due.extend(self.take_deferred());
+        self.evaluate(due)
+    }
+
+    /// The deferred accounts when an in-flight place is free (all of them are valued: their
+    /// order is by shortfall, known only then; evaluate defers again whatever does not fit).
+    fn take_deferred(&mut self) -> Vec<Pubkey> {
+        if self.in_flight.len() >= self.config.max_in_flight {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.deferred).into_iter().collect()
+    }
+
+    /// Rekeys and values every account (pause flags, parameters or the market list changed).
+    pub fn revalue_all(&mut self) -> Vec<Job> {
+        self.index.rekey_all(&self.snapshot);
+        let all: Vec<Pubkey> = self.index.addresses().copied().collect();
+        self.evaluate(all)
     }
 
     /// A price account changed at `slot`: re-reads every market priced by it and returns jobs
@@ -624,8 +676,15 @@ impl Engine {
 
     /// A margin account changed at `slot` (or was created, or closed when `data` is empty).
     pub fn on_margin_account(&mut self, address: Pubkey, data: &[u8], slot: u64) -> Vec<Job> {
+        // The effect of a landed transaction: the account may be sent again (checked before the
+        // age test: a snapshot may already have recorded a later slot for the account).
+        let mut freed = false;
+        if self.in_flight.get(&address).is_some_and(|f| f.landed.is_some_and(|landed| slot >= landed)) {
+            self.in_flight.remove(&address);
+            freed = true;
+        }
         if self.seen_slot.get(&address).is_some_and(|&s| s > slot) {
-            return Vec::new();
+            return if freed { self.evaluate(vec![address]) } else { Vec::new() };
         }
         let account = decode::<MarginAccount>(data);
         if account.is_some_and(|a| !self.ours(&a)) {
@@ -633,10 +692,6 @@ impl Engine {
         }
         self.seen_slot.insert(address, slot);
         self.snapshot.slot = self.snapshot.slot.max(slot);
-        // The effect of a landed transaction: the account may be sent again.
-        if self.in_flight.get(&address).is_some_and(|f| f.landed.is_some_and(|landed| slot >= landed)) {
-            self.in_flight.remove(&address);
-        }
         // A changed account ends its cooldown: the failure may not hold any more.
         if self.cooldown.get(&address).is_some_and(|c| slot > c.seen) {
             self.cooldown.remove(&address);
@@ -646,7 +701,11 @@ impl Engine {
             return Vec::new();
         };
         self.index.upsert(address, account, &self.snapshot);
-        self.evaluate(vec![address])
+        let mut candidates = vec![address];
+        if freed {
+            candidates.extend(self.take_deferred());
+        }
+        self.evaluate(candidates)
     }
 
     /// A market account changed at `slot`: its state (funding index, parameters, pause flags) is
@@ -720,10 +779,13 @@ impl Engine {
                 self.in_flight.remove(account);
                 let failures = self.cooldown.get(account).map_or(0, |c| c.failures) + 1;
                 let wait = self.config.retry_slots << (failures - 1).min(6);
-                self.cooldown.insert(*account, Cooldown { until: self.snapshot.slot + wait, seen, failures });
+                self.cooldown.insert(
+                    *account,
+                    Cooldown { until: self.snapshot.slot + wait, seen, failures, retried: false },
+                );
             }
         }
-        let mut waiting: Vec<Pubkey> = std::mem::take(&mut self.deferred).into_iter().collect();
+        let mut waiting = self.take_deferred();
         waiting.push(*account);
         self.evaluate(waiting)
     }
@@ -1025,15 +1087,15 @@ mod tests {
         let (address, account) = underwater(&engine, 1)[0];
         let generation = engine.on_margin_account(address, &bytes(&account), 10)[0].generation;
         assert!(engine.finished(&address, generation, None).is_empty(), "no resend in the same slot");
-        engine.on_clock(14, 0);
+        assert!(engine.on_clock(14, 0).is_empty(), "still cooling down");
         assert!(engine.evaluate(vec![address]).is_empty(), "still cooling down");
-        engine.on_clock(15, 0);
-        let retry = engine.evaluate(vec![address]);
+        // The clock itself sends it again when the wait ends (nothing else would: its key is
+        // behind the price).
+        let retry = engine.on_clock(15, 0);
         assert_eq!(retry.len(), 1, "sent again after retry_slots");
         // A second failure doubles the wait; a change of the account ends it at once.
         assert!(engine.finished(&address, retry[0].generation, None).is_empty());
-        engine.on_clock(24, 0);
-        assert!(engine.evaluate(vec![address]).is_empty());
+        assert!(engine.on_clock(24, 0).is_empty());
         assert_eq!(engine.on_margin_account(address, &bytes(&account), 16).len(), 1);
     }
 

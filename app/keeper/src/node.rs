@@ -85,7 +85,9 @@ impl NodeConfig {
             engine: EngineConfig::default(),
             metrics_addr: None,
             skip_preflight: false,
-            confirm_timeout_secs: 30,
+            // A transaction's blockhash lives 150 blocks (about 60 s): it is awaited until it
+            // cannot land any more.
+            confirm_timeout_secs: 75,
         }
     }
 }
@@ -741,19 +743,21 @@ impl Feeds {
     }
 }
 
-/// Starts a snapshot in the background unless one is running.
+/// Starts a snapshot in the background; if one is running, another follows it (what asked for
+/// it may have changed after the running one read the accounts).
 fn request_snapshot(
-    running: &mut bool,
+    running: &mut SnapshotState,
     rpc: &Arc<RpcClient>,
     config: &NodeConfig,
     addresses: ExchangeAddresses,
     fetched: &mpsc::Sender<Fetched>,
     delay: Duration,
 ) {
-    if *running {
+    if running.running {
+        running.again = true;
         return;
     }
-    *running = true;
+    running.running = true;
     let (rpc, fetched, program_id, commitment) =
         (rpc.clone(), fetched.clone(), config.program_id, config.commitment);
     tokio::spawn(async move {
@@ -761,6 +765,13 @@ fn request_snapshot(
         let result = take_snapshot(&rpc, program_id, addresses, commitment).await;
         let _ = fetched.send(Fetched::Snapshot(Box::new(result))).await;
     });
+}
+
+/// Whether a snapshot is running, and whether another was asked for meanwhile.
+#[derive(Default)]
+struct SnapshotState {
+    running: bool,
+    again: bool,
 }
 
 /// Runs the event-driven keeper until `stop` turns true; returns what it did.
@@ -828,13 +839,16 @@ pub async fn run(
     let mut watchdog = tokio::time::interval(Duration::from_secs(5));
     watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_clock = Instant::now();
-    let mut snapshot_running = false;
+    let mut snapshot_running = SnapshotState::default();
     let mut snapshot_failures = 0u32;
     let mut subscribed_once = 0usize;
     loop {
         tokio::select! {
-            _ = stop.changed() => {
-                if *stop.borrow() { break; }
+            changed = stop.changed() => {
+                // A dropped sender stops the keeper too (it could never be stopped otherwise).
+                if changed.is_err() || *stop.borrow() {
+                    break;
+                }
             }
             Some(first) = events.recv() => {
                 // Everything already queued, with only the newest bytes of each price account:
@@ -865,9 +879,12 @@ pub async fn run(
                                     feeds.price(oracle);
                                 }
                                 if change.revalue_all {
+                                    // At once in memory, and a fresh read behind it.
                                     request_snapshot(&mut snapshot_running, &rpc, &config, addresses, &fetched_tx, Duration::ZERO);
+                                    Some((engine.revalue_all(), at))
+                                } else {
+                                    None
                                 }
-                                None
                             } else {
                                 None
                             }
@@ -875,8 +892,10 @@ pub async fn run(
                         Event::Exchange { key, data, slot } => {
                             if engine.on_exchange(&key, &data, slot).revalue_all {
                                 request_snapshot(&mut snapshot_running, &rpc, &config, addresses, &fetched_tx, Duration::ZERO);
+                                Some((engine.revalue_all(), Instant::now()))
+                            } else {
+                                None
                             }
-                            None
                         }
                         Event::Price { key, owner, data, slot, at } => {
                             metrics.price_updates.fetch_add(1, Ordering::Relaxed);
@@ -884,8 +903,7 @@ pub async fn run(
                         }
                         Event::Clock { slot, unix_timestamp } => {
                             last_clock = Instant::now();
-                            engine.on_clock(slot, unix_timestamp);
-                            None
+                            Some((engine.on_clock(slot, unix_timestamp), Instant::now()))
                         }
                         Event::Subscribed(which) => {
                             // The first subscriptions are covered by the first snapshot, taken
@@ -914,7 +932,10 @@ pub async fn run(
             }
             Some(result) = fetched.recv() => match result {
                 Fetched::Snapshot(taken) => {
-                    snapshot_running = false;
+                    snapshot_running.running = false;
+                    if std::mem::take(&mut snapshot_running.again) {
+                        request_snapshot(&mut snapshot_running, &rpc, &config, addresses, &fetched_tx, Duration::ZERO);
+                    }
                     match *taken {
                         Ok((snapshot, accounts, slot)) => {
                             snapshot_failures = 0;
