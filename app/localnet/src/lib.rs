@@ -384,31 +384,42 @@ pub async fn set_up_exchange(
     traders: usize,
     seed: u64,
 ) -> Result<Manifest> {
-    // Quote mint (USDC-like, 6 decimals), minted by the authority.
+    // Quote mint (USDC-like, 6 decimals), minted by the authority. Right after genesis a node
+    // may not run its genesis programs yet ("Unsupported program id" for SPL Token in the first
+    // slots, seen once in a cold run): wait for a few slots, then retry the first transaction.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rpc.get_slot().await.unwrap_or(0) < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let mint = Keypair::new();
     let rent = rpc.get_minimum_balance_for_rent_exemption(spl_token::state::Mint::LEN).await?;
-    send(
-        rpc,
-        &[
-            system_instruction::create_account(
-                &authority.pubkey(),
-                &mint.pubkey(),
-                rent,
-                spl_token::state::Mint::LEN as u64,
-                &spl_token::ID,
-            ),
-            spl_token::instruction::initialize_mint(
-                &spl_token::ID,
-                &mint.pubkey(),
-                &authority.pubkey(),
-                None,
-                6,
-            )?,
-        ],
-        &[authority, &mint],
-    )
-    .await
-    .context("creating the quote mint")?;
+    let create_mint = [
+        system_instruction::create_account(
+            &authority.pubkey(),
+            &mint.pubkey(),
+            rent,
+            spl_token::state::Mint::LEN as u64,
+            &spl_token::ID,
+        ),
+        spl_token::instruction::initialize_mint(
+            &spl_token::ID,
+            &mint.pubkey(),
+            &authority.pubkey(),
+            None,
+            6,
+        )?,
+    ];
+    let mut attempt = 0;
+    loop {
+        match send(rpc, &create_mint, &[authority, &mint]).await {
+            Ok(_) => break,
+            Err(error) if attempt < 10 && error.to_string().contains("Unsupported program id") => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(error) => return Err(error.context("creating the quote mint")),
+        }
+    }
     let ex = ExchangeAddresses::derive(mint.pubkey());
     let init = ix::InitializeExchange {
         admin: authority.pubkey(),
