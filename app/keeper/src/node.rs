@@ -166,65 +166,62 @@ impl Metrics {
     pub fn render(&self) -> String {
         use std::fmt::Write as _;
         let mut out = String::new();
-        let mut one = |name: &str, kind: &str, help: &str, value: u64| {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let simple: [(&str, &str, &str, &AtomicU64); 13] = [
+            ("accounts_tracked", "gauge", "Margin accounts in the index.", &self.accounts_tracked),
+            (
+                "liquidatable",
+                "gauge",
+                "Accounts found liquidatable at the last update that found any.",
+                &self.liquidatable,
+            ),
+            ("in_flight", "gauge", "Transactions sent and not yet answered.", &self.in_flight),
+            ("slices_sent_total", "counter", "liquidate transactions sent.", &self.slices_sent),
+            (
+                "slices_landed_total",
+                "counter",
+                "liquidate transactions that landed with a slice.",
+                &self.slices_landed,
+            ),
+            (
+                "resolutions_sent_total",
+                "counter",
+                "resolve_bankruptcy transactions sent.",
+                &self.resolutions_sent,
+            ),
+            (
+                "resolutions_landed_total",
+                "counter",
+                "resolve_bankruptcy transactions that landed.",
+                &self.resolutions_landed,
+            ),
+            (
+                "bonus_earned_atoms_total",
+                "counter",
+                "Keeper bonus received, quote atoms.",
+                &self.bonus_earned_atoms,
+            ),
+            ("price_updates_total", "counter", "Price-account notifications received.", &self.price_updates),
+            (
+                "account_updates_total",
+                "counter",
+                "Program-account notifications received.",
+                &self.account_updates,
+            ),
+            ("snapshots_total", "counter", "getProgramAccounts snapshots taken.", &self.snapshots),
+            ("reconnects_total", "counter", "Websocket subscriptions re-established.", &self.reconnects),
+            (
+                "priority_fee_micro_lamports",
+                "gauge",
+                "Priority fee of the next transactions.",
+                &self.priority_fee,
+            ),
+        ];
+        for (name, kind, help, value) in simple {
             let _ =
                 writeln!(out, "# HELP microliq_keeper_{name} {help}\n# TYPE microliq_keeper_{name} {kind}");
-            let _ = writeln!(out, "microliq_keeper_{name} {value}");
-        };
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        one("accounts_tracked", "gauge", "Margin accounts in the index.", get(&self.accounts_tracked));
-        one(
-            "liquidatable",
-            "gauge",
-            "Accounts found liquidatable at the last update.",
-            get(&self.liquidatable),
-        );
-        one("in_flight", "gauge", "Transactions sent and not yet answered.", get(&self.in_flight));
-        one("slices_sent_total", "counter", "liquidate transactions sent.", get(&self.slices_sent));
-        one(
-            "slices_landed_total",
-            "counter",
-            "liquidate transactions that landed with a slice.",
-            get(&self.slices_landed),
-        );
-        one(
-            "resolutions_sent_total",
-            "counter",
-            "resolve_bankruptcy transactions sent.",
-            get(&self.resolutions_sent),
-        );
-        one(
-            "resolutions_landed_total",
-            "counter",
-            "resolve_bankruptcy transactions that landed.",
-            get(&self.resolutions_landed),
-        );
-        one(
-            "bonus_earned_atoms_total",
-            "counter",
-            "Keeper bonus received, quote atoms.",
-            get(&self.bonus_earned_atoms),
-        );
-        one(
-            "price_updates_total",
-            "counter",
-            "Price-account notifications received.",
-            get(&self.price_updates),
-        );
-        one(
-            "account_updates_total",
-            "counter",
-            "Program-account notifications received.",
-            get(&self.account_updates),
-        );
-        one("snapshots_total", "counter", "getProgramAccounts snapshots taken.", get(&self.snapshots));
-        one("reconnects_total", "counter", "Websocket subscriptions re-established.", get(&self.reconnects));
-        one(
-            "priority_fee_micro_lamports",
-            "gauge",
-            "Priority fee of the next transactions.",
-            get(&self.priority_fee),
-        );
+            let _ = writeln!(out, "microliq_keeper_{name} {}", get(value));
+        }
         let _ = writeln!(out, "# HELP microliq_keeper_failed_total Transactions that failed, by error.\n# TYPE microliq_keeper_failed_total counter");
         for (reason, count) in self.failures() {
             let _ = writeln!(out, "microliq_keeper_failed_total{{error=\"{reason}\"}} {count}");

@@ -232,6 +232,52 @@ pub async fn send_all(rpc: &RpcClient, transactions: Vec<(Vec<Instruction>, Vec<
     Ok(())
 }
 
+/// Creates `account`, a token account of `mint` owned by `owner`, paid by `payer`.
+fn token_account_instructions(
+    payer: &Pubkey,
+    account: &Pubkey,
+    mint: &Pubkey,
+    owner: &Pubkey,
+    rent: u64,
+) -> Result<[Instruction; 2]> {
+    Ok([
+        system_instruction::create_account(
+            payer,
+            account,
+            rent,
+            spl_token::state::Account::LEN as u64,
+            &spl_token::ID,
+        ),
+        spl_token::instruction::initialize_account(&spl_token::ID, account, mint, owner)?,
+    ])
+}
+
+/// Funds `owner` with `lamports`, creates its quote token account `token` and mints `quote` atoms
+/// into it (the authority pays and mints).
+fn wallet_instructions(
+    authority: &Pubkey,
+    owner: &Pubkey,
+    token: &Pubkey,
+    quote_mint: &Pubkey,
+    rent: u64,
+    lamports: u64,
+    quote: u64,
+) -> Result<Vec<Instruction>> {
+    let mut instructions = vec![system_instruction::transfer(authority, owner, lamports)];
+    instructions.extend(token_account_instructions(authority, token, quote_mint, owner, rent)?);
+    if quote > 0 {
+        instructions.push(spl_token::instruction::mint_to(
+            &spl_token::ID,
+            quote_mint,
+            token,
+            authority,
+            &[],
+            quote,
+        )?);
+    }
+    Ok(instructions)
+}
+
 /// The quote token account of a new wallet, funded with SOL and `quote` atoms.
 pub async fn wallet(
     rpc: &RpcClient,
@@ -242,32 +288,15 @@ pub async fn wallet(
     let owner = Keypair::new();
     let token = Keypair::new();
     let rent = rpc.get_minimum_balance_for_rent_exemption(spl_token::state::Account::LEN).await?;
-    let mut instructions = vec![
-        system_instruction::transfer(&authority.pubkey(), &owner.pubkey(), 2_000_000_000),
-        system_instruction::create_account(
-            &authority.pubkey(),
-            &token.pubkey(),
-            rent,
-            spl_token::state::Account::LEN as u64,
-            &spl_token::ID,
-        ),
-        spl_token::instruction::initialize_account(
-            &spl_token::ID,
-            &token.pubkey(),
-            quote_mint,
-            &owner.pubkey(),
-        )?,
-    ];
-    if quote > 0 {
-        instructions.push(spl_token::instruction::mint_to(
-            &spl_token::ID,
-            quote_mint,
-            &token.pubkey(),
-            &authority.pubkey(),
-            &[],
-            quote,
-        )?);
-    }
+    let instructions = wallet_instructions(
+        &authority.pubkey(),
+        &owner.pubkey(),
+        &token.pubkey(),
+        quote_mint,
+        rent,
+        2_000_000_000,
+        quote,
+    )?;
     send(rpc, &instructions, &[authority, &token]).await?;
     Ok((owner, token.pubkey()))
 }
@@ -483,26 +512,14 @@ pub async fn set_up_exchange(
     let (lp, lp_token) = wallet(rpc, authority, &ex.quote_mint, 1_000_000 * USDC).await?;
     let shares = Keypair::new();
     let share_rent = rpc.get_minimum_balance_for_rent_exemption(spl_token::state::Account::LEN).await?;
-    send(
-        rpc,
-        &[
-            system_instruction::create_account(
-                &authority.pubkey(),
-                &shares.pubkey(),
-                share_rent,
-                spl_token::state::Account::LEN as u64,
-                &spl_token::ID,
-            ),
-            spl_token::instruction::initialize_account(
-                &spl_token::ID,
-                &shares.pubkey(),
-                &ex.lp_mint,
-                &lp.pubkey(),
-            )?,
-        ],
-        &[authority, &shares],
-    )
-    .await?;
+    let create_shares = token_account_instructions(
+        &authority.pubkey(),
+        &shares.pubkey(),
+        &ex.lp_mint,
+        &lp.pubkey(),
+        share_rent,
+    )?;
+    send(rpc, &create_shares, &[authority, &shares]).await?;
     let deposit = ix::DepositLiquidity {
         provider: lp.pubkey(),
         provider_token: lp_token,
@@ -561,33 +578,16 @@ pub async fn seed_traders(rpc: &RpcClient, manifest: &Manifest, count: usize, se
     // Wallets, then accounts and deposits, then orders: three rounds of parallel transactions.
     let mut round = Vec::new();
     for (owner, token, collateral, _, _, _) in &planned {
-        round.push((
-            vec![
-                system_instruction::transfer(&authority.pubkey(), &owner.pubkey(), 1_000_000_000),
-                system_instruction::create_account(
-                    &authority.pubkey(),
-                    &token.pubkey(),
-                    rent,
-                    spl_token::state::Account::LEN as u64,
-                    &spl_token::ID,
-                ),
-                spl_token::instruction::initialize_account(
-                    &spl_token::ID,
-                    &token.pubkey(),
-                    &ex.quote_mint,
-                    &owner.pubkey(),
-                )?,
-                spl_token::instruction::mint_to(
-                    &spl_token::ID,
-                    &ex.quote_mint,
-                    &token.pubkey(),
-                    &authority.pubkey(),
-                    &[],
-                    *collateral,
-                )?,
-            ],
-            vec![authority.insecure_clone(), token.insecure_clone()],
-        ));
+        let instructions = wallet_instructions(
+            &authority.pubkey(),
+            &owner.pubkey(),
+            &token.pubkey(),
+            &ex.quote_mint,
+            rent,
+            1_000_000_000,
+            *collateral,
+        )?;
+        round.push((instructions, vec![authority.insecure_clone(), token.insecure_clone()]));
     }
     send_all(rpc, round).await.context("seeding wallets")?;
     let mut round = Vec::new();

@@ -12,7 +12,7 @@ use microliq_client::USDC;
 use microliq_keeper::scan::{decode, Assessment};
 use microliq_localnet::harness::{self, assess, at_target, free_port_pair, wait_for, RunningKeeper};
 use microliq_localnet::{
-    margin_account, start, trade, trader, wallet, Feeder, Localnet, LocalnetConfig, Manifest,
+    margin_account, start, trade, trader, wallet, Feeder, LocalTrader, Localnet, LocalnetConfig, Manifest,
 };
 use solana_sdk::signature::{Keypair, Signer};
 
@@ -31,6 +31,16 @@ fn localnet(ledger: &std::path::Path, port: Option<u16>, traders: usize) -> Loca
         .try_init();
     let config = LocalnetConfig::with_default_programs(ledger.to_path_buf(), port);
     start(&config, traders, 3).expect("local validator")
+}
+
+/// A trader with 1,000 USDC and a 66 SOL long at $150 (docs/LIQUIDATION.md's worked example).
+async fn open_victim(
+    rpc: &solana_rpc_client::nonblocking::rpc_client::RpcClient,
+    manifest: &Manifest,
+) -> Result<LocalTrader> {
+    let victim = trader(rpc, manifest, 1_000 * USDC).await?;
+    trade(rpc, manifest, &victim, 0, BASE, Vec::new()).await?;
+    Ok(victim)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -58,8 +68,7 @@ fn keeper_finds_an_underwater_account_from_a_price_update_and_slices_it_until_he
         .block_on(async {
             let rpc = harness::rpc(&manifest);
             let feeder = Feeder::new(&manifest);
-            let victim = trader(&rpc, &manifest, 1_000 * USDC).await?;
-            trade(&rpc, &manifest, &victim, 0, BASE, Vec::new()).await?;
+            let victim = open_victim(&rpc, &manifest).await?;
             let metrics_addr = format!("127.0.0.1:{}", free_port_pair()).parse()?;
             let keeper = RunningKeeper::spawn(
                 &manifest,
@@ -88,7 +97,13 @@ fn keeper_finds_an_underwater_account_from_a_price_update_and_slices_it_until_he
                 Ok((!liquidatable && at_target(&assessment, &snapshot)).then_some(assessment))
             })
             .await?;
-            let scrape = harness::scrape(metrics_addr).await?;
+            // The keeper counts the landing once it has read the transaction back.
+            let scrape = wait_for("the landing in the keeper's metrics", WAIT, || async {
+                let scrape = harness::scrape(metrics_addr).await?;
+                let landed = harness::metric(&scrape, "microliq_keeper_slices_landed_total").unwrap_or(0.0);
+                Ok((landed >= 1.0).then_some(scrape))
+            })
+            .await?;
             let report = keeper.stop().await?;
 
             let slices: Vec<_> =
@@ -141,8 +156,7 @@ fn keeper_resolves_a_bankruptcy_with_the_insurance_fund() {
         .block_on(async {
             let rpc = harness::rpc(&manifest);
             let feeder = Feeder::new(&manifest);
-            let victim = trader(&rpc, &manifest, 1_000 * USDC).await?;
-            trade(&rpc, &manifest, &victim, 0, BASE, Vec::new()).await?;
+            let victim = open_victim(&rpc, &manifest).await?;
             let fund_key = manifest.addresses().insurance_fund;
             let fund_before: InsuranceFund = decode(&rpc.get_account_data(&fund_key).await?).unwrap();
             let keeper =
@@ -201,8 +215,7 @@ fn two_racing_keepers_do_not_double_liquidate() {
         .block_on(async {
             let rpc = harness::rpc(&manifest);
             let feeder = Feeder::new(&manifest);
-            let victim = trader(&rpc, &manifest, 1_000 * USDC).await?;
-            trade(&rpc, &manifest, &victim, 0, BASE, Vec::new()).await?;
+            let victim = open_victim(&rpc, &manifest).await?;
             let authority = manifest.authority();
             let (second, second_token): (Keypair, Pubkey) =
                 wallet(&rpc, &authority, &manifest.addresses().quote_mint, 0).await?;
@@ -265,8 +278,7 @@ fn keeper_survives_a_validator_restart() {
     let (victim, keeper) = runtime
         .block_on(async {
             let rpc = harness::rpc(&manifest);
-            let victim = trader(&rpc, &manifest, 1_000 * USDC).await?;
-            trade(&rpc, &manifest, &victim, 0, BASE, Vec::new()).await?;
+            let victim = open_victim(&rpc, &manifest).await?;
             let keeper =
                 RunningKeeper::spawn(&manifest, manifest.keeper(), manifest.keeper_token.parse()?, None);
             tokio::time::sleep(Duration::from_secs(2)).await;
