@@ -14,15 +14,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}" >&2
 fi
-if ! command -v cargo-build-sbf >/dev/null 2>&1; then
-  KIT=${SBF_KIT:-$ROOT/../shared/sbf-kit}
-  export SBF_HOME=${SBF_HOME:-$HOME/.sbf}
-  stamp=$(cd "$KIT" && find . -type f ! -name '*.md' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)
-  if [ ! -x "$SBF_HOME/bin/sbpf-linker" ] || [ "$(cat "$SBF_HOME/.kit-stamp" 2>/dev/null)" != "$stamp" ]; then
-    "$KIT/install.sh" >&2
-    echo "$stamp" > "$SBF_HOME/.kit-stamp"
-  fi
-fi
+"$ROOT/scripts/install-sbf-kit.sh"
+export SBF_HOME=${SBF_HOME:-$HOME/.sbf}
 # SBPF v0: the solana-test-validator crate 2.3.13 refuses v3 programs ("Program is not deployed").
 export SBPF_ARCH=v0
 export SBF_TARGET_DIR=${SBF_TARGET_DIR_V0:-$ROOT/target/sbf-kit-v0}

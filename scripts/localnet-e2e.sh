@@ -2,8 +2,8 @@
 # The keeper's end-to-end tests on a real local validator (app/localnet/tests/e2e.rs): each test
 # starts a validator on 127.0.0.1 with the SBF program and drives the event-driven keeper through
 # JSON-RPC and websockets. Installs what a fresh machine lacks (see scripts/localnet-deps.sh).
-# Not part of scripts/test.sh: the validator's cold build alone takes about 20-25 minutes on
-# 2 cores (docs/KEEPER.md), which would take .ci/run past its hour.
+# Not part of scripts/test.sh: the validator's cold build alone took 27 minutes on 2 cores
+# (docs/KEEPER.md), which would take .ci/run past its hour.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"

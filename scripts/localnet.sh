@@ -3,7 +3,7 @@
 # running (Ctrl-C stops it; the ledger stays in target/localnet/ledger). Arguments go to
 # `microliq-localnet` (e.g. --reset, --traders 100, --feed walk, --feed csv --prices FILE,
 # or `reaction` for the end-to-end reaction benchmark). The first run builds the validator
-# (about 20-25 minutes on 2 cores, see docs/KEEPER.md); later runs start in seconds.
+# (27 minutes measured on 2 cores, see docs/KEEPER.md); later runs start in seconds.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"

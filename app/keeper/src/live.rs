@@ -7,20 +7,25 @@
 //! **Why an index.** A price update of market `m` changes the health of the accounts holding a
 //! position in `m` and of nobody else. An account with one open position is liquidatable at a
 //! price of `m` exactly when that price is past its liquidation price
-//! ([`microliq::math::liquidation_price`], the program's own rounding), so the index keeps these
-//! accounts in two ordered sets per market (longs: liquidatable at or below their key; shorts: at
-//! or above) and a price update reads the crossed range only, in `O(log n + k)`. Accounts whose
-//! liquidation price in `m` also depends on other markets' prices (several positions), accounts
-//! in a live liquidation episode (liquidatable above maintenance while below their target) and
-//! accounts whose price is unknown sit in a per-market watch set that every update of a market
-//! they hold revalues in full. Every candidate is then valued exactly with the program's code
-//! ([`Assessment`]): the index only has to never miss an account, and extra candidates cost one
-//! valuation each.
+//! ([`microliq::math::liquidation_price`], the program's own rounding), so the index keeps it in
+//! one of two ordered sets per market (longs: liquidatable at or below their key; shorts: at or
+//! above) and a price update reads the crossed range only, in `O(log n + k)`. An account with
+//! several positions has a liquidation price in `m` that moves with the other markets' prices: it
+//! is keyed by a bound, the liquidation price with its other positions' prices moved
+//! `stress_bps` (10 %) against it; once a band crosses that bound it is *armed* (valued on every
+//! update of `m` until rekeyed), and a market's multi-position accounts are rekeyed when its price
+//! has moved `s / (2 + s)` from where they were keyed ([`LiquidationIndex::move_anchor`]).
+//! Accounts in a live liquidation episode (liquidatable above maintenance while below their
+//! target), with large unsettled funding or with an unknown price sit in a per-market watch set,
+//! valued on every update of a market they hold. Every candidate is then valued exactly with the
+//! program's code ([`Assessment`]): the index only has to never miss an account, and extra
+//! candidates cost one valuation each.
 //!
 //! A price update reads only the band its move crossed (a fall of `m` from `p₀` to `p₁` reads the
 //! longs keyed in `[p₁, p₀)`): an account liquidatable at `p₀` was found at `p₀` and is in
-//! flight, deferred behind the in-flight bound, or re-found by its own next update or the next
-//! snapshot, which values every account.
+//! flight, cooling down after a failure, or deferred behind the in-flight bound, and the engine
+//! retries each of those itself ([`Engine::on_clock`], [`Engine::finished`]); the next snapshot
+//! values every account again.
 //!
 //! **What moves a key besides a price.** Unsettled funding changes equity slowly (at most the
 //! market's funding clamp per hour of notional). Bands are therefore widened by a margin

@@ -129,6 +129,17 @@ pub fn at_target(assessment: &Assessment, snapshot: &Snapshot) -> bool {
     target_margin_scaled(&assessment.health, beta).is_ok_and(|m| m >= 0)
 }
 
+/// Waits (at most `limit`) until `account` is back at its liquidation target and the program
+/// would not slice it; returns its health then.
+pub async fn wait_at_target(manifest: &Manifest, account: &Pubkey, limit: Duration) -> Result<Assessment> {
+    wait_for("the account back at its target", limit, || async {
+        let snapshot = snapshot(manifest).await?;
+        let (assessment, liquidatable) = assess(manifest, account).await?;
+        Ok((!liquidatable && at_target(&assessment, &snapshot)).then_some(assessment))
+    })
+    .await
+}
+
 /// Quote vault == Σ collateral + pool, Σ collateral of every margin account == the ledger's
 /// total, insurance vault == the fund's balance, and the pool balance ≥ 0.
 pub async fn vaults_match_ledgers(manifest: &Manifest) -> Result<()> {

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use serde::Serialize;
-use solana_sdk::signature::Signer;
 
 use crate::harness::{wait_for, RunningKeeper};
 use crate::{margin_account, start, trade, trader, Feeder, LocalnetConfig};
@@ -100,7 +99,6 @@ pub fn run(ledger: &Path, rounds: usize, background: usize, commitment: &str) ->
             if left != 0 {
                 trade(&rpc, &manifest, &trader, 0, -left, Vec::new()).await.context("closing the rest")?;
             }
-            let _ = trader.owner.pubkey();
         }
         let node = keeper.stop().await?;
         Ok::<ReactionReport, anyhow::Error>(ReactionReport {
